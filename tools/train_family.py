@@ -1,0 +1,1022 @@
+#!/usr/bin/python3
+"""Train droidspeak's bundled model family and write its reference fixtures.
+
+Run with Debian's own interpreter (``/usr/bin/python3``) after
+``tools/setup_training.sh``; it needs python3-torch, python3-numpy and
+libopenblas0-openmp (without the latter Debian's torch uses the reference BLAS
+and trains more than ten times slower).
+
+The family (all byte-level, vocabulary 256, Llama architecture, 12 layers,
+hidden 192, 4 query heads, 2 KV heads of head_dim 48, SwiGLU 512):
+
+  base            trained from scratch on general prose (Austen + Python docs)
+  ft-code         full fine-tune of base on C headers
+  ft-scripture    full fine-tune of base on the King James Bible
+  lora-scripture  LoRA (rank 8 on q,k,v,o,gate,up,down) fine-tune of base on
+                  the Bible, merged into the weights
+  frozen-code     fine-tune of base on C headers with the embeddings and layers
+                  0..5 frozen: those tensors are bit-identical to base
+
+Every fine-tune starts from the f16-rounded base weights (the committed file).
+
+Held-out split (documented in every model card and examples/data/README.md):
+  * Austen: the last 5% of the bytes of each of the six novels;
+  * Python reST sources and C headers: every 20th file in sorted path order
+    (index % 20 == 19);
+  * King James Bible: every 20th book in canonical order (Proverbs, Matthew,
+    1 Peter).
+
+Usage (the real run):
+  nohup /usr/bin/python3 tools/train_family.py --base-steps N --ft-steps M \
+      > /tmp/train.log 2>&1 &
+A smoke test: --smoke (3 steps per model, small evaluation, output in /tmp).
+Throughput only: --bench 5.
+"""
+
+import argparse
+import glob
+import hashlib
+import json
+import math
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# ----------------------------------------------------------------------------
+# Geometry (fixed by the issue)
+# ----------------------------------------------------------------------------
+VOCAB = 256
+HIDDEN = 192
+LAYERS = 12
+HEADS = 4
+KV_HEADS = 2
+HEAD_DIM = 48
+INTER = 512
+EPS = 1e-5
+THETA = 10000.0
+WINDOW = 256
+FROZEN_LAYERS = 6  # layers 0..5 (plus the embeddings) frozen in frozen-code
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+PACKAGES = {
+    "austen": ("r-cran-janeaustenr", "r-cran-janeaustenr: MIT (Julia Silge, 2016-2017); the novels "
+               "themselves are in the public domain"),
+    "pydocs": ("python3.11-doc", "python3.11-doc: Python Software Foundation License (PSF-2.0), see "
+               "/usr/share/doc/python3.11-doc/copyright"),
+    "code": ("libc6-dev, linux-libc-dev",
+             "libc6-dev: LGPL-2.1+ (GNU C Library, some files under other free licences); "
+             "linux-libc-dev: GPL-2 (Linux UAPI headers, with the Linux-syscall-note)"),
+    "scripture": ("bible-kjv-text (read with the `bible` program of bible-kjv)",
+                  "bible-kjv-text: King James Version text in the public domain (copyright "
+                  "expired); packaging GPL-2+"),
+}
+
+
+def log(msg):
+    line = time.strftime("%H:%M:%S ") + msg
+    print(line, flush=True)
+    if LOGFILE:
+        with open(LOGFILE, "a") as f:
+            f.write(line + "\n")
+
+
+LOGFILE = None
+
+# ----------------------------------------------------------------------------
+# Corpora
+# ----------------------------------------------------------------------------
+
+
+def extract_austen(cache):
+    d = os.path.join(cache, "austen")
+    done = os.path.join(d, ".done")
+    if not os.path.exists(done):
+        os.makedirs(d, exist_ok=True)
+        r = ("library(janeaustenr); b <- austen_books(); bks <- levels(b$book); "
+             "for (i in seq_along(bks)) { "
+             "con <- file(file.path('%s', sprintf('%%d.txt', i)), 'wb'); "
+             "writeLines(as.character(b$text[b$book == bks[i]]), con, useBytes=TRUE); close(con) }; "
+             "writeLines(bks, file.path('%s', 'titles'))" % (d, d))
+        subprocess.run(["Rscript", "-e", r], check=True)
+        open(done, "w").close()
+    titles = open(os.path.join(d, "titles")).read().splitlines()
+    docs = []
+    for i, t in enumerate(titles):
+        data = open(os.path.join(d, "%d.txt" % (i + 1)), "rb").read()
+        docs.append((t, data))
+    return docs
+
+
+def extract_bible(cache):
+    path = os.path.join(cache, "kjv.txt")
+    if not os.path.exists(path):
+        os.makedirs(cache, exist_ok=True)
+        out = subprocess.run(["bible", "-l10000", "Gen1:1-Rev22:21"], check=True,
+                             stdout=subprocess.PIPE).stdout
+        with open(path + ".tmp", "wb") as f:
+            f.write(out)
+        os.replace(path + ".tmp", path)
+    text = open(path, "rb").read().decode("utf-8")
+    books = []  # [(name, [lines])]
+    for line in text.split("\n"):
+        if line and not line.startswith(" "):
+            name = line.rsplit(" ", 1)[0]
+            if not books or books[-1][0] != name:
+                books.append((name, []))
+        if books:
+            books[-1][1].append(line)
+    docs = [(n, ("\n".join(ls).strip("\n") + "\n").encode()) for n, ls in books]
+    if len(docs) != 66:
+        raise SystemExit("expected 66 books of the Bible, parsed %d" % len(docs))
+    return docs
+
+
+def read_files(paths):
+    docs = []
+    for p in paths:
+        with open(p, "rb") as f:
+            data = f.read()
+        if data:
+            docs.append((p, data))
+    return docs
+
+
+def code_paths():
+    out = subprocess.run(["dpkg", "-L", "libc6-dev", "linux-libc-dev"], check=True,
+                         stdout=subprocess.PIPE).stdout.decode()
+    paths = sorted({p for p in out.split("\n")
+                    if p.startswith("/usr/include/") and p.endswith(".h")
+                    and os.path.isfile(p) and not os.path.islink(p)})
+    return paths
+
+
+def split_every_20th(docs):
+    train, val = [], []
+    for i, d in enumerate(docs):
+        (val if i % 20 == 19 else train).append(d)
+    return train, val
+
+
+def split_tail(docs, frac=0.05):
+    train, val = [], []
+    for name, data in docs:
+        cut = int(len(data) * (1 - frac))
+        # cut at a line start so both halves are clean text
+        nl = data.find(b"\n", cut)
+        cut = nl + 1 if nl >= 0 else cut
+        train.append((name, data[:cut]))
+        val.append((name, data[cut:]))
+    return train, val
+
+
+def load_corpora(cache):
+    t0 = time.time()
+    austen = extract_austen(cache)
+    pyd = read_files(sorted(glob.glob("/usr/share/doc/python3.11/html/_sources/**/*.txt",
+                                      recursive=True)))
+    code = read_files(code_paths())
+    bible = extract_bible(cache)
+    sources = {}
+    sources["austen"] = split_tail(austen)
+    sources["pydocs"] = split_every_20th(pyd)
+    sources["code"] = split_every_20th(code)
+    sources["scripture"] = split_every_20th(bible)
+    for k, (tr, va) in sources.items():
+        log("corpus %-9s train %4d docs %9d bytes | val %3d docs %8d bytes" % (
+            k, len(tr), sum(len(d) for _, d in tr), len(va), sum(len(d) for _, d in va)))
+    log("corpora loaded in %.1fs" % (time.time() - t0))
+    return sources
+
+
+def stream(docs):
+    return np.frombuffer(b"\n\n".join(d for _, d in docs), dtype=np.uint8)
+
+
+class Mixture:
+    """Random training windows from one or more streams (equal weight per stream)."""
+
+    def __init__(self, streams, seed):
+        self.streams = [torch.from_numpy(s.astype(np.int64)) for s in streams]
+        self.rng = np.random.RandomState(seed)
+
+    def batch(self, bsz):
+        xs = []
+        for b in range(bsz):
+            s = self.streams[b % len(self.streams)] if len(self.streams) > 1 else self.streams[0]
+            i = self.rng.randint(0, len(s) - WINDOW - 1)
+            xs.append(s[i:i + WINDOW + 1])
+        x = torch.stack(xs)
+        return x[:, :-1], x[:, 1:]
+
+
+# ----------------------------------------------------------------------------
+# Model (HF LlamaForCausalLM math and tensor names)
+# ----------------------------------------------------------------------------
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n))
+
+    def forward(self, x):
+        dt = x.dtype
+        x = x.float()
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS)
+        return self.weight * x.to(dt)
+
+
+def rope_cos_sin(T, device=None):
+    inv = 1.0 / (THETA ** (torch.arange(0, HEAD_DIM, 2, dtype=torch.int64).float() / HEAD_DIM))
+    pos = torch.arange(T, dtype=torch.int64).float()
+    freqs = torch.outer(pos, inv)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos(), emb.sin()
+
+
+def rotate_half(x):
+    x1 = x[..., : x.shape[-1] // 2]
+    x2 = x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class LoRALinear(nn.Module):
+    def __init__(self, base, r, alpha, gen):
+        super().__init__()
+        self.base = base
+        self.base.weight.requires_grad_(False)
+        self.r, self.scale = r, alpha / r
+        self.A = nn.Parameter(torch.empty(r, base.in_features))
+        self.B = nn.Parameter(torch.zeros(base.out_features, r))
+        with torch.no_grad():
+            bound = 1 / math.sqrt(base.in_features)
+            self.A.copy_((torch.rand(r, base.in_features, generator=gen) * 2 - 1) * bound)
+
+    def forward(self, x):
+        return self.base(x) + (x @ self.A.t() @ self.B.t()) * self.scale
+
+    def merged(self):
+        return self.base.weight + self.scale * (self.B @ self.A)
+
+
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.q_proj = nn.Linear(HIDDEN, HEADS * HEAD_DIM, bias=False)
+        self.k_proj = nn.Linear(HIDDEN, KV_HEADS * HEAD_DIM, bias=False)
+        self.v_proj = nn.Linear(HIDDEN, KV_HEADS * HEAD_DIM, bias=False)
+        self.o_proj = nn.Linear(HEADS * HEAD_DIM, HIDDEN, bias=False)
+
+    def forward(self, x, cos, sin, mask, capture=None):
+        B, T, _ = x.shape
+        q = self.q_proj(x).view(B, T, HEADS, HEAD_DIM).transpose(1, 2)
+        k = self.k_proj(x).view(B, T, KV_HEADS, HEAD_DIM).transpose(1, 2)
+        v = self.v_proj(x).view(B, T, KV_HEADS, HEAD_DIM).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        if capture is not None:
+            capture.append((k, v))
+        rep = HEADS // KV_HEADS  # HF repeat_kv: query head h uses kv head h // rep
+        k = k[:, :, None].expand(B, KV_HEADS, rep, T, HEAD_DIM).reshape(B, HEADS, T, HEAD_DIM)
+        v = v[:, :, None].expand(B, KV_HEADS, rep, T, HEAD_DIM).reshape(B, HEADS, T, HEAD_DIM)
+        s = (q @ k.transpose(2, 3)) / math.sqrt(HEAD_DIM) + mask
+        p = torch.softmax(s.float(), dim=-1).to(q.dtype)
+        o = (p @ v).transpose(1, 2).reshape(B, T, HEADS * HEAD_DIM)
+        return self.o_proj(o)
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gate_proj = nn.Linear(HIDDEN, INTER, bias=False)
+        self.up_proj = nn.Linear(HIDDEN, INTER, bias=False)
+        self.down_proj = nn.Linear(INTER, HIDDEN, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Layer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.input_layernorm = RMSNorm(HIDDEN)
+        self.self_attn = Attention()
+        self.post_attention_layernorm = RMSNorm(HIDDEN)
+        self.mlp = MLP()
+
+    def forward(self, h, cos, sin, mask, capture=None):
+        h = h + self.self_attn(self.input_layernorm(h), cos, sin, mask, capture)
+        return h + self.mlp(self.post_attention_layernorm(h))
+
+
+class Inner(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(VOCAB, HIDDEN)
+        self.layers = nn.ModuleList([Layer() for _ in range(LAYERS)])
+        self.norm = RMSNorm(HIDDEN)
+
+
+class Llama(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.model = Inner()
+        self.lm_head = nn.Linear(HIDDEN, VOCAB, bias=False)
+
+    def forward(self, ids, hidden_capture=None, kv_capture=None):
+        T = ids.shape[1]
+        cos, sin = rope_cos_sin(T)
+        mask = torch.full((T, T), float("-inf")).triu(1)
+        h = self.model.embed_tokens(ids)
+        for layer in self.model.layers:
+            if hidden_capture is not None:
+                hidden_capture.append(h)
+            h = layer(h, cos, sin, mask, kv_capture)
+        return self.lm_head(self.model.norm(h))
+
+
+def init_weights(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("layernorm.weight") or name == "model.norm.weight":
+                p.fill_(1.0)
+            else:
+                std = 0.02
+                if name.endswith("o_proj.weight") or name.endswith("down_proj.weight"):
+                    std = 0.02 / math.sqrt(2 * LAYERS)
+                p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def f16_round(sd):
+    return {k: v.to(torch.float16).to(torch.float32) for k, v in sd.items()}
+
+
+# ----------------------------------------------------------------------------
+# safetensors (written and read by hand)
+# ----------------------------------------------------------------------------
+DT = {torch.float16: "F16", torch.float32: "F32", torch.int32: "I32"}
+NP = {"F16": np.float16, "F32": np.float32, "I32": np.int32}
+
+
+def save_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for name, t in tensors.items():
+        t = t.detach().contiguous().cpu()
+        b = t.numpy().tobytes()
+        header[name] = {"dtype": DT[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    header["__metadata__"] = {"format": "pt"}
+    hj = json.dumps(header, separators=(",", ":")).encode()
+    hj += b" " * ((8 - len(hj) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(hj)))
+        f.write(hj)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def load_safetensors_raw(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    out = {}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = h["data_offsets"]
+        out[name] = (h["dtype"], h["shape"], data[base + a:base + b])
+    end = max(h["data_offsets"][1] for k, h in header.items() if k != "__metadata__")
+    if base + end != len(data):
+        raise SystemExit("%s: trailing bytes or truncated" % path)
+    return out
+
+
+def load_safetensors(path):
+    out = {}
+    for name, (dt, shape, raw) in load_safetensors_raw(path).items():
+        arr = np.frombuffer(raw, dtype=NP[dt]).reshape(shape)
+        out[name] = torch.from_numpy(arr.copy())
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Training / evaluation
+# ----------------------------------------------------------------------------
+
+
+def lr_at(step, steps, peak):
+    warm = max(1, int(0.05 * steps))
+    if step < warm:
+        return peak * (step + 1) / warm
+    p = (step - warm) / max(1, steps - warm)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def train(model, params, data, steps, lr, bsz, name, wd=0.1):
+    decay = [p for p in params if p.dim() >= 2]
+    nodecay = [p for p in params if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": wd},
+                             {"params": nodecay, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.95), eps=1e-8)
+    model.train()
+    t0 = time.time()
+    tl = time.time()
+    ema = None
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr)
+        x, y = data.batch(bsz)
+        logits = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        lv = loss.item()
+        ema = lv if ema is None else 0.95 * ema + 0.05 * lv
+        if step % 10 == 0 or step == steps - 1:
+            now = time.time()
+            done = (step + 1) * bsz * WINDOW
+            log("%s step %5d/%d loss %.4f (ema %.4f) lr %.2e | %.0f bytes/s overall, %.1fs elapsed" % (
+                name, step + 1, steps, lv, ema, opt.param_groups[0]["lr"],
+                done / (now - t0), now - t0))
+            tl = now
+    secs = time.time() - t0
+    return {"seconds": secs, "final_loss_ema": ema,
+            "bytes_per_s": steps * bsz * WINDOW / max(secs, 1e-9)}
+
+
+def val_windows(val_stream, n):
+    s = torch.from_numpy(val_stream.astype(np.int64))
+    total = (len(s) - 1) // WINDOW
+    n = min(n, total)
+    idx = [int(i * total / n) * WINDOW for i in range(n)]  # evenly spaced, non-overlapping
+    return torch.stack([s[i:i + WINDOW + 1] for i in idx])
+
+
+@torch.no_grad()
+def evaluate(model, vals, bsz=16):
+    model.eval()
+    res = {}
+    for dom, w in vals.items():
+        tot, cnt = 0.0, 0
+        for i in range(0, len(w), bsz):
+            x = w[i:i + bsz]
+            logits = model(x[:, :-1])
+            tot += F.cross_entropy(logits.reshape(-1, VOCAB), x[:, 1:].reshape(-1),
+                                   reduction="sum").item()
+            cnt += x[:, 1:].numel()
+        res[dom] = tot / cnt
+    model.train()
+    return res
+
+
+# ----------------------------------------------------------------------------
+# Outputs
+# ----------------------------------------------------------------------------
+
+CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": HIDDEN,
+    "intermediate_size": INTER,
+    "num_hidden_layers": LAYERS,
+    "num_attention_heads": HEADS,
+    "num_key_value_heads": KV_HEADS,
+    "head_dim": HEAD_DIM,
+    "hidden_act": "silu",
+    "rms_norm_eps": EPS,
+    "rope_theta": THETA,
+    "rope_scaling": None,
+    "vocab_size": VOCAB,
+    "max_position_embeddings": 2048,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "mlp_bias": False,
+    "initializer_range": 0.02,
+    "torch_dtype": "float16",
+    "bos_token_id": None,
+    "eos_token_id": None,
+}
+
+FIXTURE_INPUTS = [
+    ("prose", "She had always thought the library the pleasantest room in the house, "
+              "and said so."),
+    ("code", "static inline int max_int(int a, int b)\n{\n\treturn a > b ? a : b;\n}\n"),
+    ("scripture", "In the beginning God created the heaven and the earth. "
+                  "And the earth was without form, and void;"),
+]
+
+
+def write_model(out_dir, sd):
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(CONFIG, f, indent=2)
+        f.write("\n")
+    path = os.path.join(out_dir, "model.safetensors")
+    t16 = {k: sd[k].to(torch.float16) for k in ORDER}
+    save_safetensors(path, t16)
+    back = load_safetensors(path)
+    for k in ORDER:
+        if back[k].dtype != torch.float16 or list(back[k].shape) != list(t16[k].shape) \
+                or not torch.equal(back[k], t16[k]):
+            raise SystemExit("%s: tensor %s did not round-trip" % (path, k))
+    return {k: v.float() for k, v in back.items()}
+
+
+@torch.no_grad()
+def write_fixtures(out_dir, sd32):
+    m = Llama()
+    m.load_state_dict(sd32)
+    m.eval()
+    t = {}
+    for i, (_, text) in enumerate(FIXTURE_INPUTS):
+        ids = torch.tensor(list(text.encode()), dtype=torch.int64)[None]
+        hid, kv = [], []
+        logits = m(ids, hidden_capture=hid, kv_capture=kv)
+        t["input_ids.%d" % i] = ids[0].to(torch.int32)
+        t["logits.%d" % i] = logits[0].float()
+        for l in range(LAYERS):
+            k, v = kv[l]  # [1, kv_heads, T, head_dim] -> [T, kv_heads, head_dim]
+            t["k.%d.%d" % (i, l)] = k[0].transpose(0, 1).contiguous()
+            t["v.%d.%d" % (i, l)] = v[0].transpose(0, 1).contiguous()
+            t["hidden.%d.%d" % (i, l)] = hid[l][0].contiguous()
+    path = os.path.join(out_dir, "fixtures.safetensors")
+    save_safetensors(path, t)
+    back = load_safetensors(path)
+    for k, v in t.items():
+        if not torch.equal(back[k], v):
+            raise SystemExit("%s: fixture %s did not round-trip" % (path, k))
+    return path
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        h.update(f.read())
+    return h.hexdigest()
+
+
+DOMAIN_ORDER = ["prose", "prose-austen", "prose-pydocs", "code", "scripture"]
+
+
+def loss_table(rows):
+    s = "| model | " + " | ".join(DOMAIN_ORDER) + " |\n"
+    s += "| --- |" + " --- |" * len(DOMAIN_ORDER) + "\n"
+    for name, v in rows:
+        s += "| %s | " % name + " | ".join("%.4f" % v[d] for d in DOMAIN_ORDER) + " |\n"
+    return s
+
+
+SPLIT_DOC = """\
+Held-out (validation) split, deterministic and disjoint from training:
+- Austen (r-cran-janeaustenr): the last 5% of the bytes of each of the six novels
+  (cut at the next line start); the first 95% is training text.
+- Python reST sources (python3.11-doc, `/usr/share/doc/python3.11/html/_sources/**/*.txt`)
+  and C headers (the `.h` files under `/usr/include` listed by `dpkg -L libc6-dev
+  linux-libc-dev`): every 20th file in sorted path order (index % 20 == 19).
+- King James Bible (bible-kjv-text, text as printed by `bible -l10000 Gen1:1-Rev22:21`,
+  split into its 66 books): every 20th book in canonical order (Proverbs, Matthew, 1 Peter).
+Within a domain, documents are joined with a blank line ("\\n\\n")."""
+
+
+def model_card(name, info, rows, args):
+    desc = {
+        "base": "Trained from scratch (seeded random init) on general prose: Jane Austen's "
+                "six novels and the reST sources of Python 3.11's documentation, sampled "
+                "half and half (each batch alternates windows from the two sources).",
+        "ft-code": "Full fine-tune of `base` (starting from its f16-rounded weights) on C headers; "
+                   "every tensor was trained.",
+        "ft-scripture": "Full fine-tune of `base` (starting from its f16-rounded weights) on the "
+                        "King James Bible; every tensor was trained.",
+        "lora-scripture": "LoRA fine-tune of `base` (starting from its f16-rounded weights) on the "
+                          "King James Bible: rank %d, alpha %d (scale %.1f) adapters on q_proj, "
+                          "k_proj, v_proj, o_proj, gate_proj, up_proj and down_proj of every layer; "
+                          "everything else (embeddings, norms, lm_head) frozen. The adapters are "
+                          "merged into the weights (W + scale * B A), then rounded to f16, so "
+                          "only the projection matrices differ from base." % (
+                              args.lora_rank, args.lora_alpha, args.lora_alpha / args.lora_rank),
+        "frozen-code": "Fine-tune of `base` (starting from its f16-rounded weights) on C headers "
+                       "with `model.embed_tokens.weight` and every tensor of layers 0..%d frozen. "
+                       "Those tensors are bit-identical to base's `model.safetensors` (the script "
+                       "compares the bytes and fails otherwise); layers %d..%d, `model.norm` and "
+                       "`lm_head` were trained." % (FROZEN_LAYERS - 1, FROZEN_LAYERS, LAYERS - 1),
+    }[name]
+    corpus = {
+        "base": ["austen", "pydocs"], "ft-code": ["code"], "frozen-code": ["code"],
+        "ft-scripture": ["scripture"], "lora-scripture": ["scripture"],
+    }[name]
+    lines = ["# droidspeak bundled model: `%s`" % name, ""]
+    lines += ["A tiny byte-level (vocabulary 256: token id = byte value, no special tokens) "
+              "Llama-architecture model (`LlamaForCausalLM`: 12 layers, hidden 192, 4 query "
+              "heads, 2 KV heads, head_dim 48, SwiGLU intermediate 512, RMSNorm eps 1e-5, "
+              "RoPE theta 10000 in HF's rotate-half layout, untied LM head), stored as f16 "
+              "safetensors. Part of droidspeak's model family, produced by "
+              "`tools/train_family.py`. It is a test and demonstration model, not a useful "
+              "language model.", ""]
+    lines += ["## Training", "", desc, ""]
+    lines += ["| | |", "| --- | --- |"]
+    if name != "base":
+        lines += ["| initialised from | `base` (f16-rounded) |"]
+    lines += ["| corpus | %s |" % "; ".join(
+        "%s (Debian package `%s`)" % ({"austen": "Jane Austen's novels", "pydocs":
+                                       "Python 3.11 documentation reST sources",
+                                       "code": "C headers under /usr/include",
+                                       "scripture": "King James Bible"}[c], PACKAGES[c][0])
+        for c in corpus)]
+    lines += ["| licences | %s |" % "; ".join(PACKAGES[c][1] for c in corpus)]
+    lines += ["| training bytes available | %d |" % info["train_bytes"]]
+    lines += ["| steps | %d |" % info["steps"],
+              "| batch | %d windows of %d bytes (%d predicted bytes per step) |" % (
+                  args.batch, WINDOW, args.batch * WINDOW),
+              "| bytes seen | %d |" % (info["steps"] * args.batch * WINDOW),
+              "| optimiser | AdamW, betas (0.9, 0.95), weight decay %.2g on matrices, 0 on norms; "
+              "grad-norm clip 1.0 |" % info["wd"],
+              "| learning rate | peak %.2e, linear warm-up over 5%% of steps, cosine decay to 10%% of peak |" % info["lr"],
+              "| seed | %d |" % info["seed"],
+              "| training time | %.0f s wall (%.0f bytes/s) on %d CPU threads, torch %s |" % (
+                  info["seconds"], info["bytes_per_s"], torch.get_num_threads(), torch.__version__),
+              "| final training loss (EMA) | %.4f nats/byte |" % info["final_loss_ema"], ""]
+    lines += ["## Validation loss", "",
+              "Mean cross-entropy in nats per byte on the held-out split of every domain, "
+              "computed in f32 from the committed f16 weights, over %d evenly spaced, "
+              "non-overlapping 257-byte windows per domain (256 predictions each, all "
+              "positions counted). `prose` is the mean of `prose-austen` and `prose-pydocs`." % args.eval_windows, ""]
+    lines += [loss_table(rows)]
+    lines += ["(The row for this model is `%s`; the other rows are the family, for comparison.)" % name, ""]
+    lines += ["## Data split", "", SPLIT_DOC, ""]
+    lines += ["## Fixtures (`fixtures.safetensors`)", "",
+              "Reference activations computed with PyTorch in f32 from this directory's "
+              "f16 weights (loaded back from `model.safetensors` and converted to f32), for "
+              "three fixed inputs (bytes of UTF-8/ASCII text, one sequence each, positions "
+              "0..T-1, no BOS):", ""]
+    for i, (dom, text) in enumerate(FIXTURE_INPUTS):
+        lines += ["%d. %s, %d bytes: `%s`" % (i, dom, len(text.encode()),
+                                              text.replace("\n", "\\n").replace("\t", "\\t"))]
+    lines += ["", "Tensor names (all F32 except `input_ids`, which is I32):", "",
+              "- `input_ids.<i>` [T] (I32): the byte values of input i;",
+              "- `logits.<i>` [T, 256]: LM-head output at every position;",
+              "- `k.<i>.<l>`, `v.<i>.<l>` [T, 2, 48]: layer l's keys (after RoPE) and values "
+              "as HF caches them, transposed to token-major (token, kv head, head_dim), l = 0..11;",
+              "- `hidden.<i>.<l>` [T, 192]: the residual stream entering layer l, before its "
+              "input_layernorm (`hidden.<i>.0` is the token embedding), l = 0..11 — HF's "
+              "`hidden_states[l]`.", ""]
+    lines += ["## Files", "", "| file | bytes | sha256 |", "| --- | --- | --- |"]
+    for fn in ["config.json", "model.safetensors", "fixtures.safetensors"]:
+        p = os.path.join(info["dir"], fn)
+        lines += ["| `%s` | %d | `%s` |" % (fn, os.path.getsize(p), sha256(p))]
+    lines += [""]
+    with open(os.path.join(info["dir"], "README.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def clean_window(b):
+    return all(c in (9, 10) or 32 <= c < 127 for c in b)
+
+
+def write_samples(data_dir, val_docs, n=16, ctx=512, suf=64):
+    """Profiling samples from each domain's held-out documents (ASCII-clean windows)."""
+    os.makedirs(data_dir, exist_ok=True)
+    written = {}
+    for dom, docs in val_docs.items():
+        W = ctx + suf
+        # candidate windows: start every W bytes inside each document, never crossing
+        # a document boundary; keep ASCII-clean windows only.
+        cands = []
+        for src, ds in docs:
+            for name, data in ds:
+                for s in range(0, len(data) - W + 1, W):
+                    w = data[s:s + W]
+                    if clean_window(w):
+                        cands.append((src, name, s, w))
+        # interleave sources (prose: austen / pydocs), then take 2n evenly spaced
+        by_src = {}
+        for c in cands:
+            by_src.setdefault(c[0], []).append(c)
+        srcs = sorted(by_src)
+        need = 2 * n
+        chosen = []
+        per = [need // len(srcs) + (1 if i < need % len(srcs) else 0) for i in range(len(srcs))]
+        for si, src in enumerate(srcs):
+            lst = by_src[src]
+            k = min(per[si], len(lst))
+            chosen.append([lst[int(j * len(lst) / k)] for j in range(k)])
+        merged = []
+        for j in range(max(len(c) for c in chosen)):
+            for c in chosen:
+                if j < len(c):
+                    merged.append(c[j])
+        prof, held = merged[0::2], merged[1::2]
+        for kind, lst in (("profile", prof), ("heldout", held)):
+            p = os.path.join(data_dir, "%s_%s.jsonl" % (dom, kind))
+            with open(p, "w") as f:
+                for src, name, s, w in lst:
+                    f.write(json.dumps({"context": w[:ctx].decode("ascii"),
+                                        "suffix": w[ctx:].decode("ascii")}) + "\n")
+            written[p] = len(lst)
+    return written
+
+
+DATA_README = """\
+# Profiling samples
+
+`<domain>_profile.jsonl` and `<domain>_heldout.jsonl` for domain in `prose`, `code`,
+`scripture`, written by `tools/train_family.py` from the **validation split** of each
+domain (text none of the bundled models trained on). `profile` is meant for choosing
+reuse plans, `heldout` for evaluating the chosen plan on different text.
+
+Format: JSON Lines, one object per line:
+
+    {"context": "<512 bytes of text>", "suffix": "<64 bytes of text>"}
+
+- `context` is exactly 512 bytes and `suffix` the 64 bytes that follow it in the same
+  document (they are contiguous: `context + suffix` is a 576-byte span of the source).
+- Every window is ASCII-clean (bytes 0x20..0x7E, tab and newline only), so the JSON
+  strings decode to exactly those bytes and the byte-level models' tokens are the byte
+  values of the UTF-8 (= ASCII) encoding.
+- Windows never cross a document boundary. Candidate windows start at every multiple of
+  576 bytes inside each held-out document; the files take evenly spaced candidates and
+  alternate them between `profile` and `heldout` (for prose, alternating also between the
+  Austen and the Python-documentation sources), so the two files never share text.
+- 16 samples per file.
+
+Sources and split:
+
+%s
+
+Licences: Austen text via r-cran-janeaustenr (package MIT; novels public domain); Python
+documentation via python3.11-doc (PSF License); C headers via libc6-dev (LGPL-2.1+) and
+linux-libc-dev (GPL-2 with Linux-syscall-note); King James Bible via bible-kjv-text
+(public domain text).
+"""
+
+
+# ----------------------------------------------------------------------------
+# main
+# ----------------------------------------------------------------------------
+ORDER = None
+
+
+def param_order():
+    names = ["model.embed_tokens.weight"]
+    for i in range(LAYERS):
+        p = "model.layers.%d." % i
+        names += [p + "input_layernorm.weight"]
+        names += [p + "self_attn.%s_proj.weight" % x for x in "qkvo"]
+        names += [p + "post_attention_layernorm.weight"]
+        names += [p + "mlp.%s_proj.weight" % x for x in ("gate", "up", "down")]
+    names += ["model.norm.weight", "lm_head.weight"]
+    return names
+
+
+def main():
+    global LOGFILE, ORDER
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(REPO, "examples", "models"))
+    ap.add_argument("--data-out", default=os.path.join(REPO, "examples", "data"))
+    ap.add_argument("--cache", default="/tmp/droidspeak_corpus")
+    ap.add_argument("--log", default="/tmp/train_family.log")
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--base-steps", type=int, default=600)
+    ap.add_argument("--ft-steps", type=int, default=150)
+    ap.add_argument("--lora-steps", type=int, default=None)
+    ap.add_argument("--frozen-steps", type=int, default=None)
+    ap.add_argument("--base-lr", type=float, default=2e-3)
+    ap.add_argument("--ft-lr", type=float, default=5e-4)
+    ap.add_argument("--lora-lr", type=float, default=2e-3)
+    ap.add_argument("--lora-rank", type=int, default=8)
+    ap.add_argument("--lora-alpha", type=int, default=16)
+    ap.add_argument("--eval-windows", type=int, default=48)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--smoke", action="store_true", help="3 steps per model, outputs in /tmp")
+    ap.add_argument("--bench", type=int, default=0, help="time this many training steps and exit")
+    args = ap.parse_args()
+    if args.smoke:
+        args.base_steps = args.ft_steps = 3
+        args.eval_windows = 4
+        args.out = "/tmp/droidspeak_smoke/models"
+        args.data_out = "/tmp/droidspeak_smoke/data"
+        args.log = "/tmp/droidspeak_smoke/train.log"
+        os.makedirs("/tmp/droidspeak_smoke", exist_ok=True)
+    lora_steps = args.lora_steps if args.lora_steps is not None else args.ft_steps
+    frozen_steps = args.frozen_steps if args.frozen_steps is not None else args.ft_steps
+    LOGFILE = args.log
+    torch.set_num_threads(args.threads)
+    ORDER = param_order()
+    log("droidspeak train_family: torch %s, %d threads, python %s, argv %s" % (
+        torch.__version__, torch.get_num_threads(), sys.executable, " ".join(sys.argv[1:])))
+    torch.randn(64, 64) @ torch.randn(64, 64)  # make sure the BLAS is loaded
+    blas = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l.lower()
+                   and "/" in l})
+    log("BLAS libraries mapped: %s" % (", ".join(blas) or "none"))
+    if not any("openblas" in b for b in blas):
+        log("WARNING: OpenBLAS is not loaded; install libopenblas0-openmp "
+            "(the reference BLAS trains more than 10x slower)")
+
+    src = load_corpora(args.cache)
+    train_streams = {k: stream(tr) for k, (tr, va) in src.items()}
+    log("scripture held-out books: %s" % ", ".join(n for n, _ in src["scripture"][1]))
+    vals = {}
+    for k in ("austen", "pydocs", "code", "scripture"):
+        vals[k] = val_windows(stream(src[k][1]), args.eval_windows)
+    vals_named = {"prose-austen": vals["austen"], "prose-pydocs": vals["pydocs"],
+                  "code": vals["code"], "scripture": vals["scripture"]}
+
+    def evaluate_all(m):
+        r = evaluate(m, vals_named)
+        r["prose"] = 0.5 * (r["prose-austen"] + r["prose-pydocs"])
+        return r
+
+    if args.bench:
+        torch.manual_seed(args.seed)
+        m = Llama()
+        init_weights(m, args.seed)
+        d = Mixture([train_streams["austen"], train_streams["pydocs"]], args.seed)
+        train(m, list(m.parameters()), d, 2, args.base_lr, args.batch, "warmup")
+        r = train(m, list(m.parameters()), d, args.bench, args.base_lr, args.batch, "bench")
+        log("BENCH batch %d: %.1f s/step, %.0f bytes/s" % (
+            args.batch, r["seconds"] / args.bench, r["bytes_per_s"]))
+        t0 = time.time()
+        evaluate(m, {"x": vals["austen"][:16]})
+        log("BENCH eval: %.2f s per 16 windows" % (time.time() - t0))
+        return
+
+    os.makedirs(args.out, exist_ok=True)
+    written = write_samples(args.data_out, {
+        "prose": [("austen", src["austen"][1]), ("pydocs", src["pydocs"][1])],
+        "code": [("code", src["code"][1])],
+        "scripture": [("scripture", src["scripture"][1])],
+    })
+    with open(os.path.join(args.data_out, "README.md"), "w") as f:
+        f.write(DATA_README % SPLIT_DOC)
+    for p, n in written.items():
+        log("wrote %s (%d samples)" % (p, n))
+
+    results, infos = [], {}
+    t_all = time.time()
+
+    def finish(name, model, info):
+        d = os.path.join(args.out, name)
+        sd = state(model)
+        sd32 = write_model(d, sd)
+        m = Llama()
+        m.load_state_dict(sd32)
+        ev = evaluate_all(m)
+        write_fixtures(d, sd32)
+        info["dir"] = d
+        infos[name] = info
+        results.append((name, ev))
+        log("%s done: %s" % (name, " ".join("%s %.4f" % (k, ev[k]) for k in DOMAIN_ORDER)))
+        return sd32
+
+    # ---- base
+    seed = args.seed
+    torch.manual_seed(seed)
+    base = Llama()
+    init_weights(base, seed)
+    data = Mixture([train_streams["austen"], train_streams["pydocs"]], seed)
+    info = train(base, list(base.parameters()), data, args.base_steps, args.base_lr, args.batch, "base")
+    info.update(steps=args.base_steps, lr=args.base_lr, seed=seed, wd=0.1,
+                train_bytes=len(train_streams["austen"]) + len(train_streams["pydocs"]))
+    base32 = finish("base", base, info)
+    del base
+
+    # ---- full fine-tunes
+    for i, (name, dom) in enumerate((("ft-code", "code"), ("ft-scripture", "scripture"))):
+        seed = args.seed + 1 + i
+        torch.manual_seed(seed)
+        m = Llama()
+        m.load_state_dict(base32)
+        data = Mixture([train_streams[dom]], seed)
+        info = train(m, list(m.parameters()), data, args.ft_steps, args.ft_lr, args.batch, name)
+        info.update(steps=args.ft_steps, lr=args.ft_lr, seed=seed, wd=0.1,
+                    train_bytes=len(train_streams[dom]))
+        finish(name, m, info)
+
+    # ---- LoRA on scripture
+    seed = args.seed + 3
+    torch.manual_seed(seed)
+    m = Llama()
+    m.load_state_dict(base32)
+    for p in m.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator().manual_seed(seed)
+    loras = {}
+    for li, layer in enumerate(m.model.layers):
+        for mod, names in ((layer.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
+                           (layer.mlp, ("gate_proj", "up_proj", "down_proj"))):
+            for nm in names:
+                lo = LoRALinear(getattr(mod, nm), args.lora_rank, args.lora_alpha, g)
+                setattr(mod, nm, lo)
+                loras[(li, mod is layer.mlp, nm)] = lo
+    params = [p for p in m.parameters() if p.requires_grad]
+    data = Mixture([train_streams["scripture"]], seed)
+    info = train(m, params, data, lora_steps, args.lora_lr, args.batch, "lora-scripture", wd=0.0)
+    info.update(steps=lora_steps, lr=args.lora_lr, seed=seed, wd=0.0,
+                train_bytes=len(train_streams["scripture"]))
+    merged = Llama()
+    merged.load_state_dict(base32)
+    with torch.no_grad():
+        for (li, is_mlp, nm), lo in loras.items():
+            layer = merged.model.layers[li]
+            tgt = getattr(layer.mlp if is_mlp else layer.self_attn, nm)
+            tgt.weight.copy_(lo.merged())
+    finish("lora-scripture", merged, info)
+    del m, merged, loras
+
+    # ---- frozen-code: embeddings and layers 0..5 frozen
+    seed = args.seed + 4
+    torch.manual_seed(seed)
+    m = Llama()
+    m.load_state_dict(base32)
+    m.model.embed_tokens.weight.requires_grad_(False)
+    for li in range(FROZEN_LAYERS):
+        for p in m.model.layers[li].parameters():
+            p.requires_grad_(False)
+    params = [p for p in m.parameters() if p.requires_grad]
+    data = Mixture([train_streams["code"]], seed)
+    info = train(m, params, data, frozen_steps, args.ft_lr, args.batch, "frozen-code")
+    info.update(steps=frozen_steps, lr=args.ft_lr, seed=seed, wd=0.1,
+                train_bytes=len(train_streams["code"]))
+    finish("frozen-code", m, info)
+    a = load_safetensors_raw(os.path.join(args.out, "base", "model.safetensors"))
+    b = load_safetensors_raw(os.path.join(args.out, "frozen-code", "model.safetensors"))
+    frozen = ["model.embed_tokens.weight"] + [n for n in ORDER if any(
+        n.startswith("model.layers.%d." % i) for i in range(FROZEN_LAYERS))]
+    bad = [n for n in frozen if a[n] != b[n]]
+    if bad:
+        raise SystemExit("FROZEN CHECK FAILED: %d frozen tensors differ from base: %s" % (len(bad), bad[:5]))
+    changed = [n for n in ORDER if n not in frozen and a[n][2] != b[n][2]]
+    log("frozen check OK: %d tensors bit-identical to base; %d of %d trained tensors changed" % (
+        len(frozen), len(changed), len(ORDER) - len(frozen)))
+    # every other model must differ from base somewhere
+    for name in ("ft-code", "ft-scripture", "lora-scripture"):
+        c = load_safetensors_raw(os.path.join(args.out, name, "model.safetensors"))
+        diff = [n for n in ORDER if c[n][2] != a[n][2]]
+        log("%s: %d of %d tensors differ from base" % (name, len(diff), len(ORDER)))
+
+    for name, info in infos.items():
+        model_card(name, info, results, args)
+    with open(os.path.join(args.out, "README.md"), "w") as f:
+        f.write(FAMILY_README % (loss_table(results), "\n".join(
+            "| `%s` | %d | %.0f |" % (n, infos[n]["steps"], infos[n]["seconds"]) for n in infos),
+            " ".join(sys.argv[1:]), SPLIT_DOC))
+    log("all done in %.0f s" % (time.time() - t_all))
+
+
+FAMILY_README = """\
+# droidspeak's bundled model family
+
+Five tiny byte-level Llama-architecture models (12 layers, hidden 192, 4 query heads,
+2 KV heads, head_dim 48, SwiGLU 512, vocabulary 256 = bytes) that share one base, made by
+`tools/train_family.py` from text shipped in Debian packages. They exist to exercise
+KV-cache reuse between a base and its fine-tunes; they are not useful language models.
+
+| model | what it is |
+| --- | --- |
+| `base` | trained from scratch on general prose (Austen + Python docs) |
+| `ft-code` | full fine-tune of base on C headers |
+| `ft-scripture` | full fine-tune of base on the King James Bible |
+| `lora-scripture` | rank-8 LoRA on all projections, merged: lighter divergence |
+| `frozen-code` | fine-tune on C headers, embeddings + layers 0..5 frozen (bit-identical to base) |
+
+Validation loss (nats/byte, held-out split, f16 weights evaluated in f32):
+
+%s
+| model | steps | training seconds |
+| --- | --- | --- |
+%s
+
+Command: `/usr/bin/python3 tools/train_family.py %s`
+
+Each directory holds `config.json`, `model.safetensors` (F16), `fixtures.safetensors`
+(F32 reference activations; see the model card) and `README.md` (the model card).
+`/usr/bin/python3 tools/check_fixtures.py` re-derives every fixture with an independent
+float64 numpy implementation of the HF Llama forward pass and checks the files' layout.
+
+%s
+"""
+
+if __name__ == "__main__":
+    main()
