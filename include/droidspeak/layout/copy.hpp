@@ -1,0 +1,114 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file Host copy / gather / scatter between any two KV views, and E-cache copies.
+#pragma once
+
+#include "droidspeak/core/config.hpp"
+#include "droidspeak/core/dispatch.hpp"
+#include "droidspeak/core/status.hpp"
+#include "droidspeak/layout/operations.hpp"
+#include "droidspeak/layout/row_ops.hpp"
+
+#include <cstdint>
+#include <cstring>  // std::memcpy: same-dtype rows
+
+namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+
+namespace detail {
+
+using RowFn = void (*)(const std::byte*, std::byte*, std::int64_t);
+
+template <class Src, class Dst>
+void convert_row_bytes(const std::byte* s, std::byte* d, std::int64_t n) {
+  convert_row(reinterpret_cast<const Src*>(s), reinterpret_cast<Dst*>(d), n);
+}
+
+// The row converter for a dtype pair; nullptr when the dtypes are equal (a plain memcpy).
+inline Result<RowFn> row_converter(DType src, DType dst) {
+  if (src == dst) return RowFn{nullptr};
+  RowFn fn = nullptr;
+  Status s = dispatch_dtype(src, [&](auto s_tag) {
+    return dispatch_dtype(dst, [&](auto d_tag) {
+      fn = &convert_row_bytes<typename decltype(s_tag)::type, typename decltype(d_tag)::type>;
+      return Status::ok();
+    });
+  });
+  if (!s) return s;
+  return fn;
+}
+
+}  // namespace detail
+
+//! Copies the selected K and V rows from `a.src` into `a.dst`, converting dtype with the
+//! rounding of core/dtype.hpp (bit-exact for equal dtypes).
+//! @param a  views in host memory (index arrays too); see KvCopyArgs.
+//! @return can_implement's status; on failure nothing is written. Empty layer sets and
+//!         empty token ranges are valid and write nothing. Deterministic.
+inline Status copy_kv(const KvCopyArgs& a) {
+  DROIDSPEAK_TRY(can_implement(a, IndexMemory::kHost));
+  Result<detail::RowFn> fn = detail::row_converter(a.src.dtype, a.dst.dtype);
+  if (!fn) return fn.status();
+  const std::int64_t heads = a.src.layout.num_kv_heads();
+  const std::int64_t dim = a.src.layout.head_dim();
+  const std::int64_t row_bytes = dim * dtype_size(a.src.dtype);
+  const std::int64_t shift = a.dst_token_begin - a.src_tokens.begin;
+  for (std::int64_t i = 0; i < a.layers.count(); ++i) {
+    const std::int64_t layer = a.layers.nth(i);
+    for (KvPart part : {KvPart::kK, KvPart::kV}) {
+      for (std::int64_t t = a.src_tokens.begin; t < a.src_tokens.end; ++t) {
+        for (std::int64_t h = 0; h < heads; ++h) {
+          const std::byte* s = a.src.row(layer, part, t, h);
+          std::byte* d = a.dst.row(layer, part, t + shift, h);
+          if (*fn == nullptr) {
+            std::memcpy(d, s, static_cast<std::size_t>(row_bytes));
+          } else {
+            (*fn)(s, d, dim);
+          }
+        }
+      }
+    }
+  }
+  return Status::ok();
+}
+
+//! copy_kv from a paged cache into a contiguous one (the sender packing its cache).
+inline Status gather_kv(const KvCopyArgs& a) {
+  if (a.src.layout.kind == LayoutKind::kTransfer || a.dst.layout.kind != LayoutKind::kTransfer) {
+    return Status::invalid_argument("gather_kv: expects a paged src and a transfer-layout dst, got " +
+                                    a.src.layout.describe() + " -> " + a.dst.layout.describe());
+  }
+  return copy_kv(a);
+}
+
+//! copy_kv from a contiguous cache into a paged one (the receiver adopting a cache).
+inline Status scatter_kv(const KvCopyArgs& a) {
+  if (a.src.layout.kind != LayoutKind::kTransfer || a.dst.layout.kind == LayoutKind::kTransfer) {
+    return Status::invalid_argument("scatter_kv: expects a transfer-layout src and a paged dst, got " +
+                                    a.src.layout.describe() + " -> " + a.dst.layout.describe());
+  }
+  return copy_kv(a);
+}
+
+//! Copies the selected E-cache rows, converting dtype. Same contract as copy_kv.
+inline Status copy_e(const ECopyArgs& a) {
+  DROIDSPEAK_TRY(can_implement(a));
+  Result<detail::RowFn> fn = detail::row_converter(a.src.dtype, a.dst.dtype);
+  if (!fn) return fn.status();
+  const std::int64_t hidden = a.src.layout.hidden_size;
+  const std::int64_t shift = a.dst_token_begin - a.src_tokens.begin;
+  for (std::int64_t i = 0; i < a.layers.count(); ++i) {
+    const std::int64_t layer = a.layers.nth(i);
+    for (std::int64_t t = a.src_tokens.begin; t < a.src_tokens.end; ++t) {
+      const std::byte* s = a.src.row(layer, t);
+      std::byte* d = a.dst.row(layer, t + shift);
+      if (*fn == nullptr) {
+        std::memcpy(d, s, static_cast<std::size_t>(hidden * dtype_size(a.src.dtype)));
+      } else {
+        (*fn)(s, d, hidden);
+      }
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
