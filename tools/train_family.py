@@ -709,24 +709,41 @@ def write_samples(data_dir, val_docs, n=16, ctx=512, suf=64):
                     w = data[s:s + W]
                     if clean_window(w):
                         cands.append((src, name, s, w))
-        # interleave sources (prose: austen / pydocs), then take 2n evenly spaced
+        # spread over documents: with at least 2n documents, take the middle candidate
+        # of 2n evenly spaced documents; otherwise share the 2n samples out over the
+        # documents and take evenly spaced candidates inside each. Sources (prose: austen,
+        # pydocs) get equal shares. Alternate samples go to profile / heldout.
         by_src = {}
         for c in cands:
-            by_src.setdefault(c[0], []).append(c)
-        srcs = sorted(by_src)
+            by_src.setdefault(c[0], {}).setdefault(c[1], []).append(c)
+        srcs = [sname for sname, _ in docs if sname in by_src]
         need = 2 * n
-        chosen = []
         per = [need // len(srcs) + (1 if i < need % len(srcs) else 0) for i in range(len(srcs))]
-        for si, src in enumerate(srcs):
-            lst = by_src[src]
-            k = min(per[si], len(lst))
-            chosen.append([lst[int(j * len(lst) / k)] for j in range(k)])
-        merged = []
-        for j in range(max(len(c) for c in chosen)):
-            for c in chosen:
-                if j < len(c):
-                    merged.append(c[j])
-        prof, held = merged[0::2], merged[1::2]
+        prof, held = [], []
+        for si, sname in enumerate(srcs):
+            by_doc = by_src[sname]
+            names = [nm for nm, _ in dict(docs)[sname] if nm in by_doc]
+            picked = []
+            if len(names) >= per[si]:
+                for j in range(per[si]):
+                    lst = by_doc[names[int(j * len(names) / per[si])]]
+                    picked.append(lst[len(lst) // 2])
+            else:
+                for di, nm in enumerate(names):
+                    k = per[si] // len(names) + (1 if di < per[si] % len(names) else 0)
+                    lst = by_doc[nm]
+                    k = min(k, len(lst))
+                    picked += [lst[int((j + 0.5) * len(lst) / k)] for j in range(k)]
+            prof.append(picked[0::2])
+            held.append(picked[1::2])
+
+        def interleave(groups):
+            out = []
+            for j in range(max(len(g) for g in groups)):
+                out += [g[j] for g in groups if j < len(g)]
+            return out
+
+        prof, held = interleave(prof), interleave(held)
         for kind, lst in (("profile", prof), ("heldout", held)):
             p = os.path.join(data_dir, "%s_%s.jsonl" % (dom, kind))
             with open(p, "w") as f:
@@ -755,9 +772,11 @@ Format: JSON Lines, one object per line:
   strings decode to exactly those bytes and the byte-level models' tokens are the byte
   values of the UTF-8 (= ASCII) encoding.
 - Windows never cross a document boundary. Candidate windows start at every multiple of
-  576 bytes inside each held-out document; the files take evenly spaced candidates and
-  alternate them between `profile` and `heldout` (for prose, alternating also between the
-  Austen and the Python-documentation sources), so the two files never share text.
+  576 bytes inside each held-out document. Each source gets an equal share of the 32
+  samples (prose: 16 Austen, 16 Python docs); with at least that many held-out documents
+  the middle candidate of evenly spaced documents is taken, otherwise the share is spread
+  evenly over the documents and over the candidates inside each. Consecutive picks go
+  alternately to `profile` and `heldout`, so the two files never share text.
 - 16 samples per file.
 
 Sources and split:
@@ -811,6 +830,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--smoke", action="store_true", help="3 steps per model, outputs in /tmp")
     ap.add_argument("--bench", type=int, default=0, help="time this many training steps and exit")
+    ap.add_argument("--samples-only", action="store_true", help="write examples/data and exit")
     args = ap.parse_args()
     if args.smoke:
         args.base_steps = args.ft_steps = 3
@@ -872,6 +892,8 @@ def main():
         f.write(DATA_README % SPLIT_DOC)
     for p, n in written.items():
         log("wrote %s (%d samples)" % (p, n))
+    if args.samples_only:
+        return
 
     results, infos = [], {}
     t_all = time.time()
