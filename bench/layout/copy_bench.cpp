@@ -1,0 +1,114 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file Host gather (paged -> transfer) and scatter (transfer -> paged) against memcpy of
+//! the same bytes, measured in the same benchmark: bf16, head_dim 128, 8 KV heads, page 16.
+#include "droidspeak/layout/copy.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <vector>
+
+using namespace droidspeak;
+using namespace droidspeak::layout;
+
+namespace {
+
+constexpr std::int64_t kLayers = 32;
+constexpr std::int64_t kHeads = 8;
+constexpr std::int64_t kHeadDim = 128;
+constexpr std::int64_t kPage = 16;
+constexpr std::int64_t kBytesPerToken = kLayers * 2 * kHeads * kHeadDim * 2;  // bf16
+
+struct Caches {
+  std::int64_t tokens;
+  std::vector<std::int32_t> table;
+  std::vector<std::byte> k_pool, v_pool, transfer;
+  BlockTableLayout paged;
+  TransferLayout flat;
+
+  explicit Caches(std::int64_t mib) : tokens(mib * (1 << 20) / kBytesPerToken) {
+    const std::int64_t pages = (tokens + kPage - 1) / kPage;
+    table.resize(static_cast<std::size_t>(pages));
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), std::mt19937(1));  // engine pages are scattered
+    paged = {PagePool{kLayers, pages, kPage, kHeads, kHeadDim, HeadOrder::kNHD, KvPlacement::kSplit},
+             table.data(), pages, tokens};
+    flat = {kLayers, tokens, kHeads, kHeadDim, HeadOrder::kNHD};
+    k_pool.assign(static_cast<std::size_t>(paged.pool_elements() * 2), std::byte{1});
+    v_pool.assign(k_pool.size(), std::byte{2});
+    transfer.assign(static_cast<std::size_t>(flat.pool_elements() * 2), std::byte{3});
+  }
+  KvView paged_view() { return {k_pool.data(), v_pool.data(), DType::kBF16, paged}; }
+  KvView flat_view() { return {transfer.data(), DType::kBF16, flat}; }
+};
+
+double seconds_of(auto&& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Times `op` per iteration and memcpy of `bytes` the same number of times in the same run,
+// and reports bytes/s and the ratio (memcpy time / op time: 1.0 means memcpy speed).
+template <class Op>
+void run_against_memcpy(benchmark::State& state, std::int64_t bytes, Op&& op) {
+  std::vector<std::byte> a(static_cast<std::size_t>(bytes), std::byte{4}), b(a.size());
+  double op_seconds = 0.0, memcpy_seconds = 0.0;
+  std::int64_t n = 0;
+  for (auto _ : state) {
+    const double t = seconds_of(op);
+    state.SetIterationTime(t);
+    op_seconds += t;
+    ++n;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    memcpy_seconds += seconds_of([&] {
+      std::memcpy(b.data(), a.data(), a.size());
+      benchmark::DoNotOptimize(b.data());
+    });
+  }
+  state.SetBytesProcessed(n * bytes);
+  state.counters["MiB"] = static_cast<double>(bytes) / (1 << 20);
+  state.counters["memcpy_GBps"] = static_cast<double>(n * bytes) / memcpy_seconds / 1e9;
+  state.counters["ratio_to_memcpy"] = memcpy_seconds / op_seconds;
+}
+
+void BM_gather_paged_to_transfer(benchmark::State& state) {
+  Caches c(state.range(0));
+  const KvCopyArgs args{c.paged_view(), c.flat_view(), LayerSet::all(kLayers), {0, c.tokens}, 0};
+  run_against_memcpy(state, c.tokens * kBytesPerToken, [&] {
+    if (!gather_kv(args).is_ok()) state.SkipWithError("gather_kv failed");
+  });
+}
+
+void BM_scatter_transfer_to_paged(benchmark::State& state) {
+  Caches c(state.range(0));
+  const KvCopyArgs args{c.flat_view(), c.paged_view(), LayerSet::all(kLayers), {0, c.tokens}, 0};
+  run_against_memcpy(state, c.tokens * kBytesPerToken, [&] {
+    if (!scatter_kv(args).is_ok()) state.SkipWithError("scatter_kv failed");
+  });
+}
+
+// Every other layer: only the selected layers' bytes move, and memcpy copies as many.
+void BM_gather_half_the_layers(benchmark::State& state) {
+  Caches c(state.range(0));
+  LayerSet odd;
+  for (std::int64_t l = 1; l < kLayers; l += 2) odd.insert(l);
+  const KvCopyArgs args{c.paged_view(), c.flat_view(), odd, {0, c.tokens}, 0};
+  run_against_memcpy(state, c.tokens * kBytesPerToken / 2, [&] {
+    if (!gather_kv(args).is_ok()) state.SkipWithError("gather_kv failed");
+  });
+}
+
+}  // namespace
+
+BENCHMARK(BM_gather_paged_to_transfer)->RangeMultiplier(2)->Range(8, 256)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_scatter_transfer_to_paged)->RangeMultiplier(2)->Range(8, 256)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_gather_half_the_layers)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
