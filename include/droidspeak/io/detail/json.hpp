@@ -28,6 +28,8 @@ using Json = nlohmann::json;
 
 //! Parses `text` without exceptions; a discarded value means "not JSON".
 inline Json parse_json(std::string_view text) {
+  // nlohmann stops at a NUL byte as if the input ended there; JSON allows none anywhere.
+  if (text.find('\0') != std::string_view::npos) return Json(Json::value_t::discarded);
   return Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
 }
 
