@@ -1,0 +1,493 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file `reference::Engine`: a deterministic CPU engine for the Llama family (Llama, Mistral,
+//! Qwen2) with a paged KV cache, implementing prefill::Engine.
+#pragma once
+
+#include "droidspeak/core/config.hpp"
+#include "droidspeak/core/dtype.hpp"
+#include "droidspeak/core/status.hpp"
+#include "droidspeak/layout/copy.hpp"        // copy_kv: moving the cache when it grows
+#include "droidspeak/layout/geometry.hpp"
+#include "droidspeak/layout/paged_layout.hpp"
+#include "droidspeak/layout/view.hpp"
+#include "droidspeak/prefill/engine.hpp"     // prefill::Engine
+#include "droidspeak/reference/kernels.hpp"  // rms_norm, rope, swiglu, softmax, gemm
+#include "droidspeak/reference/thread_pool.hpp"
+#include "droidspeak/reference/weights.hpp"  // ModelWeights
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+
+//! How the engine lays out its cache and splits work.
+struct EngineOptions {
+  std::int64_t page_size = 16;        //!< tokens per KV page
+  int num_threads = 0;                //!< row-parallel threads incl. the caller; 0: all cores
+  std::int64_t attention_tile = 128;  //!< query rows per attention block (causal skipping)
+};
+
+//! A CPU Llama-family engine over one sequence.
+//!
+//! Math (HF LlamaForCausalLM, f32): E[0] = embed_tokens[token]; per layer
+//! h += o_proj(attn(rope(q_proj(n1)), rope(k_proj(n1)), v_proj(n1))) with n1 = RMSNorm(h) and
+//! optional q/k/v biases (Qwen2), grouped-query causal attention with scale head_dim^-1/2
+//! (query head j uses KV head j / (num_q_heads / num_kv_heads), HF's repeat_kv), then
+//! h += down_proj(silu(gate_proj(n2)) * up_proj(n2)) with n2 = RMSNorm(h); logits =
+//! lm_head(RMSNorm(h)) (embed_tokens when tied). Rotary embeddings in HF's rotate-half layout
+//! with rope_theta and llama3 scaling. Mistral's sliding window is not applied (exact for
+//! contexts within the window).
+//!
+//! Weights: converted once to f32 at construction (the engine owns the copies; the
+//! ModelWeights can be dropped), q/k/v and gate/up fused into one matrix each. Matrix
+//! products go through cblas_sgemm; norms, rotary embeddings, softmax and cache writes are
+//! split by rows over a ThreadPool, each row computed by one thread in a fixed order.
+//!
+//! KV cache: a library layout, `layout::BlockTableLayout` over a split f32 page pool
+//! (kNHD pages of `page_size` tokens; vLLM's shape), with a block table that does not map
+//! blocks to pages in order (block b -> page num_pages - 1 - b), so code that adopts KV through
+//! kv_cache() exercises real paging. Per layer the engine tracks how many leading positions
+//! hold valid KV and refuses runs that would attend to positions not yet filled.
+//!
+//! Determinism: bit-identical results for the same token span however the layer range is
+//! split, whatever ran before and whatever the thread count (kDeterministicSpans); chunked
+//! prefill differs from one-chunk prefill only by float rounding of the matrix products.
+//! Not thread-safe: one call at a time.
+class Engine {
+ public:
+  static constexpr bool kDeterministicSpans = true;
+
+  //! An empty engine (no model); use create().
+  Engine() = default;
+
+  //! Builds an engine from validated weights.
+  //! @return the engine, or the status of weights.validate() / bad options.
+  static Result<Engine> create(const ModelWeights& weights, const EngineOptions& options = {}) {
+    DROIDSPEAK_TRY(weights.validate());
+    if (options.page_size <= 0 || options.attention_tile <= 0) {
+      return Status::invalid_argument("reference engine: page_size and attention_tile must be "
+                                      "positive, got " + std::to_string(options.page_size) +
+                                      " and " + std::to_string(options.attention_tile));
+    }
+    Engine e;
+    e.cfg_ = weights.config;
+    e.geo_ = weights.geometry();
+    e.opt_ = options;
+    e.pool_ = std::make_unique<ThreadPool>(options.num_threads);
+    e.inv_freq_ = rope_inv_freq(e.cfg_);
+    e.embed_ = weights.embed_tokens.to_f32();
+    e.final_norm_ = weights.norm.to_f32();
+    e.tied_ = e.cfg_.tie_word_embeddings;
+    if (!e.tied_) e.lm_head_ = weights.lm_head.to_f32();
+    const bool bias = e.cfg_.attention_bias;
+    for (const LayerWeights& w : weights.layers) {
+      Layer l;
+      l.norm1 = w.input_layernorm.to_f32();
+      l.norm2 = w.post_attention_layernorm.to_f32();
+      l.wqkv = concat({&w.q_proj, &w.k_proj, &w.v_proj});
+      if (bias) l.bqkv = concat({&w.q_bias, &w.k_bias, &w.v_bias});
+      l.wo = w.o_proj.to_f32();
+      l.wgu = concat({&w.gate_proj, &w.up_proj});
+      l.wd = w.down_proj.to_f32();
+      e.layers_.push_back(std::move(l));
+    }
+    e.layer_tokens_.assign(static_cast<std::size_t>(e.geo_.num_layers), 0);
+    return e;
+  }
+
+  // ---- prefill::Engine --------------------------------------------------------------
+
+  layout::ModelGeometry geometry() const { return geo_; }
+  std::int64_t vocab_size() const { return cfg_.vocab_size; }
+  //! Positions [0, num_tokens()) hold valid KV in every layer.
+  std::int64_t num_tokens() const {
+    if (layer_tokens_.empty()) return 0;
+    return *std::min_element(layer_tokens_.begin(), layer_tokens_.end());
+  }
+  std::int64_t capacity() const { return capacity_; }
+
+  //! num_tokens() := 0 in every layer; pages are kept.
+  Status reset() {
+    std::fill(layer_tokens_.begin(), layer_tokens_.end(), 0);
+    return Status::ok();
+  }
+
+  //! Capacity for positions [0, n). Growing reallocates the page pool (doubling) and moves
+  //! every cached position of the old capacity with layout::copy_kv.
+  Status reserve(std::int64_t n) {
+    if (!pool_) return Status::invalid_argument("reference engine: no model (use Engine::create)");
+    if (n < 0) return Status::invalid_argument("reserve: negative token count " + std::to_string(n));
+    if (cfg_.max_position_embeddings > 0 && n > cfg_.max_position_embeddings) {
+      return Status::out_of_range("reserve: " + std::to_string(n) +
+                                  " positions exceed max_position_embeddings " +
+                                  std::to_string(cfg_.max_position_embeddings));
+    }
+    if (n <= capacity_) return Status::ok();
+    const std::int64_t pages_needed = (n + opt_.page_size - 1) / opt_.page_size;
+    if (pages_needed > pages_) {
+      const std::int64_t new_pages = std::max(pages_needed, 2 * pages_);
+      layout::PagePool pool{geo_.num_layers, new_pages,     opt_.page_size,
+                            geo_.num_kv_heads, geo_.head_dim, layout::HeadOrder::kNHD,
+                            layout::KvPlacement::kSplit};
+      DROIDSPEAK_TRY(pool.validate().with_context("reserve"));
+      std::vector<float> k(static_cast<std::size_t>(pool.pool_elements()), 0.0f);
+      std::vector<float> v(k.size(), 0.0f);
+      std::vector<std::int32_t> table(static_cast<std::size_t>(new_pages));
+      for (std::int64_t b = 0; b < new_pages; ++b) {
+        table[static_cast<std::size_t>(b)] = static_cast<std::int32_t>(new_pages - 1 - b);
+      }
+      if (capacity_ > 0) {
+        layout::BlockTableLayout nl{pool, table.data(), new_pages, capacity_};
+        layout::KvView dst(reinterpret_cast<std::byte*>(k.data()),
+                           reinterpret_cast<std::byte*>(v.data()), DType::kF32, nl);
+        DROIDSPEAK_TRY(layout::copy_kv({kv_cache(), dst, layout::LayerSet::all(geo_.num_layers),
+                                        {0, capacity_}, 0})
+                           .with_context("reserve"));
+      }
+      k_pool_ = std::move(k);
+      v_pool_ = std::move(v);
+      block_table_ = std::move(table);
+      pages_ = new_pages;
+    }
+    const std::int64_t half = geo_.head_dim / 2;
+    cos_.resize(static_cast<std::size_t>(n * half));
+    sin_.resize(static_cast<std::size_t>(n * half));
+    for (std::int64_t p = capacity_; p < n; ++p) {
+      rope_cos_sin(p, inv_freq_, cos_.data() + p * half, sin_.data() + p * half);
+    }
+    capacity_ = n;
+    return Status::ok();
+  }
+
+  //! Declares positions [0, n) valid in every layer (after adoption, or to roll back).
+  Status set_num_tokens(std::int64_t n) {
+    if (n < 0 || n > capacity_) {
+      return Status::out_of_range("set_num_tokens: " + std::to_string(n) + " outside [0, " +
+                                  std::to_string(capacity_) + "] (the reserved capacity)");
+    }
+    std::fill(layer_tokens_.begin(), layer_tokens_.end(), n);
+    return Status::ok();
+  }
+
+  //! The whole cache: block-table layout over split f32 pools, num_tokens = capacity().
+  layout::KvView kv_cache() {
+    layout::PagePool pool{geo_.num_layers, pages_,        opt_.page_size,
+                          geo_.num_kv_heads, geo_.head_dim, layout::HeadOrder::kNHD,
+                          layout::KvPlacement::kSplit};
+    layout::BlockTableLayout bt{pool, block_table_.data(), pages_, capacity_};
+    return layout::KvView(reinterpret_cast<std::byte*>(k_pool_.data()),
+                          reinterpret_cast<std::byte*>(v_pool_.data()), DType::kF32, bt);
+  }
+
+  //! hidden [tokens.size()][H] := embed_tokens rows.
+  Status embed(std::span<const std::int32_t> tokens, std::span<float> hidden) {
+    if (!pool_) return Status::invalid_argument("reference engine: no model (use Engine::create)");
+    const std::int64_t h = geo_.hidden_size;
+    const std::int64_t n = static_cast<std::int64_t>(tokens.size());
+    if (static_cast<std::int64_t>(hidden.size()) != n * h) {
+      return Status::invalid_argument("embed: hidden has " + std::to_string(hidden.size()) +
+                                      " elements, expected " + std::to_string(n) + " tokens x " +
+                                      std::to_string(h));
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int32_t t = tokens[static_cast<std::size_t>(i)];
+      if (t < 0 || t >= cfg_.vocab_size) {
+        return Status::out_of_range("embed: token " + std::to_string(i) + " is " +
+                                    std::to_string(t) + ", outside the vocabulary [0, " +
+                                    std::to_string(cfg_.vocab_size) + ")");
+      }
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::memcpy(hidden.data() + i * h, embed_.data() + tokens[static_cast<std::size_t>(i)] * h,
+                  static_cast<std::size_t>(h) * sizeof(float));
+    }
+    return Status::ok();
+  }
+
+  //! Layers [first, last) over positions [position, position + n); see prefill::Engine.
+  Status run_layers(std::int64_t first, std::int64_t last, std::int64_t position,
+                    std::int64_t n, std::span<float> hidden, const layout::EView* capture) {
+    DROIDSPEAK_TRY(check_run(first, last, position, n, hidden, capture));
+    if (n == 0) return Status::ok();
+    for (std::int64_t l = first; l < last; ++l) {
+      if (capture != nullptr && capture->layout.entry_layers.contains(l)) {
+        write_capture(*capture, l, position, n, hidden.data());
+      }
+      layer_forward(l, position, n, hidden.data());
+      std::int64_t& valid = layer_tokens_[static_cast<std::size_t>(l)];
+      valid = std::max(valid, position + n);
+    }
+    return Status::ok();
+  }
+
+  //! out [m][V] := lm_head(RMSNorm(hidden [m][H])).
+  Status logits(std::span<const float> hidden, std::span<float> out) {
+    if (!pool_) return Status::invalid_argument("reference engine: no model (use Engine::create)");
+    const std::int64_t h = geo_.hidden_size, v = cfg_.vocab_size;
+    if (hidden.size() % static_cast<std::size_t>(h) != 0) {
+      return Status::invalid_argument("logits: hidden has " + std::to_string(hidden.size()) +
+                                      " elements, not a multiple of hidden_size " +
+                                      std::to_string(h));
+    }
+    const std::int64_t m = static_cast<std::int64_t>(hidden.size()) / h;
+    if (static_cast<std::int64_t>(out.size()) != m * v) {
+      return Status::invalid_argument("logits: out has " + std::to_string(out.size()) +
+                                      " elements, expected " + std::to_string(m) + " rows x " +
+                                      std::to_string(v) + " (vocab_size)");
+    }
+    std::vector<float>& x = scratch(xn_, m * h);
+    pool_->parallel_for(m, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        rms_norm(hidden.data() + i * h, final_norm_.data(), cfg_.rms_norm_eps, h, x.data() + i * h);
+      }
+    });
+    const float* w = tied_ ? embed_.data() : lm_head_.data();
+    gemm_nt(m, v, h, 1.0f, x.data(), h, w, h, 0.0f, out.data(), v);
+    return Status::ok();
+  }
+
+  // ---- beyond the concept -------------------------------------------------------------
+
+  const io::HfConfig& config() const { return cfg_; }
+  const EngineOptions& options() const { return opt_; }
+  //! Leading positions of layer `l` holding valid KV. Precondition: 0 <= l < num_layers.
+  std::int64_t layer_tokens(std::int64_t l) const { return layer_tokens_[static_cast<std::size_t>(l)]; }
+  //! The rotary inverse frequencies in use [head_dim / 2].
+  const std::vector<float>& inv_freq() const { return inv_freq_; }
+  //! Row-parallel threads (the caller included).
+  int num_threads() const { return pool_ ? pool_->num_threads() : 0; }
+
+  //! Checks the arguments of run_layers without running anything (CUTLASS's can_implement).
+  Status check_run(std::int64_t first, std::int64_t last, std::int64_t position, std::int64_t n,
+                   std::span<const float> hidden, const layout::EView* capture) const {
+    if (!pool_) return Status::invalid_argument("reference engine: no model (use Engine::create)");
+    const std::int64_t L = geo_.num_layers, h = geo_.hidden_size;
+    if (first < 0 || first > last || last > L) {
+      return Status::out_of_range("run_layers: layer range [" + std::to_string(first) + ", " +
+                                  std::to_string(last) + ") is not within [0, " +
+                                  std::to_string(L) + ")");
+    }
+    if (n < 0 || position < 0) {
+      return Status::invalid_argument("run_layers: negative position " + std::to_string(position) +
+                                      " or token count " + std::to_string(n));
+    }
+    if (position + n > capacity_) {
+      return Status::out_of_range("run_layers: positions [" + std::to_string(position) + ", " +
+                                  std::to_string(position + n) + ") exceed the reserved capacity " +
+                                  std::to_string(capacity_) + "; call reserve() first");
+    }
+    if (static_cast<std::int64_t>(hidden.size()) != n * h) {
+      return Status::invalid_argument("run_layers: hidden has " + std::to_string(hidden.size()) +
+                                      " elements, expected " + std::to_string(n) + " tokens x " +
+                                      std::to_string(h));
+    }
+    for (std::int64_t l = first; l < last; ++l) {
+      if (position > layer_tokens_[static_cast<std::size_t>(l)]) {
+        return Status::invalid_argument(
+            "run_layers: layer " + std::to_string(l) + " holds valid KV for positions [0, " +
+            std::to_string(layer_tokens_[static_cast<std::size_t>(l)]) + ") only, so tokens at " +
+            std::to_string(position) + " would attend to unfilled positions; run or adopt the "
+            "earlier positions first (set_num_tokens after adoption)");
+      }
+    }
+    if (capture != nullptr) {
+      const layout::EView& c = *capture;
+      DROIDSPEAK_TRY(c.layout.validate().with_context("run_layers: capture"));
+      if (c.dtype != DType::kF32 && c.dtype != DType::kF16 && c.dtype != DType::kBF16) {
+        return Status::not_supported("run_layers: capture dtype " + std::string(to_string(c.dtype)) +
+                                     " is not f32, f16 or bf16");
+      }
+      if (c.layout.hidden_size != h) {
+        return Status::invalid_argument("run_layers: capture hidden_size " +
+                                        std::to_string(c.layout.hidden_size) + " != model's " +
+                                        std::to_string(h));
+      }
+      const bool any = !(c.layout.entry_layers & layout::LayerSet::range(first, last)).empty();
+      if (any && position + n > c.layout.num_tokens) {
+        return Status::out_of_range("run_layers: capture holds " +
+                                    std::to_string(c.layout.num_tokens) + " tokens, positions up to " +
+                                    std::to_string(position + n) + " needed");
+      }
+      if (any && c.data == nullptr) return Status::invalid_argument("run_layers: capture data is null");
+    }
+    return Status::ok();
+  }
+
+ private:
+  struct Layer {
+    std::vector<float> norm1, norm2;
+    std::vector<float> wqkv;  // [Q + 2K][H]
+    std::vector<float> bqkv;  // [Q + 2K] or empty
+    std::vector<float> wo;    // [H][Q]
+    std::vector<float> wgu;   // [2I][H]: gate rows then up rows
+    std::vector<float> wd;    // [H][I]
+  };
+
+  static std::vector<float> concat(std::initializer_list<const Tensor*> parts) {
+    std::vector<float> out;
+    for (const Tensor* t : parts) {
+      std::vector<float> f = t->to_f32();
+      out.insert(out.end(), f.begin(), f.end());
+    }
+    return out;
+  }
+
+  static std::vector<float>& scratch(std::vector<float>& v, std::int64_t n) {
+    if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+    return v;
+  }
+
+  void write_capture(const layout::EView& c, std::int64_t layer, std::int64_t position,
+                     std::int64_t n, const float* hidden) {
+    const std::int64_t h = geo_.hidden_size;
+    pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        std::byte* dst = c.row(layer, position + i);
+        const float* src = hidden + i * h;
+        if (c.dtype == DType::kF32) {
+          std::memcpy(dst, src, static_cast<std::size_t>(h) * sizeof(float));
+        } else if (c.dtype == DType::kF16) {
+          for (std::int64_t j = 0; j < h; ++j) {
+            const std::uint16_t bits = to_half(src[j]).bits;
+            std::memcpy(dst + 2 * j, &bits, 2);
+          }
+        } else {
+          for (std::int64_t j = 0; j < h; ++j) {
+            const std::uint16_t bits = to_bfloat16(src[j]).bits;
+            std::memcpy(dst + 2 * j, &bits, 2);
+          }
+        }
+      }
+    });
+  }
+
+  // Element offset of (layer, token, kv head) in a pool; same for K and V (split pools).
+  std::int64_t kv_offset(std::int64_t layer, std::int64_t token, std::int64_t head) const {
+    const std::int64_t page = block_table_[static_cast<std::size_t>(token / opt_.page_size)];
+    return ((layer * pages_ + page) * opt_.page_size + token % opt_.page_size) *
+               geo_.num_kv_heads * geo_.head_dim +
+           head * geo_.head_dim;
+  }
+
+  void layer_forward(std::int64_t li, std::int64_t p, std::int64_t n, float* hidden) {
+    const Layer& w = layers_[static_cast<std::size_t>(li)];
+    const std::int64_t h = geo_.hidden_size, d = geo_.head_dim, qh = geo_.num_q_heads,
+                       kvh = geo_.num_kv_heads, q_dim = qh * d, kv_dim = kvh * d,
+                       qkv_dim = q_dim + 2 * kv_dim, inter = cfg_.intermediate_size,
+                       half = d / 2;
+    const float eps = cfg_.rms_norm_eps;
+    std::vector<float>& xn = scratch(xn_, n * h);
+    std::vector<float>& qkv = scratch(qkv_, n * qkv_dim);
+    std::vector<float>& attn = scratch(attn_, n * q_dim);
+
+    // Attention block: norm, fused q/k/v projection, bias, rotary, cache write.
+    pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        rms_norm(hidden + i * h, w.norm1.data(), eps, h, xn.data() + i * h);
+      }
+    });
+    gemm_nt(n, qkv_dim, h, 1.0f, xn.data(), h, w.wqkv.data(), h, 0.0f, qkv.data(), qkv_dim);
+    pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        float* row = qkv.data() + i * qkv_dim;
+        if (!w.bqkv.empty()) {
+          for (std::int64_t j = 0; j < qkv_dim; ++j) row[j] += w.bqkv[static_cast<std::size_t>(j)];
+        }
+        const float* c = cos_.data() + (p + i) * half;
+        const float* s = sin_.data() + (p + i) * half;
+        apply_rope(row, qh, d, c, s);
+        apply_rope(row + q_dim, kvh, d, c, s);
+        for (std::int64_t g = 0; g < kvh; ++g) {
+          const std::int64_t off = kv_offset(li, p + i, g);
+          std::memcpy(k_pool_.data() + off, row + q_dim + g * d, static_cast<std::size_t>(d) * 4);
+          std::memcpy(v_pool_.data() + off, row + q_dim + kv_dim + g * d,
+                      static_cast<std::size_t>(d) * 4);
+        }
+      }
+    });
+
+    // Grouped-query causal attention, per KV head: gather its keys and values [0, p + n)
+    // from the pages, then per query head and tile of query rows, S = Q K^T (keys up to the
+    // tile's last position only), masked softmax by rows, O = P V.
+    const std::int64_t t_all = p + n, rep = qh / kvh, tile = opt_.attention_tile;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    std::vector<float>& kg = scratch(kg_, t_all * d);
+    std::vector<float>& vg = scratch(vg_, t_all * d);
+    std::vector<float>& sc = scratch(scores_, std::min(tile, n) * t_all);
+    for (std::int64_t g = 0; g < kvh; ++g) {
+      pool_->parallel_for(t_all, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t t = b; t < e; ++t) {
+          const std::int64_t off = kv_offset(li, t, g);
+          std::memcpy(kg.data() + t * d, k_pool_.data() + off, static_cast<std::size_t>(d) * 4);
+          std::memcpy(vg.data() + t * d, v_pool_.data() + off, static_cast<std::size_t>(d) * 4);
+        }
+      }, 64);
+      for (std::int64_t j = 0; j < rep; ++j) {
+        const std::int64_t head = g * rep + j;
+        for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
+          const std::int64_t rows = std::min(tile, n - i0), keys = p + i0 + rows;
+          gemm_nt(rows, keys, d, scale, qkv.data() + i0 * qkv_dim + head * d, qkv_dim, kg.data(),
+                  d, 0.0f, sc.data(), keys);
+          pool_->parallel_for(rows, [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t r = b; r < e; ++r) {
+              masked_softmax(sc.data() + r * keys, p + i0 + r + 1, keys);
+            }
+          }, 4);
+          gemm_nn(rows, d, keys, 1.0f, sc.data(), keys, vg.data(), d, 0.0f,
+                  attn.data() + i0 * q_dim + head * d, q_dim);
+        }
+      }
+    }
+
+    // Output projection into the residual stream: hidden += attn . Wo^T (beta = 1).
+    gemm_nt(n, h, q_dim, 1.0f, attn.data(), q_dim, w.wo.data(), q_dim, 1.0f, hidden, h);
+
+    // MLP block.
+    std::vector<float>& gu = scratch(gu_, n * 2 * inter);
+    pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        rms_norm(hidden + i * h, w.norm2.data(), eps, h, xn.data() + i * h);
+      }
+    });
+    gemm_nt(n, 2 * inter, h, 1.0f, xn.data(), h, w.wgu.data(), h, 0.0f, gu.data(), 2 * inter);
+    pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        float* row = gu.data() + i * 2 * inter;
+        swiglu(row, row + inter, inter, row);  // the activation overwrites the gate half
+      }
+    });
+    gemm_nt(n, h, inter, 1.0f, gu.data(), 2 * inter, w.wd.data(), inter, 1.0f, hidden, h);
+  }
+
+  io::HfConfig cfg_{};
+  layout::ModelGeometry geo_{};
+  EngineOptions opt_{};
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<float> inv_freq_;
+  std::vector<float> embed_, final_norm_, lm_head_;
+  bool tied_ = false;
+  std::vector<Layer> layers_;
+
+  // Cache: split K/V pools [num_layers][pages_][page_size][num_kv_heads][head_dim].
+  std::int64_t capacity_ = 0, pages_ = 0;
+  std::vector<float> k_pool_, v_pool_;
+  std::vector<std::int32_t> block_table_;
+  std::vector<std::int64_t> layer_tokens_;
+  std::vector<float> cos_, sin_;  // [capacity][head_dim / 2]
+
+  // Scratch, reused across calls.
+  std::vector<float> xn_, qkv_, attn_, gu_, kg_, vg_, scores_;
+};
+
+static_assert(prefill::Engine<Engine>);
+
+}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference

@@ -1,0 +1,133 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file The reference engine's row kernels (RMSNorm, rotary embeddings, SwiGLU, softmax) and
+//! its CBLAS matrix products, all in f32, as HF transformers' Llama computes them.
+#pragma once
+
+#include "droidspeak/core/config.hpp"
+#include "droidspeak/io/hf_config.hpp"  // io::HfConfig (rope_theta, rope_scaling)
+
+#include <cblas.h>  // cblas_sgemm (OpenBLAS)
+
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <vector>
+
+namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+
+//! HF LlamaRMSNorm of one row: y = w * (x * rsqrt(mean(x^2) + eps)), f32 (the sum of squares
+//! is accumulated in double, in index order). `x` and `y` may alias.
+//! @param x [n]  @param w [n]  @param y [n]
+inline void rms_norm(const float* x, const float* w, float eps, std::int64_t n, float* y) {
+  double ss = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
+  for (std::int64_t i = 0; i < n; ++i) y[i] = w[i] * (x[i] * inv);
+}
+
+//! The rotary inverse frequencies [head_dim / 2] of HF's `_compute_default_rope_parameters`
+//! (1 / theta^(2i / head_dim), computed in f32 like torch), rescaled by
+//! `_compute_llama3_parameters` when `cfg.rope_scaling.llama3`: wavelengths 2*pi/f shorter
+//! than original_max_position_embeddings / high_freq_factor are kept, longer than
+//! original / low_freq_factor are divided by `factor`, and the band between interpolates
+//! with smooth = (original / wavelen - low) / (high - low): (1 - smooth) * f / factor + smooth * f.
+inline std::vector<float> rope_inv_freq(const io::HfConfig& cfg) {
+  const std::int64_t half = cfg.head_dim / 2;
+  std::vector<float> inv(static_cast<std::size_t>(half));
+  for (std::int64_t i = 0; i < half; ++i) {
+    const float exponent = static_cast<float>(2 * i) / static_cast<float>(cfg.head_dim);
+    inv[static_cast<std::size_t>(i)] = 1.0f / std::pow(cfg.rope_theta, exponent);
+  }
+  if (!cfg.rope_scaling.llama3) return inv;
+  const float factor = cfg.rope_scaling.factor;
+  const float low = cfg.rope_scaling.low_freq_factor;
+  const float high = cfg.rope_scaling.high_freq_factor;
+  const float old_len = static_cast<float>(cfg.rope_scaling.original_max_position_embeddings);
+  const float low_wavelen = old_len / low;
+  const float high_wavelen = old_len / high;
+  for (float& f : inv) {
+    const float wavelen = 2.0f * std::numbers::pi_v<float> / f;
+    if (wavelen < high_wavelen) continue;
+    if (wavelen > low_wavelen) {
+      f = f / factor;
+    } else {
+      const float smooth = (old_len / wavelen - low) / (high - low);
+      f = (1.0f - smooth) * f / factor + smooth * f;
+    }
+  }
+  return inv;
+}
+
+//! cos and sin [head_dim / 2] of position `pos`: angle_i = f32(pos) * inv_freq_i.
+inline void rope_cos_sin(std::int64_t pos, const std::vector<float>& inv_freq, float* cos_out,
+                         float* sin_out) {
+  for (std::size_t i = 0; i < inv_freq.size(); ++i) {
+    const float angle = static_cast<float>(pos) * inv_freq[i];
+    cos_out[i] = std::cos(angle);
+    sin_out[i] = std::sin(angle);
+  }
+}
+
+//! HF's rotate-half rotary embedding, in place, for `heads` consecutive heads of one token:
+//! for i < d/2, (x_i, x_{i+d/2}) -> (x_i cos_i - x_{i+d/2} sin_i, x_{i+d/2} cos_i + x_i sin_i).
+//! @param x [heads][head_dim]  @param cos_v, sin_v [head_dim / 2]
+inline void apply_rope(float* x, std::int64_t heads, std::int64_t head_dim, const float* cos_v,
+                       const float* sin_v) {
+  const std::int64_t half = head_dim / 2;
+  for (std::int64_t h = 0; h < heads; ++h) {
+    float* a = x + h * head_dim;
+    float* b = a + half;
+    for (std::int64_t i = 0; i < half; ++i) {
+      const float x1 = a[i], x2 = b[i];
+      a[i] = x1 * cos_v[i] - x2 * sin_v[i];
+      b[i] = x2 * cos_v[i] + x1 * sin_v[i];
+    }
+  }
+}
+
+//! SwiGLU: out_i = silu(gate_i) * up_i with silu(g) = g / (1 + exp(-g)).
+//! @param gate, up, out [n]; `out` may alias `gate` or `up`.
+inline void swiglu(const float* gate, const float* up, std::int64_t n, float* out) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+//! Softmax of the first `valid` entries of a row in place; entries [valid, n) become 0
+//! (the causal mask). Max-subtracted, summed in index order.
+inline void masked_softmax(float* row, std::int64_t valid, std::int64_t n) {
+  float m = -INFINITY;
+  for (std::int64_t j = 0; j < valid; ++j) m = row[j] > m ? row[j] : m;
+  float sum = 0.0f;
+  for (std::int64_t j = 0; j < valid; ++j) {
+    row[j] = std::exp(row[j] - m);
+    sum += row[j];
+  }
+  const float inv = 1.0f / sum;
+  for (std::int64_t j = 0; j < valid; ++j) row[j] *= inv;
+  for (std::int64_t j = valid; j < n; ++j) row[j] = 0.0f;
+}
+
+//! C[m][n] = alpha * A[m][k] . B[n][k]^T + beta * C (row-major; B is an nn.Linear weight).
+inline void gemm_nt(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+                    std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+                    std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
+              c, static_cast<int>(ldc));
+}
+
+//! C[m][n] = alpha * A[m][k] . B[k][n] + beta * C (row-major).
+inline void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+                    std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+                    std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
+              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+}
+
+}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
