@@ -1,0 +1,36 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file Single-include umbrella for the host library: every header of core/ and layout/.
+//!
+//! Host-only: it needs no CUDA header and no third-party library, so it compiles with any
+//! C++20 compiler against `droidspeak::droidspeak` alone. Not included here, because each
+//! brings its own dependency and CMake target:
+//! - `droidspeak/io/...` (safetensors, config.json): needs nlohmann_json, link
+//!   `droidspeak::io`;
+//! - `droidspeak/reference/...` (the CPU engine): needs CBLAS, link `droidspeak::reference`;
+//! - `droidspeak/cuda/...` (launcher declarations): link `droidspeak::kernels`.
+//! Include those headers separately. The list below is maintained by hand; the hygiene
+//! test `hygiene/umbrella-complete` fails when a core/ or layout/ header is missing here.
+#pragma once
+
+#include "droidspeak/core/concepts.hpp"
+#include "droidspeak/core/config.hpp"
+#include "droidspeak/core/dispatch.hpp"
+#include "droidspeak/core/dtype.hpp"
+#include "droidspeak/core/status.hpp"
+#include "droidspeak/core/version.hpp"
+#include "droidspeak/layout/any_layout.hpp"
+#include "droidspeak/layout/checked_math.hpp"
+#include "droidspeak/layout/copy.hpp"
+#include "droidspeak/layout/deviation.hpp"
+#include "droidspeak/layout/e_cache_layout.hpp"
+#include "droidspeak/layout/geometry.hpp"
+#include "droidspeak/layout/head_order.hpp"
+#include "droidspeak/layout/layer_set.hpp"
+#include "droidspeak/layout/operations.hpp"
+#include "droidspeak/layout/paged_layout.hpp"
+#include "droidspeak/layout/quantize.hpp"
+#include "droidspeak/layout/row_ops.hpp"
+#include "droidspeak/layout/token_range.hpp"
+#include "droidspeak/layout/transfer_layout.hpp"
+#include "droidspeak/layout/view.hpp"

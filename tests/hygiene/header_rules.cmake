@@ -1,0 +1,64 @@
+# SPDX-FileCopyrightText: 2026 The droidspeak authors
+# SPDX-License-Identifier: Apache-2.0
+# Textual rules on the public headers under INCLUDE_DIR (cmake -P, run by a hygiene test).
+#   CHECK=style     every header opens with the two SPDX lines and a `//! @file` line, has
+#                   `#pragma once` before its first #include, and (for .hpp) includes no
+#                   CUDA header: only .cuh headers may need nvcc;
+#   CHECK=umbrella  droidspeak/droidspeak.hpp includes every header of its modules (but
+#                   those under detail/).
+if(NOT DEFINED INCLUDE_DIR OR NOT DEFINED CHECK)
+  message(FATAL_ERROR "header_rules.cmake: set INCLUDE_DIR and CHECK")
+endif()
+set(_umbrella_modules core layout)  # keep in step with droidspeak/droidspeak.hpp
+set(_cuda_header_regex "#[ \t]*include[ \t]*[<\"](cuda[a-zA-Z_0-9]*\\.h|cub/|thrust/|cuda/|cooperative_groups|mma\\.h|nvtx)")
+set(_problems "")
+
+if(CHECK STREQUAL "style")
+  file(GLOB_RECURSE _headers RELATIVE "${INCLUDE_DIR}" "${INCLUDE_DIR}/droidspeak/*.hpp"
+       "${INCLUDE_DIR}/droidspeak/*.cuh")
+  list(SORT _headers)
+  foreach(_h IN LISTS _headers)
+    file(READ "${INCLUDE_DIR}/${_h}" _text)
+    if(NOT _text MATCHES "^// SPDX-FileCopyrightText: [^\n]+\n// SPDX-License-Identifier: [^\n]+\n//! @file [^\n]+")
+      string(APPEND _problems "  ${_h}: must open with '// SPDX-FileCopyrightText: ...', "
+                              "'// SPDX-License-Identifier: ...', '//! @file <purpose>'\n")
+    endif()
+    string(FIND "${_text}" "\n#pragma once\n" _pragma)
+    string(FIND "${_text}" "\n#include" _include)
+    if(_pragma EQUAL -1)
+      string(APPEND _problems "  ${_h}: has no '#pragma once' line\n")
+    elseif(NOT _include EQUAL -1 AND _include LESS _pragma)
+      string(APPEND _problems "  ${_h}: '#pragma once' must come before the first #include\n")
+    endif()
+    if(_h MATCHES "\\.hpp$" AND _text MATCHES "${_cuda_header_regex}")
+      string(APPEND _problems "  ${_h}: includes a CUDA header (${CMAKE_MATCH_0}); only .cuh "
+                              "headers may (host headers compile without CUDA)\n")
+    endif()
+  endforeach()
+  list(LENGTH _headers _count)
+  set(_what "${_count} headers follow the file-opening rules")
+elseif(CHECK STREQUAL "umbrella")
+  set(_umbrella "droidspeak/droidspeak.hpp")
+  file(READ "${INCLUDE_DIR}/${_umbrella}" _text)
+  set(_count 0)
+  foreach(_module IN LISTS _umbrella_modules)
+    file(GLOB_RECURSE _headers RELATIVE "${INCLUDE_DIR}" "${INCLUDE_DIR}/droidspeak/${_module}/*.hpp")
+    list(SORT _headers)
+    list(FILTER _headers EXCLUDE REGEX "/detail/")  # internals come with their users
+    foreach(_h IN LISTS _headers)
+      string(FIND "${_text}" "#include \"${_h}\"" _at)
+      if(_at EQUAL -1)
+        string(APPEND _problems "  ${_umbrella} does not include \"${_h}\"\n")
+      endif()
+      math(EXPR _count "${_count} + 1")
+    endforeach()
+  endforeach()
+  set(_what "${_umbrella} includes all ${_count} headers of ${_umbrella_modules}")
+else()
+  message(FATAL_ERROR "header_rules.cmake: CHECK must be style or umbrella, not '${CHECK}'")
+endif()
+
+if(_problems)
+  message(FATAL_ERROR "header rules (${CHECK}) broken:\n${_problems}")
+endif()
+message(STATUS "${_what}")
