@@ -1,0 +1,136 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file The reference row kernels against their formulas: RoPE, llama3 scaling, RMSNorm,
+//! SwiGLU, masked softmax, and the thread pool's splitting.
+#include "droidspeak/reference/kernels.hpp"
+#include "droidspeak/reference/thread_pool.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+using namespace droidspeak;
+
+namespace {
+io::HfConfig rope_config(std::int64_t head_dim, float theta) {
+  io::HfConfig c{};
+  c.head_dim = head_dim;
+  c.rope_theta = theta;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("kernels: default inverse frequencies are 1 / theta^(2i/d)") {
+  const auto inv = reference::rope_inv_freq(rope_config(64, 10000.0f));
+  REQUIRE(inv.size() == 32);
+  for (int i = 0; i < 32; ++i) {
+    CHECK(inv[i] == doctest::Approx(1.0 / std::pow(10000.0, 2.0 * i / 64)).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("kernels: rotate-half RoPE equals the direct rotation of (x_i, x_{i+d/2})") {
+  const std::int64_t d = 8;
+  const auto inv = reference::rope_inv_freq(rope_config(d, 10000.0f));
+  for (std::int64_t pos : {0, 1, 17, 1000}) {
+    std::vector<float> c(d / 2), s(d / 2);
+    reference::rope_cos_sin(pos, inv, c.data(), s.data());
+    std::vector<float> x = {0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.75f, 0.1f, 3.0f,   // head 0
+                            1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f};      // head 1
+    const std::vector<float> x0 = x;
+    reference::apply_rope(x.data(), 2, d, c.data(), s.data());
+    for (int h = 0; h < 2; ++h) {
+      for (int i = 0; i < d / 2; ++i) {
+        const double theta = static_cast<double>(pos) / std::pow(10000.0, 2.0 * i / d);
+        const double a = x0[h * d + i], b = x0[h * d + i + d / 2];
+        CHECK(x[h * d + i] == doctest::Approx(a * std::cos(theta) - b * std::sin(theta)).epsilon(1e-4));
+        CHECK(x[h * d + i + d / 2] == doctest::Approx(b * std::cos(theta) + a * std::sin(theta)).epsilon(1e-4));
+      }
+    }
+  }
+  // Position 0 is the identity, exactly.
+  std::vector<float> c(d / 2), s(d / 2), x = {1, 2, 3, 4, 5, 6, 7, 8};
+  reference::rope_cos_sin(0, inv, c.data(), s.data());
+  reference::apply_rope(x.data(), 1, d, c.data(), s.data());
+  for (int i = 0; i < d; ++i) CHECK(x[i] == static_cast<float>(i + 1));
+}
+
+TEST_CASE("kernels: llama3 rope scaling follows HF's _compute_llama3_parameters") {
+  // Llama 3.1's own parameters: theta 500000, head_dim 128, factor 8, low 1, high 4, 8192.
+  io::HfConfig c = rope_config(128, 500000.0f);
+  c.rope_scaling.llama3 = true;
+  c.rope_scaling.factor = 8.0f;
+  c.rope_scaling.low_freq_factor = 1.0f;
+  c.rope_scaling.high_freq_factor = 4.0f;
+  c.rope_scaling.original_max_position_embeddings = 8192;
+  const auto inv = reference::rope_inv_freq(c);
+  int kept = 0, divided = 0, smoothed = 0;
+  for (int i = 0; i < 64; ++i) {
+    const double f = 1.0 / std::pow(500000.0, 2.0 * i / 128);
+    const double wavelen = 2 * std::numbers::pi / f;
+    double want = f;
+    if (wavelen < 8192.0 / 4) {
+      ++kept;
+    } else if (wavelen > 8192.0 / 1) {
+      want = f / 8;
+      ++divided;
+    } else {
+      const double smooth = (8192.0 / wavelen - 1) / (4 - 1);
+      want = (1 - smooth) * f / 8 + smooth * f;
+      ++smoothed;
+    }
+    CAPTURE(i);
+    CHECK(inv[i] == doctest::Approx(want).epsilon(1e-5));
+  }
+  CHECK(kept > 0);  // all three regimes are exercised
+  CHECK(divided > 0);
+  CHECK(smoothed > 0);
+}
+
+TEST_CASE("kernels: RMSNorm, SwiGLU and masked softmax") {
+  const float x[4] = {1, -2, 3, -4}, w[4] = {1, 0.5f, 2, 1};
+  float y[4];
+  reference::rms_norm(x, w, 1e-5f, 4, y);
+  const double r = std::sqrt(30.0 / 4 + 1e-5);
+  for (int i = 0; i < 4; ++i) CHECK(y[i] == doctest::Approx(w[i] * x[i] / r).epsilon(1e-6));
+
+  const float g[3] = {-1, 0, 2}, u[3] = {2, 3, 0.5f};
+  float o[3];
+  reference::swiglu(g, u, 3, o);
+  for (int i = 0; i < 3; ++i) CHECK(o[i] == doctest::Approx(g[i] / (1 + std::exp(-g[i])) * u[i]).epsilon(1e-6));
+
+  float row[5] = {1, 2, 3, 100, -7};
+  reference::masked_softmax(row, 3, 5);
+  const double z = std::exp(-2.0) + std::exp(-1.0) + 1;
+  CHECK(row[0] == doctest::Approx(std::exp(-2.0) / z).epsilon(1e-6));
+  CHECK(row[2] == doctest::Approx(1 / z).epsilon(1e-6));
+  CHECK(row[3] == 0.0f);
+  CHECK(row[4] == 0.0f);
+}
+
+TEST_CASE("kernels: gemm_nt computes A . B^T") {
+  const float a[6] = {1, 2, 3, 4, 5, 6};        // [2][3]
+  const float b[9] = {1, 0, 0, 0, 1, 0, 1, 1, 1};  // [3][3]
+  float c[6] = {};
+  reference::gemm_nt(2, 3, 3, 1.0f, a, 3, b, 3, 0.0f, c, 3);
+  const float want[6] = {1, 2, 6, 4, 5, 15};
+  for (int i = 0; i < 6; ++i) CHECK(c[i] == want[i]);
+}
+
+TEST_CASE("kernels: the thread pool covers [0, n) exactly once in contiguous pieces") {
+  for (int threads : {1, 2, 3, 8}) {
+    reference::ThreadPool pool(threads);
+    CHECK(pool.num_threads() == threads);
+    for (std::int64_t n : {0, 1, 5, 1000}) {
+      std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+      for (int rep = 0; rep < 3; ++rep) {
+        pool.parallel_for(n, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t i = b; i < e; ++i) hits[static_cast<std::size_t>(i)]++;
+        });
+      }
+      for (auto& h : hits) CHECK(h.load() == 3);
+    }
+  }
+}
