@@ -8,7 +8,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>  // std::getenv
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -82,6 +84,33 @@ inline void check_error(const Status& s, StatusCode code,
     CHECK_MESSAGE(s.message().find(sub) != std::string::npos,
                   "message \"" << s.message() << "\" lacks \"" << sub << "\"");
   }
+}
+
+//! Where the bundled model family lives: $DROIDSPEAK_MODELS_DIR, else the source tree's
+//! examples/models (found from this file's path).
+inline std::filesystem::path bundled_models_dir() {
+  if (const char* env = std::getenv("DROIDSPEAK_MODELS_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "examples" /
+         "models";
+}
+
+//! The bundled model directories holding `config.json` and `model.safetensors`, sorted;
+//! empty while the family has not been trained.
+inline std::vector<std::filesystem::path> bundled_model_dirs() {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  const auto root = bundled_models_dir();
+  if (!std::filesystem::is_directory(root, ec)) return out;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    if (std::filesystem::exists(entry.path() / "config.json", ec) &&
+        std::filesystem::exists(entry.path() / "model.safetensors", ec)) {
+      out.push_back(entry.path());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace droidspeak::test
