@@ -53,8 +53,9 @@ double seconds_of(auto&& fn) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Times `op` per iteration and memcpy of `bytes` the same number of times in the same run,
-// and reports bytes/s and the ratio (memcpy time / op time: 1.0 means memcpy speed).
+// Times `op` and a memcpy of the same `bytes` alternately in every iteration (so a change in
+// machine load hits both alike), and reports the op's bytes/s and the ratio memcpy time /
+// op time: 1.0 means the op runs at memcpy speed.
 template <class Op>
 void run_against_memcpy(benchmark::State& state, std::int64_t bytes, Op&& op) {
   std::vector<std::byte> a(static_cast<std::size_t>(bytes), std::byte{4}), b(a.size());
@@ -64,13 +65,11 @@ void run_against_memcpy(benchmark::State& state, std::int64_t bytes, Op&& op) {
     const double t = seconds_of(op);
     state.SetIterationTime(t);
     op_seconds += t;
-    ++n;
-  }
-  for (std::int64_t i = 0; i < n; ++i) {
     memcpy_seconds += seconds_of([&] {
       std::memcpy(b.data(), a.data(), a.size());
       benchmark::DoNotOptimize(b.data());
     });
+    ++n;
   }
   state.SetBytesProcessed(n * bytes);
   state.counters["MiB"] = static_cast<double>(bytes) / (1 << 20);

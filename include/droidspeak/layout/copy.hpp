@@ -52,6 +52,15 @@ inline Status copy_kv(const KvCopyArgs& a) {
   const std::int64_t dim = a.src.layout.head_dim();
   const std::int64_t row_bytes = dim * dtype_size(a.src.dtype);
   const std::int64_t shift = a.dst_token_begin - a.src_tokens.begin;
+  // Same dtype: rows that are adjacent in both buffers (a page of NHD tokens, a whole
+  // transfer layer) are merged into one memcpy; the merge costs a compare per row.
+  const std::byte* run_src = nullptr;
+  std::byte* run_dst = nullptr;
+  std::int64_t run_bytes = 0;
+  auto flush = [&] {
+    if (run_bytes > 0) std::memcpy(run_dst, run_src, static_cast<std::size_t>(run_bytes));
+    run_bytes = 0;
+  };
   for (std::int64_t i = 0; i < a.layers.count(); ++i) {
     const std::int64_t layer = a.layers.nth(i);
     for (KvPart part : {KvPart::kK, KvPart::kV}) {
@@ -59,15 +68,21 @@ inline Status copy_kv(const KvCopyArgs& a) {
         for (std::int64_t h = 0; h < heads; ++h) {
           const std::byte* s = a.src.row(layer, part, t, h);
           std::byte* d = a.dst.row(layer, part, t + shift, h);
-          if (*fn == nullptr) {
-            std::memcpy(d, s, static_cast<std::size_t>(row_bytes));
-          } else {
+          if (*fn != nullptr) {
             (*fn)(s, d, dim);
+          } else if (run_bytes > 0 && s == run_src + run_bytes && d == run_dst + run_bytes) {
+            run_bytes += row_bytes;
+          } else {
+            flush();
+            run_src = s;
+            run_dst = d;
+            run_bytes = row_bytes;
           }
         }
       }
     }
   }
+  flush();
   return Status::ok();
 }
 
