@@ -4,7 +4,8 @@
 #   EXPECT=success  the build must succeed;
 #   EXPECT=failure  the build must fail and its output must match REGEX (so that a test
 #                   that expects a compile error cannot pass because of another error).
-# CONFIG selects the configuration of a multi-config generator.
+# CONFIG selects the configuration of a multi-config generator; NATIVE_ARGS go to the
+# native build tool (e.g. -k to keep going after the first error).
 foreach(_var BUILD_DIR TARGETS EXPECT)
   if(NOT DEFINED ${_var})
     message(FATAL_ERROR "build_target.cmake: ${_var} is not set")
@@ -14,8 +15,12 @@ set(_config_args "")
 if(CONFIG)
   set(_config_args --config "${CONFIG}")
 endif()
+set(_native_args "")
+if(NATIVE_ARGS)
+  set(_native_args -- ${NATIVE_ARGS})
+endif()
 execute_process(
-  COMMAND "${CMAKE_COMMAND}" --build "${BUILD_DIR}" --target ${TARGETS} ${_config_args}
+  COMMAND "${CMAKE_COMMAND}" --build "${BUILD_DIR}" --target ${TARGETS} ${_config_args} ${_native_args}
   RESULT_VARIABLE _result
   OUTPUT_VARIABLE _output
   ERROR_VARIABLE _output)
