@@ -96,18 +96,15 @@ TEST_CASE("checkpoint: errors name the file") {
               {"config.json", "missing required field \"hidden_size\""});
 }
 
-namespace {
-bool no_bundled_models() { return droidspeak::test::bundled_model_dirs().empty(); }
-}  // namespace
-
 // The family tools/train_family.py trains: 12 layers, hidden 192, 4 query / 2 KV heads,
 // head_dim 48, SwiGLU 512, vocabulary 256, untied LM head, f16 weights.
-TEST_CASE("checkpoint: the bundled models open and hold every HF tensor" *
-          doctest::skip(no_bundled_models())) {
+// NOTE: decided at run time, not with doctest::skip: CTest discovers the test list when the
+// binary is built, and a skipped test would stay unlisted after the models arrive.
+TEST_CASE("checkpoint: the bundled models open and hold every HF tensor") {
   const auto dirs = droidspeak::test::bundled_model_dirs();
   if (dirs.empty()) {
-    MESSAGE("no bundled models under " << droidspeak::test::bundled_models_dir().string()
-                                       << "; skipped");
+    MESSAGE("SKIPPED: no bundled models under "
+            << droidspeak::test::bundled_models_dir().string());
     return;
   }
   for (const auto& dir : dirs) {

@@ -269,3 +269,17 @@ TEST_CASE("hf_config: malformed and unsupported configs") {
   check_error(read_hf_config("/nonexistent/config.json").status(), StatusCode::kErrorIo,
               {"/nonexistent/config.json", "not found"});
 }
+
+TEST_CASE("hf_config: written configs read back equal") {
+  TempDir dir;
+  for (const char* text : {kLlama32, kMistral, kQwen2, kMinimal}) {
+    Result<HfConfig> c = parse_hf_config(text, "in.json");
+    REQUIRE(c.is_ok());
+    REQUIRE(write_hf_config(dir / "config.json", *c).is_ok());
+    Result<HfConfig> back = read_hf_config(dir / "config.json");
+    REQUIRE_MESSAGE(back.is_ok(), back.status().to_string());
+    CHECK(*back == *c);
+  }
+  check_error(write_hf_config("/nonexistent/config.json", *parse_hf_config(kMinimal, "x")),
+              StatusCode::kErrorIo, {"/nonexistent/config.json"});
+}

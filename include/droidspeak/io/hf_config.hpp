@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>  // std::ofstream: write_hf_config
 #include <string>
 #include <string_view>
 
@@ -285,6 +286,51 @@ inline Result<HfConfig> read_hf_config(const std::filesystem::path& config_json)
   std::string text;
   DROIDSPEAK_TRY(detail::read_text_file(config_json, text));
   return parse_hf_config(text, config_json.string());
+}
+
+//! The config as HF `config.json` text (2-space indent): every field `parse_hf_config` reads,
+//! `model_type` from the architecture, and `rope_scaling` null or llama3. Parsing the text
+//! gives back an equal config.
+inline std::string hf_config_json(const HfConfig& c) {
+  detail::Json j = detail::Json::object();
+  j["architectures"] = detail::Json::array({c.architecture});
+  const std::string_view a = c.architecture;
+  j["model_type"] = a == "Qwen2ForCausalLM" ? "qwen2" : (a == "MistralForCausalLM" ? "mistral" : "llama");
+  j["hidden_size"] = c.hidden_size;
+  j["num_hidden_layers"] = c.num_layers;
+  j["num_attention_heads"] = c.num_q_heads;
+  j["num_key_value_heads"] = c.num_kv_heads;
+  j["head_dim"] = c.head_dim;
+  j["intermediate_size"] = c.intermediate_size;
+  j["vocab_size"] = c.vocab_size;
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["rope_theta"] = c.rope_theta;
+  if (c.rope_scaling.llama3) {
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", c.rope_scaling.factor},
+                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
+                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                         {"original_max_position_embeddings",
+                          c.rope_scaling.original_max_position_embeddings}};
+  } else {
+    j["rope_scaling"] = nullptr;
+  }
+  j["attention_bias"] = c.attention_bias;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["hidden_act"] = "silu";
+  if (!c.torch_dtype.empty()) j["torch_dtype"] = c.torch_dtype;
+  return j.dump(2, ' ', false, detail::Json::error_handler_t::replace) + "\n";
+}
+
+//! Writes `hf_config_json(c)` to `path`. kErrorIo naming the path when writing fails.
+inline Status write_hf_config(const std::filesystem::path& path, const HfConfig& c) {
+  const std::string text = hf_config_json(c);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.flush();
+  if (!out) return Status::io_error(path.string() + ": cannot write");
+  return Status::ok();
 }
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::io
