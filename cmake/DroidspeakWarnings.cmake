@@ -7,7 +7,9 @@ function(droidspeak_target_warnings target)
     # GCC 12 reports std::string concatenation as overlapping memcpy at -O2 (GCC PR105651,
     # fixed in 13): a false positive inside libstdc++, not in our code.
     $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict>
-    $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings -Xcompiler=-Wall,-Wextra,-Werror>)
+    $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings -Xcompiler=-Wall,-Wextra,-Werror>
+    # The same GCC 12 false positive, in nvcc's host compilation (host compiler = CXX's).
+    $<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Xcompiler=-Wno-restrict>)
 endfunction()
 
 # AddressSanitizer + UndefinedBehaviorSanitizer for host test binaries.

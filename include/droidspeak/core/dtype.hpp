@@ -21,7 +21,7 @@ inline constexpr DType kAllDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, D
                                        DType::kI8};
 
 //! Bytes per element: 4, 2, 2, 1, 1.
-constexpr std::int64_t dtype_size(DType d) noexcept {
+DROIDSPEAK_HOST_DEVICE constexpr std::int64_t dtype_size(DType d) noexcept {
   switch (d) {
     case DType::kF32: return 4;
     case DType::kF16:

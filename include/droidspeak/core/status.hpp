@@ -86,9 +86,10 @@ template <class T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {
-    if (status_.is_ok()) status_ = Status::internal("Result built from a success status");
-  }
+  // NOTE: initialised, not assigned: nvcc warns that an assignment's Status& is discarded.
+  Result(Status status)
+      : status_(status.is_ok() ? Status::internal("Result built from a success status")
+                               : std::move(status)) {}
 
   bool is_ok() const noexcept { return status_.is_ok(); }
   explicit operator bool() const noexcept { return is_ok(); }

@@ -1,0 +1,46 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file CUDA copy / gather / scatter between any two KV views: one launch for all
+//! selected layers, K and V, tokens and heads.
+#include "droidspeak/cuda/layout.hpp"
+
+#include "common.cuh"
+#include "copy_kernels.cuh"
+
+#include "droidspeak/layout/operations.hpp"
+
+#include <cuda_runtime.h>
+
+namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+
+Status copy_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
+  DROIDSPEAK_TRY(layout::can_implement(a, layout::IndexMemory::kDevice));
+  const detail::KvCopyMap map{
+      a.src, a.dst,
+      detail::make_kv_rows(a.layers, a.src_tokens, a.dst_token_begin, a.src.layout.num_kv_heads())};
+  return detail::launch_row_copy(map, a.src.dtype, a.dst.dtype, a.src.layout.head_dim(),
+                                 {a.src.k_data, a.src.v_data, a.dst.k_data, a.dst.v_data},
+                                 stream);
+}
+
+Status gather_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
+  if (a.src.layout.kind == layout::LayoutKind::kTransfer ||
+      a.dst.layout.kind != layout::LayoutKind::kTransfer) {
+    return Status::invalid_argument(
+        "gather_kv: expects a paged src and a transfer-layout dst, got " +
+        a.src.layout.describe() + " -> " + a.dst.layout.describe());
+  }
+  return copy_kv(a, stream);
+}
+
+Status scatter_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
+  if (a.src.layout.kind != layout::LayoutKind::kTransfer ||
+      a.dst.layout.kind == layout::LayoutKind::kTransfer) {
+    return Status::invalid_argument(
+        "scatter_kv: expects a transfer-layout src and a paged dst, got " +
+        a.src.layout.describe() + " -> " + a.dst.layout.describe());
+  }
+  return copy_kv(a, stream);
+}
+
+}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda

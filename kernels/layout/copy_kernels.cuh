@@ -1,0 +1,144 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file Row-copy kernels shared by the KV and E-cache copies: equal dtypes move raw words
+//! of the widest width the rows allow; different dtypes convert through f32 with
+//! core/dtype.hpp, as the host's convert_row does. Not installed; kernels/ only.
+#pragma once
+
+#include "common.cuh"
+
+#include "droidspeak/core/dispatch.hpp"
+#include "droidspeak/core/dtype.hpp"
+#include "droidspeak/core/status.hpp"
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace droidspeak::inline DROIDSPEAK_ABI::cuda::detail {
+
+//! Unsigned word of `kBytes` bytes.
+template <int kBytes>
+struct WordOf;
+template <>
+struct WordOf<16> {
+  using type = uint4;
+};
+template <>
+struct WordOf<8> {
+  using type = uint2;
+};
+template <>
+struct WordOf<4> {
+  using type = std::uint32_t;
+};
+template <>
+struct WordOf<2> {
+  using type = std::uint16_t;
+};
+template <>
+struct WordOf<1> {
+  using type = std::uint8_t;
+};
+
+//! Equal dtypes: each row is `words_per_row` words of `kBytes` bytes, copied verbatim.
+template <class Map, int kBytes>
+__global__ void __launch_bounds__(kBlockThreads)
+    copy_words_kernel(const __grid_constant__ Map map, std::int64_t words_per_row,
+                      int group_shift) {
+  using Word = typename WordOf<kBytes>::type;
+  const RowWalk w = row_walk(blockIdx.x, gridDim.x, threadIdx.x, group_shift);
+  const int group = 1 << group_shift;
+  const std::int64_t rows = map.size();
+  for (std::int64_t r = w.first; r < rows; r += w.stride) {
+    const std::byte* s = nullptr;
+    std::byte* d = nullptr;
+    if (!map.at(r, s, d)) continue;
+    const Word* sw = reinterpret_cast<const Word*>(s);
+    Word* dw = reinterpret_cast<Word*>(d);
+    for (std::int64_t c = w.lane; c < words_per_row; c += group) dw[c] = sw[c];
+  }
+}
+
+//! Different dtypes: each row is `vecs_per_row` vectors of kVec elements, converted one by
+//! one with from_float<Dst>(to_float(x)).
+template <class Map, class Src, class Dst, int kVec>
+__global__ void __launch_bounds__(kBlockThreads)
+    convert_rows_kernel(const __grid_constant__ Map map, std::int64_t vecs_per_row,
+                        int group_shift) {
+  const RowWalk w = row_walk(blockIdx.x, gridDim.x, threadIdx.x, group_shift);
+  const int group = 1 << group_shift;
+  const std::int64_t rows = map.size();
+  for (std::int64_t r = w.first; r < rows; r += w.stride) {
+    const std::byte* s = nullptr;
+    std::byte* d = nullptr;
+    if (!map.at(r, s, d)) continue;
+    const Src* sp = reinterpret_cast<const Src*>(s);
+    Dst* dp = reinterpret_cast<Dst*>(d);
+    for (std::int64_t c = w.lane; c < vecs_per_row; c += group) {
+      const Vec<Src, kVec> in = load_vec<Src, kVec>(sp + c * kVec);
+      Vec<Dst, kVec> out;
+      DROIDSPEAK_UNROLL
+      for (int i = 0; i < kVec; ++i) out.v[i] = from_float<Dst>(to_float(in.v[i]));
+      store_vec<Dst, kVec>(dp + c * kVec, out);
+    }
+  }
+}
+
+template <class Map, int kBytes>
+Status launch_copy_words(const Map& map, std::int64_t row_bytes, CUstream_st* stream) {
+  const std::int64_t words = row_bytes / kBytes;
+  const int shift = group_shift_for(words);
+  unsigned blocks = 0;
+  DROIDSPEAK_TRY(grid_for(map.size(), shift, blocks));
+  copy_words_kernel<Map, kBytes><<<blocks, kBlockThreads, 0, stream>>>(map, words, shift);
+  DROIDSPEAK_CUDA_TRY(cudaGetLastError());
+  return Status::ok();
+}
+
+template <class Map, class Src, class Dst, int kVec>
+Status launch_convert(const Map& map, std::int64_t row_elements, CUstream_st* stream) {
+  const std::int64_t vecs = row_elements / kVec;
+  const int shift = group_shift_for(vecs);
+  unsigned blocks = 0;
+  DROIDSPEAK_TRY(grid_for(map.size(), shift, blocks));
+  convert_rows_kernel<Map, Src, Dst, kVec><<<blocks, kBlockThreads, 0, stream>>>(map, vecs, shift);
+  DROIDSPEAK_CUDA_TRY(cudaGetLastError());
+  return Status::ok();
+}
+
+//! Launches the copy of `map.size()` rows of `row_elements` elements from `src_dtype` to
+//! `dst_dtype`. `bases` are every base pointer of both caches; the access width is the
+//! widest that the row bytes and all bases allow. Launches nothing for zero rows.
+template <class Map>
+Status launch_row_copy(const Map& map, DType src_dtype, DType dst_dtype,
+                       std::int64_t row_elements, std::initializer_list<const void*> bases,
+                       CUstream_st* stream) {
+  if (map.size() == 0 || row_elements == 0) return Status::ok();
+  if (src_dtype == dst_dtype) {
+    const std::int64_t row_bytes = row_elements * dtype_size(src_dtype);
+    auto fits = [&](std::int64_t width) { return row_bytes % width == 0 && aligned(bases, width); };
+    if (fits(16)) return launch_copy_words<Map, 16>(map, row_bytes, stream);
+    if (fits(8)) return launch_copy_words<Map, 8>(map, row_bytes, stream);
+    if (fits(4)) return launch_copy_words<Map, 4>(map, row_bytes, stream);
+    if (fits(2)) return launch_copy_words<Map, 2>(map, row_bytes, stream);
+    return launch_copy_words<Map, 1>(map, row_bytes, stream);
+  }
+  return dispatch_dtype(src_dtype, [&](auto s_tag) {
+    return dispatch_dtype(dst_dtype, [&](auto d_tag) {
+      using Src = typename decltype(s_tag)::type;
+      using Dst = typename decltype(d_tag)::type;
+      if constexpr (std::is_same_v<Src, Dst>) {
+        return Status::internal("launch_row_copy: equal dtypes reached the converting path");
+      } else {
+        constexpr int kVec = vec_elements(sizeof(Src), sizeof(Dst));
+        if (vectorizable(row_elements, kVec, bases)) {
+          return launch_convert<Map, Src, Dst, kVec>(map, row_elements, stream);
+        }
+        return launch_convert<Map, Src, Dst, 1>(map, row_elements, stream);
+      }
+    });
+  });
+}
+
+}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda::detail
