@@ -1,0 +1,265 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file CUDA fused quantise-gather and dequantise-scatter against the host primitives, bit
+//! for bit (data and scales): every float/quantised dtype pair, awkward sizes, every layout
+//! pair, layer subsets with gaps, all-zero and NaN rows, the unvectorised path.
+#include "droidspeak/cuda/layout.hpp"
+#include "droidspeak/layout/quantize.hpp"
+#include "support.cuh"
+
+#include <cuda_runtime.h>
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace droidspeak;
+using droidspeak::layout::HeadOrder;
+using droidspeak::layout::KvPart;
+using droidspeak::layout::KvPlacement;
+using droidspeak::layout::LayerSet;
+using droidspeak::layout::LayoutKind;
+using droidspeak::test::DeviceBuffer;
+using droidspeak::test::DeviceCache;
+using droidspeak::test::LayoutSpec;
+using droidspeak::test::OwnedCache;
+
+namespace {
+
+struct QuantCase {
+  LayoutSpec src{LayoutKind::kBlockTable, HeadOrder::kNHD, KvPlacement::kSplit, 16};
+  LayoutSpec dst{LayoutKind::kTransfer, HeadOrder::kNHD, KvPlacement::kSplit, 16};
+  DType float_dtype = DType::kBF16;
+  DType quant_dtype = DType::kFP8E4M3;
+  std::int64_t layers = 3;
+  std::int64_t heads = 8;
+  std::int64_t head_dim = 128;
+  std::int64_t src_tokens = 37;
+  std::int64_t dst_tokens = 37;
+  LayerSet selected = LayerSet::all(3);
+  layout::TokenRange range{0, 37};
+  std::int64_t dst_begin = 0;
+  bool misalign = false;  // shift the device bases by one element
+};
+
+std::string describe(const QuantCase& c, DType from, DType to) {
+  return test::describe(c.src, from) + " -> " + test::describe(c.dst, to) + ", head_dim " +
+         std::to_string(c.head_dim) + ", heads " + std::to_string(c.heads) + ", tokens " +
+         c.range.to_string() + " -> " + std::to_string(c.dst_begin) + ", layers " +
+         c.selected.to_string() + (c.misalign ? ", misaligned" : "");
+}
+
+std::vector<float> filled(std::int64_t n, float value) {
+  return std::vector<float>(static_cast<std::size_t>(n), value);
+}
+
+// Sets every element of one row of a host cache to `value` (f32 bits rounded into dtype).
+void set_row(OwnedCache& c, std::int64_t layer, KvPart part, std::int64_t token,
+             std::int64_t head, float value, std::int64_t only_element = -1) {
+  std::byte* row = c.view().row(layer, part, token, head);
+  const std::int64_t size = dtype_size(c.dtype);
+  for (std::int64_t e = 0; e < c.owned.layout.head_dim(); ++e) {
+    if (only_element >= 0 && e != only_element) continue;
+    switch (c.dtype) {
+      case DType::kF32: std::memcpy(row + e * size, &value, 4); break;
+      case DType::kF16: { const Half h = to_half(value); std::memcpy(row + e * size, &h, 2); break; }
+      case DType::kBF16: { const BFloat16 b = to_bfloat16(value); std::memcpy(row + e * size, &b, 2); break; }
+      default: FAIL("set_row: float dtypes only");
+    }
+  }
+}
+
+void check_quantize(const QuantCase& c) {
+  INFO(describe(c, c.float_dtype, c.quant_dtype));
+  OwnedCache src = test::make_cache(c.src, c.float_dtype, c.layers, c.src_tokens, c.heads,
+                                    c.head_dim, 13);
+  OwnedCache dst = test::make_cache(c.dst, c.quant_dtype, c.layers, c.dst_tokens, c.heads,
+                                    c.head_dim, 0);
+  // An all-zero row (scale 0) and a row with one NaN (ignored by the absmax).
+  const std::int64_t first = c.selected.nth(0);
+  if (c.range.size() > 0 && first >= 0) {
+    set_row(src, first, KvPart::kK, c.range.begin, 0, 0.0f);
+    set_row(src, first, KvPart::kV, c.range.end - 1, c.heads - 1, NAN, 3);
+  }
+  std::vector<float> scales = filled(c.layers * 2 * c.dst_tokens * c.heads, -3.5f);
+  const DeviceCache d_src(src, c.misalign ? dtype_size(c.float_dtype) : 0);
+  const DeviceCache d_dst(dst, c.misalign ? dtype_size(c.quant_dtype) : 0);
+  DeviceBuffer d_scales = DeviceBuffer::from_vector(scales);
+
+  REQUIRE(layout::quantize_kv({src.cview(), dst.view(), scales.data(), c.selected, c.range,
+                               c.dst_begin})
+              .is_ok());
+  const Status s = cuda::quantize_kv({d_src.cview(), d_dst.view(),
+                                      reinterpret_cast<float*>(d_scales.get()), c.selected,
+                                      c.range, c.dst_begin},
+                                     nullptr);
+  REQUIRE_MESSAGE(s.is_ok(), s.to_string());
+  test::check_cuda(cudaDeviceSynchronize());
+  CHECK(test::same_bytes(d_dst, dst));
+  const std::vector<std::byte> got = d_scales.download(scales.size() * sizeof(float));
+  CHECK(std::memcmp(got.data(), scales.data(), got.size()) == 0);
+}
+
+void check_dequantize(const QuantCase& c) {
+  INFO(describe(c, c.quant_dtype, c.float_dtype));
+  OwnedCache src = test::make_cache(c.src, c.quant_dtype, c.layers, c.src_tokens, c.heads,
+                                    c.head_dim, 19);
+  OwnedCache dst = test::make_cache(c.dst, c.float_dtype, c.layers, c.dst_tokens, c.heads,
+                                    c.head_dim, 0);
+  std::vector<float> scales(static_cast<std::size_t>(c.layers * 2 * c.src_tokens * c.heads));
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> dist(1e-3f, 0.1f);
+  for (float& x : scales) x = dist(rng);
+  const DeviceCache d_src(src, c.misalign ? dtype_size(c.quant_dtype) : 0);
+  const DeviceCache d_dst(dst, c.misalign ? dtype_size(c.float_dtype) : 0);
+  DeviceBuffer d_scales = DeviceBuffer::from_vector(scales);
+
+  REQUIRE(layout::dequantize_kv({src.cview(), scales.data(), dst.view(), c.selected, c.range,
+                                 c.dst_begin})
+              .is_ok());
+  const Status s = cuda::dequantize_kv({d_src.cview(),
+                                        reinterpret_cast<const float*>(d_scales.get()),
+                                        d_dst.view(), c.selected, c.range, c.dst_begin},
+                                       nullptr);
+  REQUIRE_MESSAGE(s.is_ok(), s.to_string());
+  test::check_cuda(cudaDeviceSynchronize());
+  CHECK(test::same_bytes(d_dst, dst));
+}
+
+constexpr DType kFloatTypes[] = {DType::kF32, DType::kF16, DType::kBF16};
+constexpr DType kQuantTypes[] = {DType::kFP8E4M3, DType::kI8};
+
+}  // namespace
+
+TEST_CASE("quantize_kv matches the host at awkward sizes for every dtype pair") {
+  for (DType f : kFloatTypes) {
+    for (DType q : kQuantTypes) {
+      for (std::int64_t page : {1, 3, 16, 17}) {
+        for (std::int64_t head_dim : {64, 80, 128}) {
+          for (std::int64_t heads : {1, 8}) {
+            QuantCase c;
+            c.src.page_size = page;
+            c.float_dtype = f;
+            c.quant_dtype = q;
+            c.head_dim = head_dim;
+            c.heads = heads;
+            c.dst_tokens = 40;
+            c.range = {3, 37};
+            c.dst_begin = 5;
+            check_quantize(c);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("quantize_kv matches the host for every layout pair") {
+  for (const LayoutSpec& s : test::all_specs(3)) {
+    for (const LayoutSpec& d : test::all_specs(16)) {
+      QuantCase c;
+      c.src = s;
+      c.dst = d;
+      c.head_dim = 80;
+      check_quantize(c);
+    }
+  }
+}
+
+TEST_CASE("quantize_kv matches the host on the unvectorised path") {
+  for (DType f : kFloatTypes) {
+    for (DType q : kQuantTypes) {
+      for (std::int64_t head_dim : {12, 128}) {
+        QuantCase c;
+        c.float_dtype = f;
+        c.quant_dtype = q;
+        c.head_dim = head_dim;
+        c.misalign = head_dim == 128;
+        check_quantize(c);
+      }
+    }
+  }
+}
+
+TEST_CASE("quantize_kv and dequantize_kv move a layer subset with gaps") {
+  QuantCase c;
+  c.layers = 8;
+  c.selected = LayerSet::from_mask(0b10110010);  // {1, 4, 5, 7}
+  c.src = {LayoutKind::kCsr, HeadOrder::kHND, KvPlacement::kFused, 16};
+  c.src_tokens = 50;
+  c.dst_tokens = 30;
+  c.range = {10, 40};
+  check_quantize(c);
+  std::swap(c.src, c.dst);
+  std::swap(c.src_tokens, c.dst_tokens);
+  c.range = {0, 30};
+  c.dst_begin = 17;
+  check_dequantize(c);
+}
+
+TEST_CASE("dequantize_kv matches the host at awkward sizes for every dtype pair") {
+  for (DType q : kQuantTypes) {
+    for (DType f : kFloatTypes) {
+      for (std::int64_t page : {1, 3, 16, 17}) {
+        for (std::int64_t head_dim : {64, 80, 128}) {
+          for (std::int64_t heads : {1, 8}) {
+            QuantCase c;  // scatter: transfer -> paged
+            c.src = {LayoutKind::kTransfer, HeadOrder::kNHD, KvPlacement::kSplit, page};
+            c.dst = {LayoutKind::kBlockTable, HeadOrder::kHND, KvPlacement::kFused, page};
+            c.quant_dtype = q;
+            c.float_dtype = f;
+            c.head_dim = head_dim;
+            c.heads = heads;
+            c.dst_tokens = 41;
+            c.dst_begin = 4;
+            check_dequantize(c);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("dequantize_kv matches the host for every layout pair and unvectorised") {
+  for (const LayoutSpec& s : test::all_specs(17)) {
+    for (const LayoutSpec& d : test::all_specs(1)) {
+      QuantCase c;
+      c.src = s;
+      c.dst = d;
+      c.head_dim = 64;
+      c.quant_dtype = DType::kI8;
+      check_dequantize(c);
+    }
+  }
+  for (DType q : kQuantTypes) {
+    for (DType f : kFloatTypes) {
+      for (std::int64_t head_dim : {12, 128}) {
+        QuantCase c;
+        c.quant_dtype = q;
+        c.float_dtype = f;
+        c.head_dim = head_dim;
+        c.misalign = head_dim == 128;
+        check_dequantize(c);
+      }
+    }
+  }
+}
+
+TEST_CASE("quantize_kv validates before launching") {
+  QuantCase c;
+  OwnedCache src = test::make_cache(c.src, DType::kBF16, 3, 37, 8, 128, 13);
+  OwnedCache dst = test::make_cache(c.dst, DType::kF16, 3, 37, 8, 128, 0);
+  const DeviceCache d_src(src);
+  const DeviceCache d_dst(dst);
+  DeviceBuffer d_scales(3 * 2 * 37 * 8 * sizeof(float));
+  const Status s = cuda::quantize_kv({d_src.cview(), d_dst.view(),
+                                      reinterpret_cast<float*>(d_scales.get()), LayerSet::all(3),
+                                      {0, 37}, 0},
+                                     nullptr);
+  CHECK(s.code() == StatusCode::kErrorInvalidArgument);
+  CHECK(s.message().find("fp8_e4m3 or int8") != std::string::npos);
+}
