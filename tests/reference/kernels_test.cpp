@@ -134,3 +134,17 @@ TEST_CASE("kernels: the thread pool covers [0, n) exactly once in contiguous pie
     }
   }
 }
+
+TEST_CASE("kernels: exp_f32 is within 2e-7 relative of exp on [-87, 88]") {
+  double worst = 0;
+  for (int i = 0; i <= 200000; ++i) {
+    const double x = -87.0 + 175.0 * i / 200000;
+    const double want = std::exp(x);
+    worst = std::max(worst, std::abs(reference::exp_f32(static_cast<float>(x)) -
+                                     std::exp(static_cast<double>(static_cast<float>(x)))) / want);
+  }
+  CHECK(worst < 2e-7);
+  CHECK(reference::exp_f32(0.0f) == 1.0f);
+  CHECK(reference::exp_f32(-INFINITY) < 1e-37f);
+  CHECK(reference::exp_f32(-INFINITY) >= 0.0f);
+}

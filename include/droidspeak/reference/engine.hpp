@@ -415,14 +415,18 @@ class Engine {
       }
     });
 
-    // Grouped-query causal attention, per KV head: gather its keys and values [0, p + n)
-    // from the pages, then per query head and tile of query rows, S = Q K^T (keys up to the
-    // tile's last position only), masked softmax by rows, O = P V.
+    // Grouped-query causal attention, per KV head g: gather its keys and values [0, p + n)
+    // from the pages; per tile of query rows, stack the rows of the g's query heads into one
+    // matrix Qg [rep * rows][d], S = Qg Kg^T over the keys up to the tile's last position
+    // only, masked softmax by rows, Og = S Vg, scattered back to the heads' columns.
     const std::int64_t t_all = p + n, rep = qh / kvh, tile = opt_.attention_tile;
+    const std::int64_t max_rows = std::min(tile, n);
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
     std::vector<float>& kg = scratch(kg_, t_all * d);
     std::vector<float>& vg = scratch(vg_, t_all * d);
-    std::vector<float>& sc = scratch(scores_, std::min(tile, n) * t_all);
+    std::vector<float>& sc = scratch(scores_, rep * max_rows * t_all);
+    std::vector<float>& qg = scratch(qg_, rep * max_rows * d);
+    std::vector<float>& og = scratch(og_, rep * max_rows * d);
     for (std::int64_t g = 0; g < kvh; ++g) {
       pool_->parallel_for(t_all, [&](std::int64_t b, std::int64_t e) {
         for (std::int64_t t = b; t < e; ++t) {
@@ -431,19 +435,27 @@ class Engine {
           std::memcpy(vg.data() + t * d, v_pool_.data() + off, static_cast<std::size_t>(d) * 4);
         }
       }, 64);
-      for (std::int64_t j = 0; j < rep; ++j) {
-        const std::int64_t head = g * rep + j;
-        for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
-          const std::int64_t rows = std::min(tile, n - i0), keys = p + i0 + rows;
-          gemm_nt(rows, keys, d, scale, qkv.data() + i0 * qkv_dim + head * d, qkv_dim, kg.data(),
-                  d, 0.0f, sc.data(), keys);
-          pool_->parallel_for(rows, [&](std::int64_t b, std::int64_t e) {
-            for (std::int64_t r = b; r < e; ++r) {
-              masked_softmax(sc.data() + r * keys, p + i0 + r + 1, keys);
-            }
-          }, 4);
-          gemm_nn(rows, d, keys, 1.0f, sc.data(), keys, vg.data(), d, 0.0f,
-                  attn.data() + i0 * q_dim + head * d, q_dim);
+      for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
+        const std::int64_t rows = std::min(tile, n - i0), keys = p + i0 + rows, m = rep * rows;
+        for (std::int64_t j = 0; j < rep; ++j) {
+          for (std::int64_t r = 0; r < rows; ++r) {
+            std::memcpy(qg.data() + (j * rows + r) * d,
+                        qkv.data() + (i0 + r) * qkv_dim + (g * rep + j) * d,
+                        static_cast<std::size_t>(d) * 4);
+          }
+        }
+        gemm_nt(m, keys, d, scale, qg.data(), d, kg.data(), d, 0.0f, sc.data(), keys);
+        pool_->parallel_for(m, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t x = b; x < e; ++x) {
+            masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
+          }
+        }, 4);
+        gemm_nn(m, d, keys, 1.0f, sc.data(), keys, vg.data(), d, 0.0f, og.data(), d);
+        for (std::int64_t j = 0; j < rep; ++j) {
+          for (std::int64_t r = 0; r < rows; ++r) {
+            std::memcpy(attn.data() + (i0 + r) * q_dim + (g * rep + j) * d,
+                        og.data() + (j * rows + r) * d, static_cast<std::size_t>(d) * 4);
+          }
         }
       }
     }
@@ -485,7 +497,7 @@ class Engine {
   std::vector<float> cos_, sin_;  // [capacity][head_dim / 2]
 
   // Scratch, reused across calls.
-  std::vector<float> xn_, qkv_, attn_, gu_, kg_, vg_, scores_;
+  std::vector<float> xn_, qkv_, attn_, gu_, kg_, vg_, scores_, qg_, og_;
 };
 
 static_assert(prefill::Engine<Engine>);

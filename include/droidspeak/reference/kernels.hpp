@@ -9,6 +9,7 @@
 
 #include <cblas.h>  // cblas_sgemm (OpenBLAS)
 
+#include <bit>  // std::bit_cast
 #include <cmath>
 #include <cstdint>
 #include <numbers>
@@ -86,28 +87,54 @@ inline void apply_rope(float* x, std::int64_t heads, std::int64_t head_dim, cons
   }
 }
 
+//! exp(x) in f32 without a libm call, so loops over it vectorise: Cephes' expf (range
+//! reduction by ln 2 in two parts, degree-7 polynomial, 2^k by exponent bits), relative error
+//! below 2e-7 on [-87, 88]; x is clamped to that range (exp(-inf) gives ~1e-38, not 0).
+inline float exp_f32(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  // round(x / ln 2) with the 1.5 * 2^23 trick (exact for |v| < 2^22, no rounding call)
+  const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
+  const float z = r * r;
+  const float y = ((((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                       4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * z + r) +
+                  1.0f;
+  const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(k) + 127) << 23;
+  return y * std::bit_cast<float>(bits);
+}
+
 //! SwiGLU: out_i = silu(gate_i) * up_i with silu(g) = g / (1 + exp(-g)).
 //! @param gate, up, out [n]; `out` may alias `gate` or `up`.
 inline void swiglu(const float* gate, const float* up, std::int64_t n, float* out) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+    out[i] = g / (1.0f + exp_f32(-g)) * up[i];
   }
 }
 
-//! Softmax of the first `valid` entries of a row in place; entries [valid, n) become 0
-//! (the causal mask). Max-subtracted, summed in index order.
+//! Softmax of the first `valid` (>= 1) entries of a row in place; entries [valid, n) become 0
+//! (the causal mask). Max-subtracted; max and sum over 8 interleaved partials combined in a
+//! fixed order, so the result does not depend on vectorisation.
 inline void masked_softmax(float* row, std::int64_t valid, std::int64_t n) {
-  float m = -INFINITY;
-  for (std::int64_t j = 0; j < valid; ++j) m = row[j] > m ? row[j] : m;
-  float sum = 0.0f;
-  for (std::int64_t j = 0; j < valid; ++j) {
-    row[j] = std::exp(row[j] - m);
-    sum += row[j];
+  float mx[8];
+  for (int k = 0; k < 8; ++k) mx[k] = -INFINITY;
+  std::int64_t j = 0;
+  for (; j + 8 <= valid; j += 8) {
+    for (int k = 0; k < 8; ++k) mx[k] = row[j + k] > mx[k] ? row[j + k] : mx[k];
   }
+  for (; j < valid; ++j) mx[0] = row[j] > mx[0] ? row[j] : mx[0];
+  float m = mx[0];
+  for (int k = 1; k < 8; ++k) m = mx[k] > m ? mx[k] : m;
+  for (j = 0; j < valid; ++j) row[j] = exp_f32(row[j] - m);
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (j = 0; j + 8 <= valid; j += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += row[j + k];
+  }
+  for (; j < valid; ++j) acc[0] += row[j];
+  const float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
   const float inv = 1.0f / sum;
-  for (std::int64_t j = 0; j < valid; ++j) row[j] *= inv;
-  for (std::int64_t j = valid; j < n; ++j) row[j] = 0.0f;
+  for (j = 0; j < valid; ++j) row[j] *= inv;
+  for (j = valid; j < n; ++j) row[j] = 0.0f;
 }
 
 //! C[m][n] = alpha * A[m][k] . B[n][k]^T + beta * C (row-major; B is an nn.Linear weight).

@@ -1,0 +1,182 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file Prefill throughput of the reference engine (tokens/s, GFLOP/s) next to the CBLAS
+//! sgemm rate measured in the same run at a comparable shape, and their ratio.
+//!
+//! Counters of BM_Prefill:
+//! Times are wall-clock (steady_clock) of the prefill alone; the engine and OpenBLAS use all
+//! cores. Run from the repository root to pick up examples/models/base (when the HF loader
+//! exists); otherwise the bundled shape runs with random weights.
+//!   tokens/s      context tokens prefilled per second (embed + all layers + last-row logits)
+//!   GFLOP/s       model FLOPs per second: 2 * (layer weights) per token, causal attention
+//!                 (4 * head_dim * num_q_heads * n(n+1)/2 per layer) and the last row's LM head
+//!   sgemm_GFLOP/s cblas_sgemm on [n x H] . [H x 2I] (the engine's fused gate/up product),
+//!                 timed between the prefills of the same run (num_layers calls per iteration,
+//!                 outside the benchmark's timed region), so both see the same machine load
+//!   ratio         GFLOP/s / sgemm_GFLOP/s (the target: >= 0.5 at n = 1024)
+#include "droidspeak/reference/engine.hpp"
+#include "droidspeak/reference/random_model.hpp"
+#if __has_include("droidspeak/reference/hf_loader.hpp")
+#include "droidspeak/reference/hf_loader.hpp"  // load_hf_model: the bundled models, when present
+#define DROIDSPEAK_BENCH_HAS_LOADER 1
+#endif
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace droidspeak;
+
+namespace {
+
+io::HfConfig realistic_config() {  // a 0.3B Llama: 16 layers, hidden 1024, GQA 16/8
+  io::HfConfig c{};
+  c.architecture = "LlamaForCausalLM";
+  c.hidden_size = 1024;
+  c.num_layers = 16;
+  c.num_q_heads = 16;
+  c.num_kv_heads = 8;
+  c.head_dim = 64;
+  c.intermediate_size = 2816;
+  c.vocab_size = 32000;
+  c.max_position_embeddings = 4096;
+  c.rms_norm_eps = 1e-5f;
+  c.rope_theta = 10000.0f;
+  return c;
+}
+
+io::HfConfig bundled_config() {  // examples/models/*: 12 layers, hidden 192, GQA 4/2, bytes
+  io::HfConfig c = realistic_config();
+  c.hidden_size = 192;
+  c.num_layers = 12;
+  c.num_q_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 48;
+  c.intermediate_size = 512;
+  c.vocab_size = 256;
+  c.max_position_embeddings = 2048;
+  return c;
+}
+
+double model_flops(const io::HfConfig& c, std::int64_t n) {
+  const double h = static_cast<double>(c.hidden_size), q = static_cast<double>(c.num_q_heads * c.head_dim),
+               kv = static_cast<double>(c.num_kv_heads * c.head_dim),
+               i = static_cast<double>(c.intermediate_size);
+  const double per_token = 2.0 * (h * (q + 2 * kv) + q * h + 3 * h * i);
+  const double attn = 4.0 * static_cast<double>(c.head_dim * c.num_q_heads) *
+                      static_cast<double>(n) * static_cast<double>(n + 1) / 2.0;
+  return static_cast<double>(c.num_layers) * (per_token * static_cast<double>(n) + attn) +
+         2.0 * h * static_cast<double>(c.vocab_size);
+}
+
+// Seconds of one cblas_sgemm C[m][n] = A[m][k] . B[n][k]^T (the engine's weight-product form).
+struct Sgemm {
+  std::int64_t m, n, k;
+  std::vector<float> a, b, c;
+  Sgemm(std::int64_t m_, std::int64_t n_, std::int64_t k_)
+      : m(m_), n(n_), k(k_), a(static_cast<std::size_t>(m * k), 0.5f),
+        b(static_cast<std::size_t>(n * k), 0.25f), c(static_cast<std::size_t>(m * n)) {}
+  double flops() const { return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k); }
+  double run() {
+    const auto t0 = std::chrono::steady_clock::now();
+    reference::gemm_nt(m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c.data(), n);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+};
+
+struct Model {
+  std::string name;
+  io::HfConfig config;
+  std::unique_ptr<reference::Engine> engine;
+};
+
+Model& model(bool realistic) {
+  static Model models[2];
+  Model& m = models[realistic ? 1 : 0];
+  if (m.engine) return m;
+  reference::ModelWeights w;
+  m.name = realistic ? "random 16x1024" : "random bundled shape";
+#ifdef DROIDSPEAK_BENCH_HAS_LOADER
+  if (!realistic && std::filesystem::exists("examples/models/base/config.json")) {
+    auto loaded = reference::load_hf_model("examples/models/base");
+    if (loaded.is_ok()) {
+      w = std::move(loaded).value();
+      m.name = "examples/models/base";
+    }
+  }
+#endif
+  if (w.layers.empty()) {
+    auto r = reference::make_random_model(realistic ? realistic_config() : bundled_config(), 1,
+                                          DType::kF16);
+    if (!r) return m;
+    w = std::move(r).value();
+  }
+  m.config = w.config;
+  auto e = reference::Engine::create(w);
+  if (e.is_ok()) m.engine = std::make_unique<reference::Engine>(std::move(e).value());
+  return m;
+}
+
+void BM_Prefill(benchmark::State& state) {
+  const bool realistic = state.range(0) != 0;
+  const std::int64_t n = state.range(1);
+  Model& m = model(realistic);
+  if (!m.engine) {
+    state.SkipWithError("could not build the model");
+    return;
+  }
+  reference::Engine& e = *m.engine;
+  const io::HfConfig& c = m.config;
+  std::vector<std::int32_t> tokens(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) tokens[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919) % c.vocab_size);
+  std::vector<float> hidden(static_cast<std::size_t>(n * c.hidden_size));
+  std::vector<float> logits(static_cast<std::size_t>(c.vocab_size));
+  // The sgemm runs interleaved with the prefills (outside the timed region), as many per
+  // iteration as the model has layers, so both rates see the same machine load.
+  Sgemm gemm(n, 2 * c.intermediate_size, c.hidden_size);
+  gemm.run();  // warm-up: pages, OpenBLAS threads
+  double engine_s = 0, gemm_s = 0, gemm_flops = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!e.reset().is_ok() || !e.reserve(n).is_ok() || !e.embed(tokens, hidden).is_ok() ||
+        !e.run_layers(0, c.num_layers, 0, n, hidden, nullptr).is_ok() ||
+        !e.logits(std::span<const float>(hidden).last(static_cast<std::size_t>(c.hidden_size)), logits).is_ok()) {
+      state.SkipWithError("engine call failed");
+      return;
+    }
+    benchmark::DoNotOptimize(logits.data());
+    engine_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.PauseTiming();
+    for (std::int64_t l = 0; l < c.num_layers; ++l) {
+      gemm_s += gemm.run();
+      gemm_flops += gemm.flops();
+    }
+    state.ResumeTiming();
+  }
+  const double iters = static_cast<double>(state.iterations());
+  const double engine_gflops = model_flops(c, n) * iters / engine_s * 1e-9;
+  const double sgemm_gflops = gemm_flops / gemm_s * 1e-9;
+  state.counters["tokens/s"] = static_cast<double>(n) * iters / engine_s;
+  state.counters["GFLOP/s"] = engine_gflops;
+  state.counters["sgemm_GFLOP/s"] = sgemm_gflops;
+  state.counters["ratio"] = engine_gflops / sgemm_gflops;
+  state.SetLabel(m.name + ", " + std::to_string(e.num_threads()) + " threads");
+}
+
+}  // namespace
+
+BENCHMARK(BM_Prefill)
+    ->ArgNames({"realistic", "tokens"})
+    ->Args({0, 1024})
+    ->Args({0, 256})
+    ->Args({1, 1024})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+
+BENCHMARK_MAIN();
