@@ -40,8 +40,20 @@ TEST_CASE("checkpoint: a single-file directory") {
   TinyTensors t;
   const auto views = t.views();
   REQUIRE(write_safetensors(dir / "model.safetensors", std::span<const TensorView>(views)).is_ok());
+  // example-begin open-checkpoint
+  // A HF model directory: config.json plus model.safetensors (or its sharded index).
   Result<Checkpoint> c = open_checkpoint(dir.path());
-  REQUIRE_MESSAGE(c.is_ok(), c.status().to_string());
+  if (!c) {
+    MESSAGE(c.status().to_string());  // names the file, the tensor and the problem
+  }
+  REQUIRE(c.is_ok());
+  const HfConfig& config = c->config;                                 // hidden_size, heads, ...
+  Result<TensorView> embed = c->tensor("model.embed_tokens.weight");  // memory-mapped
+  REQUIRE(embed.is_ok());
+  Result<std::vector<float>> values = to_f32_vector(*embed);  // f32/f16/bf16 -> f32
+  // example-end open-checkpoint
+  CHECK(config.vocab_size == 4);
+  CHECK(values->size() == 32);
   CHECK(c->dir == dir.path());
   CHECK(c->config.hidden_size == 8);
   CHECK(c->config.head_dim == 4);

@@ -1,0 +1,54 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file Tests of io/detail/json.hpp: non-throwing parsing, integer extraction, UTF-8 checks.
+#include "droidspeak/io/detail/json.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <string>
+
+using namespace droidspeak::io::detail;
+
+TEST_CASE("json: parse never throws and rejects NUL bytes") {
+  CHECK(parse_json("{\"a\": 1}").is_object());
+  CHECK(parse_json("{\"a\": ").is_discarded());
+  CHECK(parse_json("").is_discarded());
+  CHECK(parse_json("{} trailing").is_discarded());
+  CHECK(parse_json(std::string("{}\0{}", 5)).is_discarded());
+  CHECK(parse_json(std::string("\"a\0b\"", 5)).is_discarded());
+  CHECK(parse_json("\"\xff\"").is_discarded());  // invalid UTF-8 inside a string
+  CHECK(parse_json(std::string(100000, '[')).is_discarded());
+  // Deep nesting is parsed and destroyed without recursion.
+  CHECK(parse_json(std::string(100000, '[') + std::string(100000, ']')).is_array());
+}
+
+TEST_CASE("json: integers as int64") {
+  std::int64_t v = 0;
+  CHECK(json_to_i64(parse_json("9223372036854775807"), v));
+  CHECK(v == INT64_MAX);
+  CHECK(json_to_i64(parse_json("-9223372036854775808"), v));
+  CHECK(v == INT64_MIN);
+  CHECK_FALSE(json_to_i64(parse_json("9223372036854775808"), v));
+  CHECK_FALSE(json_to_i64(parse_json("1.0"), v));
+  CHECK_FALSE(json_to_i64(parse_json("\"1\""), v));
+  CHECK_FALSE(json_to_i64(parse_json("1e400"), v));
+  double d = 0;
+  CHECK(json_to_double(parse_json("1e-5"), d));
+  CHECK(d == 1e-5);
+  CHECK(json_to_double(parse_json("3"), d));
+  CHECK_FALSE(json_to_double(parse_json("null"), d));
+}
+
+TEST_CASE("json: UTF-8 validation") {
+  CHECK(is_valid_utf8(""));
+  CHECK(is_valid_utf8("model.layers.0"));
+  CHECK(is_valid_utf8("\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80"));  // ü € 😀
+  CHECK_FALSE(is_valid_utf8("\xff"));
+  CHECK_FALSE(is_valid_utf8("\xc3"));              // cut short
+  CHECK_FALSE(is_valid_utf8("\xe2\x82"));          // cut short
+  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong
+  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+  CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  CHECK_FALSE(is_valid_utf8("\xc3\x28"));          // bad continuation
+}
