@@ -1,0 +1,118 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file Quality of a receiver's predictions on a suffix: teacher-forced loss, next-token
+//! accuracy and KL divergence from the receiver's full-prefill distributions.
+#pragma once
+
+#include "droidspeak/core/config.hpp"
+#include "droidspeak/core/status.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+
+//! Sums over predictions; divide through the accessors. Merge samples by adding.
+struct QualityMetrics {
+  double loss_sum = 0.0;       //!< sum of -log p(next suffix token), nats
+  double correct = 0.0;        //!< predictions whose argmax is the next suffix token
+  std::int64_t predictions = 0;
+  double kl_sum = 0.0;         //!< sum over rows of KL(full prefill || this), nats
+  std::int64_t kl_rows = 0;
+
+  double loss() const { return predictions == 0 ? 0.0 : loss_sum / static_cast<double>(predictions); }
+  double accuracy() const { return predictions == 0 ? 0.0 : correct / static_cast<double>(predictions); }
+  double kl() const { return kl_rows == 0 ? 0.0 : kl_sum / static_cast<double>(kl_rows); }
+
+  QualityMetrics& operator+=(const QualityMetrics& o) {
+    loss_sum += o.loss_sum;
+    correct += o.correct;
+    predictions += o.predictions;
+    kl_sum += o.kl_sum;
+    kl_rows += o.kl_rows;
+    return *this;
+  }
+};
+
+//! Which number a quality drop is computed from.
+enum class QualityMeasure : std::uint8_t {
+  kLoss,      //!< (loss - loss_full) / loss_full
+  kAccuracy,  //!< (accuracy_full - accuracy) / accuracy_full
+  kKl,        //!< KL to the full prefill itself, in nats (already a drop: 0 for full prefill)
+};
+
+//! The relative drop of `q` against the receiver's full prefill `full`; 0 or less means as
+//! good. For kKl the drop is q.kl() (full prefill has 0).
+inline double quality_drop(const QualityMetrics& q, const QualityMetrics& full, QualityMeasure measure) {
+  switch (measure) {
+    case QualityMeasure::kLoss:
+      return full.loss() > 0.0 ? (q.loss() - full.loss()) / full.loss() : q.loss() - full.loss();
+    case QualityMeasure::kAccuracy:
+      return full.accuracy() > 0.0 ? (full.accuracy() - q.accuracy()) / full.accuracy()
+                                   : full.accuracy() - q.accuracy();
+    case QualityMeasure::kKl: return q.kl();
+  }
+  return 0.0;
+}
+
+namespace detail {
+// log-softmax of one row, in double.
+inline void log_softmax(std::span<const float> logits, std::vector<double>& out) {
+  out.resize(logits.size());
+  double mx = -INFINITY;
+  for (float v : logits) mx = std::max(mx, static_cast<double>(v));
+  double sum = 0.0;
+  for (float v : logits) sum += std::exp(static_cast<double>(v) - mx);
+  const double lse = mx + std::log(sum);
+  for (std::size_t i = 0; i < logits.size(); ++i) out[i] = static_cast<double>(logits[i]) - lse;
+}
+}  // namespace detail
+
+//! Scores the logits of the m suffix positions. Row j predicts suffix[j + 1] (teacher
+//! forcing), so rows 0..m-2 count towards loss and accuracy; every row counts towards KL
+//! against `reference_logits` (the receiver's full prefill of the same input), if given.
+//! @param logits           [m][vocab]
+//! @param suffix           [m] token ids
+//! @param reference_logits [m][vocab] or empty
+inline Result<QualityMetrics> score_suffix(std::span<const float> logits, std::span<const std::int32_t> suffix,
+                                           std::int64_t vocab, std::span<const float> reference_logits) {
+  const auto m = static_cast<std::int64_t>(suffix.size());
+  if (vocab <= 0 || static_cast<std::int64_t>(logits.size()) != m * vocab ||
+      (!reference_logits.empty() && reference_logits.size() != logits.size())) {
+    return Status::invalid_argument("score_suffix: logits must be [" + std::to_string(m) + "][" +
+                                    std::to_string(vocab) + "], got " + std::to_string(logits.size()) +
+                                    " floats (reference " + std::to_string(reference_logits.size()) + ")");
+  }
+  QualityMetrics q;
+  std::vector<double> lp, ref;
+  for (std::int64_t j = 0; j < m; ++j) {
+    const auto row = logits.subspan(static_cast<std::size_t>(j * vocab), static_cast<std::size_t>(vocab));
+    detail::log_softmax(row, lp);
+    if (j + 1 < m) {
+      const std::int32_t target = suffix[static_cast<std::size_t>(j + 1)];
+      if (target < 0 || target >= vocab) {
+        return Status::out_of_range("score_suffix: token " + std::to_string(target) + " outside the vocabulary");
+      }
+      q.loss_sum -= lp[static_cast<std::size_t>(target)];
+      const auto best = std::max_element(row.begin(), row.end()) - row.begin();
+      q.correct += best == target ? 1.0 : 0.0;
+      ++q.predictions;
+    }
+    if (!reference_logits.empty()) {
+      detail::log_softmax(reference_logits.subspan(static_cast<std::size_t>(j * vocab), static_cast<std::size_t>(vocab)), ref);
+      double kl = 0.0;
+      for (std::int64_t v = 0; v < vocab; ++v) {
+        kl += std::exp(ref[static_cast<std::size_t>(v)]) * (ref[static_cast<std::size_t>(v)] - lp[static_cast<std::size_t>(v)]);
+      }
+      q.kl_sum += std::max(kl, 0.0);
+      ++q.kl_rows;
+    }
+  }
+  return q;
+}
+
+}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
