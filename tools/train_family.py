@@ -830,6 +830,9 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--smoke", action="store_true", help="3 steps per model, outputs in /tmp")
     ap.add_argument("--bench", type=int, default=0, help="time this many training steps and exit")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse model directories with a train_info.json from an earlier run "
+                         "(same arguments) instead of training them again")
     ap.add_argument("--samples-only", action="store_true", help="write examples/data and exit")
     args = ap.parse_args()
     if args.smoke:
@@ -909,23 +912,58 @@ def main():
         info["dir"] = d
         infos[name] = info
         results.append((name, ev))
+        with open(os.path.join(d, "train_info.json"), "w") as f:
+            json.dump(dict({k: v for k, v in info.items() if k != "dir"}, val_loss=ev), f,
+                      indent=1, sort_keys=True)
+            f.write("\n")
         log("%s done: %s" % (name, " ".join("%s %.4f" % (k, ev[k]) for k in DOMAIN_ORDER)))
         return sd32
 
+    def try_resume(name):
+        """With --resume, reuse a model directory that a previous run completed."""
+        d = os.path.join(args.out, name)
+        ip = os.path.join(d, "train_info.json")
+        if not (args.resume and os.path.exists(ip)
+                and os.path.exists(os.path.join(d, "model.safetensors"))):
+            return None
+        info = json.load(open(ip))
+        sd32 = {k: v.float() for k, v in load_safetensors(os.path.join(d, "model.safetensors")).items()}
+        ev = info.pop("val_loss", None)
+        if ev is None:  # evaluate the stored f16 weights and record the result
+            m = Llama()
+            m.load_state_dict(sd32)
+            ev = evaluate_all(m)
+            with open(ip, "w") as f:
+                json.dump(dict(info, val_loss=ev), f, indent=1, sort_keys=True)
+                f.write("\n")
+        write_fixtures(d, sd32)
+        info["dir"] = d
+        infos[name] = info
+        results.append((name, ev))
+        log("%s resumed from %s (%d steps, %.0f s): %s" % (
+            name, d, info["steps"], info["seconds"],
+            " ".join("%s %.4f" % (k, ev[k]) for k in DOMAIN_ORDER)))
+        return sd32
+
     # ---- base
-    seed = args.seed
-    torch.manual_seed(seed)
-    base = Llama()
-    init_weights(base, seed)
-    data = Mixture([train_streams["austen"], train_streams["pydocs"]], seed)
-    info = train(base, list(base.parameters()), data, args.base_steps, args.base_lr, args.batch, "base")
-    info.update(steps=args.base_steps, lr=args.base_lr, seed=seed, wd=0.1,
-                train_bytes=len(train_streams["austen"]) + len(train_streams["pydocs"]))
-    base32 = finish("base", base, info)
-    del base
+    base32 = try_resume("base")
+    if base32 is None:
+        seed = args.seed
+        torch.manual_seed(seed)
+        base = Llama()
+        init_weights(base, seed)
+        data = Mixture([train_streams["austen"], train_streams["pydocs"]], seed)
+        info = train(base, list(base.parameters()), data, args.base_steps, args.base_lr,
+                     args.batch, "base")
+        info.update(steps=args.base_steps, lr=args.base_lr, seed=seed, wd=0.1,
+                    train_bytes=len(train_streams["austen"]) + len(train_streams["pydocs"]))
+        base32 = finish("base", base, info)
+        del base
 
     # ---- full fine-tunes
     for i, (name, dom) in enumerate((("ft-code", "code"), ("ft-scripture", "scripture"))):
+        if try_resume(name) is not None:
+            continue
         seed = args.seed + 1 + i
         torch.manual_seed(seed)
         m = Llama()
@@ -937,51 +975,53 @@ def main():
         finish(name, m, info)
 
     # ---- LoRA on scripture
-    seed = args.seed + 3
-    torch.manual_seed(seed)
-    m = Llama()
-    m.load_state_dict(base32)
-    for p in m.parameters():
-        p.requires_grad_(False)
-    g = torch.Generator().manual_seed(seed)
-    loras = {}
-    for li, layer in enumerate(m.model.layers):
-        for mod, names in ((layer.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
-                           (layer.mlp, ("gate_proj", "up_proj", "down_proj"))):
-            for nm in names:
-                lo = LoRALinear(getattr(mod, nm), args.lora_rank, args.lora_alpha, g)
-                setattr(mod, nm, lo)
-                loras[(li, mod is layer.mlp, nm)] = lo
-    params = [p for p in m.parameters() if p.requires_grad]
-    data = Mixture([train_streams["scripture"]], seed)
-    info = train(m, params, data, lora_steps, args.lora_lr, args.batch, "lora-scripture", wd=0.0)
-    info.update(steps=lora_steps, lr=args.lora_lr, seed=seed, wd=0.0,
-                train_bytes=len(train_streams["scripture"]))
-    merged = Llama()
-    merged.load_state_dict(base32)
-    with torch.no_grad():
-        for (li, is_mlp, nm), lo in loras.items():
-            layer = merged.model.layers[li]
-            tgt = getattr(layer.mlp if is_mlp else layer.self_attn, nm)
-            tgt.weight.copy_(lo.merged())
-    finish("lora-scripture", merged, info)
-    del m, merged, loras
+    if try_resume("lora-scripture") is None:
+        seed = args.seed + 3
+        torch.manual_seed(seed)
+        m = Llama()
+        m.load_state_dict(base32)
+        for p in m.parameters():
+            p.requires_grad_(False)
+        g = torch.Generator().manual_seed(seed)
+        loras = {}
+        for li, layer in enumerate(m.model.layers):
+            for mod, names in ((layer.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
+                               (layer.mlp, ("gate_proj", "up_proj", "down_proj"))):
+                for nm in names:
+                    lo = LoRALinear(getattr(mod, nm), args.lora_rank, args.lora_alpha, g)
+                    setattr(mod, nm, lo)
+                    loras[(li, mod is layer.mlp, nm)] = lo
+        params = [p for p in m.parameters() if p.requires_grad]
+        data = Mixture([train_streams["scripture"]], seed)
+        info = train(m, params, data, lora_steps, args.lora_lr, args.batch, "lora-scripture", wd=0.0)
+        info.update(steps=lora_steps, lr=args.lora_lr, seed=seed, wd=0.0,
+                    train_bytes=len(train_streams["scripture"]))
+        merged = Llama()
+        merged.load_state_dict(base32)
+        with torch.no_grad():
+            for (li, is_mlp, nm), lo in loras.items():
+                layer = merged.model.layers[li]
+                tgt = getattr(layer.mlp if is_mlp else layer.self_attn, nm)
+                tgt.weight.copy_(lo.merged())
+        finish("lora-scripture", merged, info)
+        del m, merged, loras
 
     # ---- frozen-code: embeddings and layers 0..5 frozen
-    seed = args.seed + 4
-    torch.manual_seed(seed)
-    m = Llama()
-    m.load_state_dict(base32)
-    m.model.embed_tokens.weight.requires_grad_(False)
-    for li in range(FROZEN_LAYERS):
-        for p in m.model.layers[li].parameters():
-            p.requires_grad_(False)
-    params = [p for p in m.parameters() if p.requires_grad]
-    data = Mixture([train_streams["code"]], seed)
-    info = train(m, params, data, frozen_steps, args.ft_lr, args.batch, "frozen-code")
-    info.update(steps=frozen_steps, lr=args.ft_lr, seed=seed, wd=0.1,
-                train_bytes=len(train_streams["code"]))
-    finish("frozen-code", m, info)
+    if try_resume("frozen-code") is None:
+        seed = args.seed + 4
+        torch.manual_seed(seed)
+        m = Llama()
+        m.load_state_dict(base32)
+        m.model.embed_tokens.weight.requires_grad_(False)
+        for li in range(FROZEN_LAYERS):
+            for p in m.model.layers[li].parameters():
+                p.requires_grad_(False)
+        params = [p for p in m.parameters() if p.requires_grad]
+        data = Mixture([train_streams["code"]], seed)
+        info = train(m, params, data, frozen_steps, args.ft_lr, args.batch, "frozen-code")
+        info.update(steps=frozen_steps, lr=args.ft_lr, seed=seed, wd=0.1,
+                    train_bytes=len(train_streams["code"]))
+        finish("frozen-code", m, info)
     a = load_safetensors_raw(os.path.join(args.out, "base", "model.safetensors"))
     b = load_safetensors_raw(os.path.join(args.out, "frozen-code", "model.safetensors"))
     frozen = ["model.embed_tokens.weight"] + [n for n in ORDER if any(
