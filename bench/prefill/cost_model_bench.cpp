@@ -1,0 +1,171 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file The cost model against measurement: streamed partial prefill on the reference engine
+//! over a simulated link at several bandwidths, next to the time plan::predict_cost predicts
+//! from per-layer compute, bandwidth, latency and sizes calibrated in the same run.
+#include "droidspeak/plan/cost_model.hpp"
+#include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/reference/engine.hpp"
+#include "droidspeak/reference/random_model.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+using namespace droidspeak;
+
+namespace {
+
+constexpr std::int64_t kContext = 512;
+constexpr std::int64_t kSuffix = 16;
+
+io::HfConfig bench_config() {
+  io::HfConfig c{};
+  c.architecture = "LlamaForCausalLM";
+  c.hidden_size = 256;
+  c.num_layers = 8;
+  c.num_q_heads = 8;
+  c.num_kv_heads = 4;
+  c.head_dim = 32;
+  c.intermediate_size = 704;
+  c.vocab_size = 256;
+  c.max_position_embeddings = 4096;
+  c.rms_norm_eps = 1e-5f;
+  c.rope_theta = 10000.0f;
+  return c;
+}
+
+double seconds(auto&& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median_of(int reps, auto&& fn) {
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) t.push_back(seconds(fn));
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// Everything one run needs: a sender/receiver pair, the sender's caches, calibrated inputs.
+struct World {
+  reference::Engine sender, receiver;
+  std::vector<std::int32_t> context, suffix;
+  std::vector<float> e, kv;
+  layout::ECacheLayout e_layout;
+  layout::TransferLayout kv_layout;
+  plan::CostInputs inputs;
+  double full_prefill_seconds = 0.0;
+
+  prefill::SenderCaches caches() const {
+    return {layout::ConstKvView(reinterpret_cast<const std::byte*>(kv.data()), DType::kF32, kv_layout),
+            layout::ConstEView(reinterpret_cast<const std::byte*>(e.data()), DType::kF32, e_layout)};
+  }
+};
+
+World& world() {
+  static std::unique_ptr<World> w = [] {
+    auto out = std::make_unique<World>();
+    const io::HfConfig c = bench_config();
+    auto base = reference::make_random_model(c, 1);
+    auto tuned = reference::perturb_layers(*base, layout::LayerSet::all(c.num_layers), 0.1f, 2, true);
+    out->sender = std::move(reference::Engine::create(*base).value());
+    out->receiver = std::move(reference::Engine::create(*tuned).value());
+    reference::SplitMix64 g(3);
+    for (std::int64_t i = 0; i < kContext; ++i) out->context.push_back(static_cast<std::int32_t>(g.next() % 256));
+    for (std::int64_t i = 0; i < kSuffix; ++i) out->suffix.push_back(static_cast<std::int32_t>(g.next() % 256));
+    const auto geo = out->sender.geometry();
+    out->e_layout = {layout::LayerSet::all(geo.num_layers), kContext, geo.hidden_size};
+    out->e.assign(static_cast<std::size_t>(out->e_layout.pool_elements()), 0.0f);
+    const layout::EView ev(reinterpret_cast<std::byte*>(out->e.data()), DType::kF32, out->e_layout);
+    (void)prefill::sender_prefill(out->sender, out->context, ev);
+    out->kv_layout = {geo.num_layers, kContext, geo.num_kv_heads, geo.head_dim, layout::HeadOrder::kNHD};
+    out->kv.assign(static_cast<std::size_t>(out->kv_layout.pool_elements()), 0.0f);
+    const layout::KvView kvv(reinterpret_cast<std::byte*>(out->kv.data()), DType::kF32, out->kv_layout);
+    (void)layout::copy_kv({out->sender.kv_cache(), kvv, layout::LayerSet::all(geo.num_layers), {0, kContext}, 0});
+
+    // Calibration, in this run: compute per layer-token, the suffix, adoption per byte.
+    reference::Engine& r = out->receiver;
+    std::vector<float> h(static_cast<std::size_t>(kContext * geo.hidden_size));
+    const double context_seconds = median_of(5, [&] {
+      (void)r.reset();
+      (void)r.reserve(kContext + kSuffix);
+      (void)r.embed(out->context, h);
+      (void)r.run_layers(0, geo.num_layers, 0, kContext, h, nullptr);
+    });
+    const double suffix_seconds = median_of(5, [&] {
+      (void)r.set_num_tokens(kContext);
+      std::vector<float> hs(static_cast<std::size_t>(kSuffix * geo.hidden_size));
+      (void)r.embed(out->suffix, hs);
+      (void)r.run_layers(0, geo.num_layers, kContext, kSuffix, hs, nullptr);
+    });
+    const layout::ConstKvView src = out->caches().kv;
+    const double adopt_seconds = median_of(5, [&] {
+      (void)layout::copy_kv({src, r.kv_cache(), layout::LayerSet::all(geo.num_layers), {0, kContext}, 0});
+    });
+    out->full_prefill_seconds = median_of(3, [&] {
+      std::vector<float> logits(256);
+      (void)prefill::full_prefill(r, out->context, out->suffix, logits);
+    });
+    plan::CostInputs& in = out->inputs;
+    in.num_layers = geo.num_layers;
+    in.context_tokens = kContext;
+    in.layer_seconds_per_token = context_seconds / static_cast<double>(geo.num_layers * kContext);
+    in.suffix_seconds = suffix_seconds;
+    in.e_bytes_per_layer = kContext * geo.hidden_size * 4;
+    in.kv_bytes_per_layer = 2 * kContext * geo.kv_row_elements() * 4;
+    in.adopt_seconds_per_byte = adopt_seconds / static_cast<double>(geo.num_layers * in.kv_bytes_per_layer);
+    return out;
+  }();
+  return *w;
+}
+
+const char* kPlans[] = {"none", "2-3", "0-1", "1,5", "4-7", "0-7"};
+
+// range(0): bandwidth in MB/s; range(1): index into kPlans.
+void BM_streamed_prefill_vs_prediction(benchmark::State& state) {
+  World& w = world();
+  const double bandwidth = static_cast<double>(state.range(0)) * 1e6;
+  const double latency = 50e-6;
+  const plan::ReusePlan p = *plan::ReusePlan::parse(kPlans[state.range(1)], w.inputs.num_layers);
+  plan::CostInputs in = w.inputs;
+  in.bytes_per_second = bandwidth;
+  in.latency_seconds = latency;
+  const double predicted = predict_cost(p, in)->total;
+  std::vector<float> logits(256);
+  std::vector<double> measured;
+  for (auto _ : state) {
+    prefill::SimulatedLink link(bandwidth, latency);
+    const double t = seconds([&] {
+      if (!prefill::streamed_partial_prefill(w.receiver, p, w.context, w.caches(), link,
+                                             prefill::Schedule::kPipelined, w.suffix, logits).is_ok()) {
+        state.SkipWithError("streamed_partial_prefill failed");
+      }
+    });
+    state.SetIterationTime(t);
+    measured.push_back(t);
+  }
+  std::sort(measured.begin(), measured.end());
+  const double median = measured[measured.size() / 2];
+  state.SetLabel(std::string("plan ") + kPlans[state.range(1)]);
+  state.counters["MBps"] = static_cast<double>(state.range(0));
+  state.counters["recomputed"] = static_cast<double>(p.num_recomputed());
+  state.counters["measured_ms"] = median * 1e3;
+  state.counters["predicted_ms"] = predicted * 1e3;
+  state.counters["pred_error"] = (predicted - median) / median;
+  state.counters["vs_full_prefill"] = median / w.full_prefill_seconds;
+}
+
+}  // namespace
+
+BENCHMARK(BM_streamed_prefill_vs_prediction)
+    ->ArgsProduct({{50, 200, 1000, 5000}, {0, 1, 2, 3, 4, 5}})
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
