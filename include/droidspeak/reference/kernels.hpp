@@ -9,9 +9,11 @@
 
 #include <cblas.h>  // cblas_sgemm (OpenBLAS)
 
+#include <algorithm>
 #include <bit>  // std::bit_cast
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <numbers>
 #include <vector>
 
@@ -87,29 +89,66 @@ inline void apply_rope(float* x, std::int64_t heads, std::int64_t head_dim, cons
   }
 }
 
-//! exp(x) in f32 without a libm call, so loops over it vectorise: Cephes' expf (range
-//! reduction by ln 2 in two parts, degree-7 polynomial, 2^k by exponent bits), relative error
-//! below 2e-7 on [-87, 88]; x is clamped to that range (exp(-inf) gives ~1e-38, not 0).
-inline float exp_f32(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  // round(x / ln 2) with the 1.5 * 2^23 trick (exact for |v| < 2^22, no rounding call)
-  const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
-  const float z = r * r;
-  const float y = ((((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                       4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * z + r) +
+//! Four f32 lanes as a GCC/Clang vector extension (SSE2 on x86-64, NEON on arm64): lets the
+//! exp-heavy loops vectorise without -ffast-math or target flags.
+using F32x4 = float __attribute__((vector_size(16)));
+using U32x4 = std::uint32_t __attribute__((vector_size(16)));
+
+//! exp of four lanes without a libm call: Cephes' expf (round(x / ln 2) by the 1.5 * 2^23
+//! trick, reduction by ln 2 in two parts, degree-7 polynomial, 2^k through exponent bits).
+//! Relative error below 2e-7 on [-87, 88]; inputs are clamped to that range (so exp(-inf)
+//! gives ~1.6e-38, not 0, and NaN gives a finite value).
+inline F32x4 exp_f32x4(F32x4 x) {
+  const F32x4 lo = {-87.0f, -87.0f, -87.0f, -87.0f}, hi = {88.0f, 88.0f, 88.0f, 88.0f};
+  x = x > lo ? x : lo;
+  x = x < hi ? x : hi;
+  const F32x4 v = x * 1.44269504088896341f + 12582912.0f;  // k + 1.5 * 2^23, k in the low bits
+  const F32x4 k = v - 12582912.0f;
+  const F32x4 r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
+  const F32x4 z = r * r;
+  const F32x4 y = ((((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                      4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * z + r) +
                   1.0f;
-  const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(k) + 127) << 23;
-  return y * std::bit_cast<float>(bits);
+  const U32x4 bits = (std::bit_cast<U32x4>(v) - 0x4B400000u + 127u) << 23;
+  return y * std::bit_cast<F32x4>(bits);
 }
 
-//! SwiGLU: out_i = silu(gate_i) * up_i with silu(g) = g / (1 + exp(-g)).
-//! @param gate, up, out [n]; `out` may alias `gate` or `up`.
-inline void swiglu(const float* gate, const float* up, std::int64_t n, float* out) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + exp_f32(-g)) * up[i];
+//! exp_f32x4 of one value (bit-identical to the lanes).
+inline float exp_f32(float x) {
+  const F32x4 v = {x, x, x, x};
+  return exp_f32x4(v)[0];
+}
+
+namespace detail {
+// Applies f to [n] in groups of four lanes; the tail goes through a zero-padded group, so
+// every element sees the same vector code whatever n is.
+template <class F>
+inline void map_x4(float* out, const float* in, std::int64_t n, F f) {
+  std::int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    F32x4 x;
+    std::memcpy(&x, in + j, sizeof x);
+    x = f(x, j);
+    std::memcpy(out + j, &x, sizeof x);
   }
+  if (j < n) {
+    F32x4 x = {0, 0, 0, 0};
+    const std::size_t bytes = static_cast<std::size_t>(n - j) * sizeof(float);
+    std::memcpy(&x, in + j, bytes);
+    x = f(x, j);
+    std::memcpy(out + j, &x, bytes);
+  }
+}
+}  // namespace detail
+
+//! SwiGLU: out_i = silu(gate_i) * up_i with silu(g) = g / (1 + exp(-g)).
+//! @param gate, up, out [n]; `out` may alias `gate` (not `up` unless equal to it).
+inline void swiglu(const float* gate, const float* up, std::int64_t n, float* out) {
+  detail::map_x4(out, gate, n, [&](F32x4 g, std::int64_t j) {
+    F32x4 u = {0, 0, 0, 0};
+    std::memcpy(&u, up + j, static_cast<std::size_t>(std::min<std::int64_t>(4, n - j)) * sizeof(float));
+    return g / (1.0f + exp_f32x4(-g)) * u;
+  });
 }
 
 //! Softmax of the first `valid` (>= 1) entries of a row in place; entries [valid, n) become 0
@@ -125,7 +164,7 @@ inline void masked_softmax(float* row, std::int64_t valid, std::int64_t n) {
   for (; j < valid; ++j) mx[0] = row[j] > mx[0] ? row[j] : mx[0];
   float m = mx[0];
   for (int k = 1; k < 8; ++k) m = mx[k] > m ? mx[k] : m;
-  for (j = 0; j < valid; ++j) row[j] = exp_f32(row[j] - m);
+  detail::map_x4(row, row, valid, [m](F32x4 x, std::int64_t) { return exp_f32x4(x - m); });
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (j = 0; j + 8 <= valid; j += 8) {
     for (int k = 0; k < 8; ++k) acc[k] += row[j + k];
