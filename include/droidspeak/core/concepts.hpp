@@ -1,6 +1,13 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
 //! @file Every concept of the library, named for the role its models play.
+//!
+//! The list:
+//! - `KvLayoutLike` (here): a KV cache layout.
+//! - `prefill::Engine` (droidspeak/prefill/engine.hpp, next to the layout views it names):
+//!   a host inference engine the library drives layer by layer for partial prefill (embed,
+//!   run a layer range at explicit positions with optional E capture, expose its whole KV
+//!   cache as a layout::KvView, logits). Modelled by reference::Engine.
 #pragma once
 
 #include "droidspeak/core/config.hpp"
