@@ -57,8 +57,10 @@ namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
 //!   written (converted to capture->dtype) into capture row (l, position + i); then
 //!   position + n <= capture->layout.num_tokens and capture->layout.hidden_size == H. Layers of
 //!   other ranges are neither read nor written. `first == last` writes nothing and leaves
-//!   `hidden` unchanged; n == 0 does nothing. When the range is [0, L), num_tokens() becomes
-//!   max(num_tokens(), position + n); other ranges leave it to set_num_tokens().
+//!   `hidden` unchanged; n == 0 does nothing. After a run over [0, L), num_tokens() >=
+//!   position + n. After other ranges an engine may count the positions once every layer
+//!   holds them (the reference engine tracks each layer) or not; callers that assembled a
+//!   cache from parts (adoption plus interval recomputes) declare it with set_num_tokens().
 //! - `e.logits(hidden, out)` -> Status: out `[m][V]` := LM head(final norm(hidden `[m][H]`)),
 //!   the rows being E[L]; m = hidden.size() / H. Reads no cache.
 //!
