@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <droidspeak/droidspeak.hpp>
+#if defined(DROIDSPEAK_CONSUMER_KERNELS)  // an installed package with droidspeak::kernels
+#include <droidspeak/cuda/device.hpp>
+#endif
 #include <vector>
 
 namespace dl = droidspeak::layout;
@@ -59,5 +62,9 @@ int main() {
   std::printf("droidspeak %d.%d.%d consumer: copy_kv packed %lld elements correctly\n",
               DROIDSPEAK_VERSION_MAJOR, DROIDSPEAK_VERSION_MINOR, DROIDSPEAK_VERSION_PATCH,
               static_cast<long long>(transfer.pool_elements()));
+#if defined(DROIDSPEAK_CONSUMER_KERNELS)
+  // Links against droidspeak::kernels; 0 devices on a machine without a GPU is fine.
+  std::printf("droidspeak::kernels linked: %d CUDA device(s)\n", droidspeak::cuda::device_count());
+#endif
   return 0;
 }
