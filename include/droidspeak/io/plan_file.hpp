@@ -1,0 +1,380 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file The plan file: a versioned JSON document holding a reuse plan, the compatibility
+//! records of the pair it was made for, the profiling data it came from, and its predicted
+//! quality and cost. Loading validates everything; a plan for another pair is refused.
+#pragma once
+
+#include "droidspeak/core/config.hpp"
+#include "droidspeak/core/status.hpp"
+#include "droidspeak/io/detail/json.hpp"
+#include "droidspeak/plan/compatibility.hpp"
+#include "droidspeak/plan/reuse_plan.hpp"
+#include "droidspeak/profile/quality.hpp"
+
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace droidspeak::inline DROIDSPEAK_ABI::io {
+
+//! One profiled plan as stored: the plan in ReusePlan::parse syntax and its summed metrics.
+struct StoredPlanQuality {
+  std::string plan;
+  profile::QualityMetrics quality;
+};
+
+//! Everything a plan file holds.
+struct PlanFile {
+  static constexpr std::int64_t kVersion = 1;
+  plan::ReusePlan plan;
+  plan::CompatibilityRecord sender;
+  plan::CompatibilityRecord receiver;
+  std::string measure = "loss";        //!< "loss", "accuracy" or "kl": what quality_drop is
+  double threshold = 0.05;             //!< the selection threshold
+  std::int64_t max_intervals = 1;
+  double predicted_quality_drop = 0.0;  //!< of `plan`, on the profiling samples
+  double predicted_prefill_ratio = -1.0;  //!< predicted time / full prefill; < 0: not predicted
+  // Profiling data.
+  std::int64_t granularity = 1;
+  std::int64_t num_samples = 0;
+  profile::QualityMetrics full_prefill;
+  std::vector<StoredPlanQuality> grid;
+  std::vector<StoredPlanQuality> frontier;
+  std::int64_t profile_context_layer_token_passes = 0;
+  std::int64_t exhaustive_context_layer_token_passes = 0;
+};
+
+namespace detail {
+
+inline std::string hex64(std::uint64_t v) {
+  char buf[19];
+  std::snprintf(buf, sizeof buf, "0x%016" PRIx64, v);
+  return buf;
+}
+
+inline Json record_json(const plan::CompatibilityRecord& r) {
+  Json j = Json::object();
+  j["architecture"] = r.architecture;
+  j["num_layers"] = r.geometry.num_layers;
+  j["hidden_size"] = r.geometry.hidden_size;
+  j["num_q_heads"] = r.geometry.num_q_heads;
+  j["num_kv_heads"] = r.geometry.num_kv_heads;
+  j["head_dim"] = r.geometry.head_dim;
+  j["vocab_size"] = r.vocab_size;
+  j["rope_theta"] = r.rope.theta;
+  j["rope_llama3"] = r.rope.llama3_scaling;
+  j["rope_factor"] = r.rope.factor;
+  j["rope_low_freq_factor"] = r.rope.low_freq_factor;
+  j["rope_high_freq_factor"] = r.rope.high_freq_factor;
+  j["rope_original_max_position_embeddings"] = r.rope.original_max_position_embeddings;
+  j["embedding_fingerprint"] = hex64(r.embedding_fingerprint);
+  j["head_fingerprint"] = hex64(r.head_fingerprint);
+  Json layers = Json::array();
+  for (std::uint64_t f : r.layer_fingerprints) layers.push_back(hex64(f));
+  j["layer_fingerprints"] = layers;
+  return j;
+}
+
+inline Json metrics_json(const profile::QualityMetrics& q) {
+  Json j = Json::object();
+  j["loss_sum"] = q.loss_sum;
+  j["correct"] = q.correct;
+  j["predictions"] = q.predictions;
+  j["kl_sum"] = q.kl_sum;
+  j["kl_rows"] = q.kl_rows;
+  j["loss"] = q.loss();  // derived, for readers: ignored when loading
+  j["accuracy"] = q.accuracy();
+  j["kl"] = q.kl();
+  return j;
+}
+
+inline Json stored_json(const std::vector<StoredPlanQuality>& v) {
+  Json a = Json::array();
+  for (const StoredPlanQuality& p : v) {
+    Json j = metrics_json(p.quality);
+    j["plan"] = p.plan;
+    a.push_back(j);
+  }
+  return a;
+}
+
+// Typed access to the members of one JSON object, naming the file and the path on failure.
+class Fields {
+ public:
+  Fields(const Json& j, std::string where) : j_(j), where_(std::move(where)) {}
+  Status object(const char* key, const Json*& out) const {
+    const Json* v = find(key);
+    if (v == nullptr || !v->is_object()) return bad(key, "an object");
+    out = v;
+    return Status::ok();
+  }
+  Status array(const char* key, const Json*& out) const {
+    const Json* v = find(key);
+    if (v == nullptr || !v->is_array()) return bad(key, "an array");
+    out = v;
+    return Status::ok();
+  }
+  Status i64(const char* key, std::int64_t& out) const {
+    const Json* v = find(key);
+    if (v == nullptr || !json_to_i64(*v, out)) return bad(key, "an integer");
+    return Status::ok();
+  }
+  Status number(const char* key, double& out) const {
+    const Json* v = find(key);
+    if (v == nullptr || !json_to_double(*v, out)) return bad(key, "a finite number");
+    return Status::ok();
+  }
+  Status boolean(const char* key, bool& out) const {
+    const Json* v = find(key);
+    if (v == nullptr || !v->is_boolean()) return bad(key, "true or false");
+    out = v->get<bool>();
+    return Status::ok();
+  }
+  Status string(const char* key, std::string& out) const {
+    const Json* v = find(key);
+    if (v == nullptr || !v->is_string()) return bad(key, "a string");
+    out = v->get<std::string>();
+    return Status::ok();
+  }
+  Status fingerprint(const char* key, std::uint64_t& out) const {
+    std::string s;
+    DROIDSPEAK_TRY(string(key, s));
+    return parse_hex(s, key, out);
+  }
+  Status parse_hex(const std::string& s, const std::string& key, std::uint64_t& out) const {
+    if (s.size() != 18 || s.compare(0, 2, "0x") != 0) return bad(key.c_str(), "a 0x-prefixed 16-digit hex string");
+    out = 0;
+    for (std::size_t i = 2; i < s.size(); ++i) {
+      const char c = s[i];
+      const int d = c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
+      if (d < 0) return bad(key.c_str(), "a 0x-prefixed 16-digit lower-case hex string");
+      out = out << 4 | static_cast<std::uint64_t>(d);
+    }
+    return Status::ok();
+  }
+  const std::string& where() const { return where_; }
+
+ private:
+  const Json* find(const char* key) const {
+    const auto it = j_.find(key);
+    return it == j_.end() ? nullptr : &*it;
+  }
+  Status bad(const char* key, const char* what) const {
+    return Status::io_error(where_ + ": field '" + key + "' must be " + what);
+  }
+  const Json& j_;
+  std::string where_;
+};
+
+inline Status read_record(const Fields& f, const char* key, plan::CompatibilityRecord& r) {
+  const Json* obj = nullptr;
+  DROIDSPEAK_TRY(f.object(key, obj));
+  const Fields g(*obj, f.where() + ": " + key);
+  DROIDSPEAK_TRY(g.string("architecture", r.architecture));
+  DROIDSPEAK_TRY(g.i64("num_layers", r.geometry.num_layers));
+  DROIDSPEAK_TRY(g.i64("hidden_size", r.geometry.hidden_size));
+  DROIDSPEAK_TRY(g.i64("num_q_heads", r.geometry.num_q_heads));
+  DROIDSPEAK_TRY(g.i64("num_kv_heads", r.geometry.num_kv_heads));
+  DROIDSPEAK_TRY(g.i64("head_dim", r.geometry.head_dim));
+  DROIDSPEAK_TRY(r.geometry.validate().with_context(g.where()));
+  DROIDSPEAK_TRY(g.i64("vocab_size", r.vocab_size));
+  DROIDSPEAK_TRY(g.number("rope_theta", r.rope.theta));
+  DROIDSPEAK_TRY(g.boolean("rope_llama3", r.rope.llama3_scaling));
+  DROIDSPEAK_TRY(g.number("rope_factor", r.rope.factor));
+  DROIDSPEAK_TRY(g.number("rope_low_freq_factor", r.rope.low_freq_factor));
+  DROIDSPEAK_TRY(g.number("rope_high_freq_factor", r.rope.high_freq_factor));
+  DROIDSPEAK_TRY(g.i64("rope_original_max_position_embeddings", r.rope.original_max_position_embeddings));
+  DROIDSPEAK_TRY(g.fingerprint("embedding_fingerprint", r.embedding_fingerprint));
+  DROIDSPEAK_TRY(g.fingerprint("head_fingerprint", r.head_fingerprint));
+  const Json* layers = nullptr;
+  DROIDSPEAK_TRY(g.array("layer_fingerprints", layers));
+  if (static_cast<std::int64_t>(layers->size()) != r.geometry.num_layers) {
+    return Status::io_error(g.where() + ": layer_fingerprints has " + std::to_string(layers->size()) +
+                            " entries for " + std::to_string(r.geometry.num_layers) + " layers");
+  }
+  r.layer_fingerprints.clear();
+  for (std::size_t i = 0; i < layers->size(); ++i) {
+    const Json& v = (*layers)[i];
+    std::uint64_t fp = 0;
+    if (!v.is_string()) return Status::io_error(g.where() + ": layer_fingerprints[" + std::to_string(i) + "] must be a string");
+    DROIDSPEAK_TRY(g.parse_hex(v.get<std::string>(), "layer_fingerprints[" + std::to_string(i) + "]", fp));
+    r.layer_fingerprints.push_back(fp);
+  }
+  return Status::ok();
+}
+
+inline Status read_metrics(const Fields& f, profile::QualityMetrics& q) {
+  DROIDSPEAK_TRY(f.number("loss_sum", q.loss_sum));
+  DROIDSPEAK_TRY(f.number("correct", q.correct));
+  DROIDSPEAK_TRY(f.i64("predictions", q.predictions));
+  DROIDSPEAK_TRY(f.number("kl_sum", q.kl_sum));
+  DROIDSPEAK_TRY(f.i64("kl_rows", q.kl_rows));
+  if (q.predictions < 0 || q.kl_rows < 0) return Status::io_error(f.where() + ": negative counts");
+  return Status::ok();
+}
+
+inline Status read_stored(const Fields& f, const char* key, std::int64_t num_layers,
+                          std::vector<StoredPlanQuality>& out) {
+  const Json* arr = nullptr;
+  DROIDSPEAK_TRY(f.array(key, arr));
+  out.clear();
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const std::string where = f.where() + ": " + key + "[" + std::to_string(i) + "]";
+    if (!(*arr)[i].is_object()) return Status::io_error(where + " must be an object");
+    const Fields e((*arr)[i], where);
+    StoredPlanQuality s;
+    DROIDSPEAK_TRY(e.string("plan", s.plan));
+    DROIDSPEAK_TRY(plan::ReusePlan::parse(s.plan, num_layers).status().with_context(where));
+    DROIDSPEAK_TRY(read_metrics(e, s.quality));
+    out.push_back(std::move(s));
+  }
+  return Status::ok();
+}
+
+}  // namespace detail
+
+//! The plan file as JSON text (2-space indent).
+inline std::string plan_file_json(const PlanFile& p) {
+  using detail::Json;
+  Json j = Json::object();
+  j["format"] = "droidspeak-plan";
+  j["version"] = PlanFile::kVersion;
+  j["num_layers"] = p.plan.num_layers();
+  j["plan"] = p.plan.to_string();
+  Json intervals = Json::array();
+  for (const plan::LayerInterval& v : p.plan.intervals()) intervals.push_back(Json::array({v.first, v.last}));
+  j["recomputed_intervals"] = intervals;
+  j["layers_recomputed"] = p.plan.num_recomputed();
+  Json sel = Json::object();
+  sel["measure"] = p.measure;
+  sel["threshold"] = p.threshold;
+  sel["max_intervals"] = p.max_intervals;
+  j["selection"] = sel;
+  Json pred = Json::object();
+  pred["quality_drop"] = p.predicted_quality_drop;
+  pred["prefill_ratio"] = p.predicted_prefill_ratio;
+  j["predicted"] = pred;
+  j["sender"] = detail::record_json(p.sender);
+  j["receiver"] = detail::record_json(p.receiver);
+  Json prof = Json::object();
+  prof["granularity"] = p.granularity;
+  prof["num_samples"] = p.num_samples;
+  prof["full_prefill"] = detail::metrics_json(p.full_prefill);
+  prof["grid"] = detail::stored_json(p.grid);
+  prof["frontier"] = detail::stored_json(p.frontier);
+  prof["context_layer_token_passes"] = p.profile_context_layer_token_passes;
+  prof["exhaustive_context_layer_token_passes"] = p.exhaustive_context_layer_token_passes;
+  j["profile"] = prof;
+  return j.dump(2) + "\n";
+}
+
+//! Parses and validates plan-file text; `file_name` prefixes every message.
+inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view file_name) {
+  const std::string file(file_name);
+  const detail::Json root = detail::parse_json(text);
+  if (root.is_discarded()) return Status::io_error(file + ": not valid JSON");
+  if (!root.is_object()) return Status::io_error(file + ": top level is not a JSON object");
+  const detail::Fields f(root, file);
+  std::string format;
+  DROIDSPEAK_TRY(f.string("format", format));
+  if (format != "droidspeak-plan") return Status::io_error(file + ": format '" + format + "' is not droidspeak-plan");
+  std::int64_t version = 0;
+  DROIDSPEAK_TRY(f.i64("version", version));
+  if (version != PlanFile::kVersion) {
+    return Status::not_supported(file + ": plan file version " + std::to_string(version) +
+                                 ", this build reads version " + std::to_string(PlanFile::kVersion));
+  }
+  PlanFile p;
+  std::int64_t layers = 0;
+  DROIDSPEAK_TRY(f.i64("num_layers", layers));
+  std::string plan_text;
+  DROIDSPEAK_TRY(f.string("plan", plan_text));
+  Result<plan::ReusePlan> rp = plan::ReusePlan::parse(plan_text, layers);
+  if (!rp) return rp.status().with_context(file);
+  p.plan = *rp;
+  DROIDSPEAK_TRY(detail::read_record(f, "sender", p.sender));
+  DROIDSPEAK_TRY(detail::read_record(f, "receiver", p.receiver));
+  if (p.sender.geometry.num_layers != layers || p.receiver.geometry.num_layers != layers) {
+    return Status::io_error(file + ": the plan is for " + std::to_string(layers) + " layers but the records say " +
+                            std::to_string(p.sender.geometry.num_layers) + " and " +
+                            std::to_string(p.receiver.geometry.num_layers));
+  }
+  const detail::Json* sel = nullptr;
+  DROIDSPEAK_TRY(f.object("selection", sel));
+  const detail::Fields s(*sel, file + ": selection");
+  DROIDSPEAK_TRY(s.string("measure", p.measure));
+  if (p.measure != "loss" && p.measure != "accuracy" && p.measure != "kl") {
+    return Status::io_error(file + ": selection: measure '" + p.measure + "' is not loss, accuracy or kl");
+  }
+  DROIDSPEAK_TRY(s.number("threshold", p.threshold));
+  DROIDSPEAK_TRY(s.i64("max_intervals", p.max_intervals));
+  const detail::Json* pred = nullptr;
+  DROIDSPEAK_TRY(f.object("predicted", pred));
+  const detail::Fields pf(*pred, file + ": predicted");
+  DROIDSPEAK_TRY(pf.number("quality_drop", p.predicted_quality_drop));
+  DROIDSPEAK_TRY(pf.number("prefill_ratio", p.predicted_prefill_ratio));
+  const detail::Json* prof = nullptr;
+  DROIDSPEAK_TRY(f.object("profile", prof));
+  const detail::Fields pr(*prof, file + ": profile");
+  DROIDSPEAK_TRY(pr.i64("granularity", p.granularity));
+  DROIDSPEAK_TRY(pr.i64("num_samples", p.num_samples));
+  const detail::Json* full = nullptr;
+  DROIDSPEAK_TRY(pr.object("full_prefill", full));
+  DROIDSPEAK_TRY(detail::read_metrics(detail::Fields(*full, file + ": profile: full_prefill"), p.full_prefill));
+  DROIDSPEAK_TRY(detail::read_stored(pr, "grid", layers, p.grid));
+  DROIDSPEAK_TRY(detail::read_stored(pr, "frontier", layers, p.frontier));
+  DROIDSPEAK_TRY(pr.i64("context_layer_token_passes", p.profile_context_layer_token_passes));
+  DROIDSPEAK_TRY(pr.i64("exhaustive_context_layer_token_passes", p.exhaustive_context_layer_token_passes));
+  return p;
+}
+
+//! Writes plan_file_json(p) to `path`.
+inline Status write_plan_file(const std::filesystem::path& path, const PlanFile& p) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::io_error(path.string() + ": cannot open for writing");
+  out << plan_file_json(p);
+  out.close();
+  if (!out) return Status::io_error(path.string() + ": write failed");
+  return Status::ok();
+}
+
+//! Reads and validates a plan file.
+inline Result<PlanFile> read_plan_file(const std::filesystem::path& path) {
+  std::string text;
+  DROIDSPEAK_TRY(detail::read_text_file(path, text));
+  return parse_plan_file(text, path.string());
+}
+
+//! Refuses a plan made for another pair: the records stored in the file must equal those of
+//! the models about to use it (geometry, RoPE, vocabulary and every weight fingerprint).
+inline Status check_plan_matches(const PlanFile& p, const plan::CompatibilityRecord& sender,
+                                 const plan::CompatibilityRecord& receiver) {
+  auto differ = [](const char* who, const plan::CompatibilityRecord& file, const plan::CompatibilityRecord& model) {
+    std::string what = "weights";
+    if (!(file.geometry == model.geometry)) what = "geometry";
+    else if (file.vocab_size != model.vocab_size) what = "vocabulary";
+    else if (!(file.rope == model.rope)) what = "rope settings";
+    else if (file.embedding_fingerprint != model.embedding_fingerprint) what = "embedding weights";
+    else {
+      for (std::size_t l = 0; l < file.layer_fingerprints.size() && l < model.layer_fingerprints.size(); ++l) {
+        if (file.layer_fingerprints[l] != model.layer_fingerprints[l]) {
+          what = "weights of layer " + std::to_string(l);
+          break;
+        }
+      }
+    }
+    return Status::invalid_argument(std::string("plan file was made for another ") + who + ": its " + what +
+                                    " differ from the model given");
+  };
+  if (!(p.sender == sender)) return differ("sender", p.sender, sender);
+  if (!(p.receiver == receiver)) return differ("receiver", p.receiver, receiver);
+  return Status::ok();
+}
+
+}  // namespace droidspeak::inline DROIDSPEAK_ABI::io
