@@ -14,6 +14,7 @@
 //!                 timed between the prefills of the same run (num_layers calls per iteration,
 //!                 outside the benchmark's timed region), so both see the same machine load
 //!   ratio         GFLOP/s / sgemm_GFLOP/s (the target: >= 0.5 at n = 1024)
+//! BM_Decode: one decoding step (tokens/s) after a 1024-token context.
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
 #if __has_include("droidspeak/reference/hf_loader.hpp")
@@ -168,7 +169,51 @@ void BM_Prefill(benchmark::State& state) {
   state.SetLabel(m.name + ", " + std::to_string(e.num_threads()) + " threads");
 }
 
+// One decoding step (embed, all layers at one position, logits) after a prefilled context of
+// state.range(1) tokens; the cache is rolled back with set_num_tokens so every step sees the
+// same context length.
+void BM_Decode(benchmark::State& state) {
+  const bool realistic = state.range(0) != 0;
+  const std::int64_t n = state.range(1);
+  Model& m = model(realistic);
+  if (!m.engine) {
+    state.SkipWithError("could not build the model");
+    return;
+  }
+  reference::Engine& e = *m.engine;
+  const io::HfConfig& c = m.config;
+  std::vector<std::int32_t> tokens(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) tokens[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919) % c.vocab_size);
+  std::vector<float> hidden(static_cast<std::size_t>(n * c.hidden_size));
+  std::vector<float> logits(static_cast<std::size_t>(c.vocab_size));
+  if (!e.reset().is_ok() || !e.reserve(n + 1).is_ok() || !e.embed(tokens, hidden).is_ok() ||
+      !e.run_layers(0, c.num_layers, 0, n, hidden, nullptr).is_ok()) {
+    state.SkipWithError("prefill failed");
+    return;
+  }
+  std::vector<float> h(static_cast<std::size_t>(c.hidden_size));
+  const std::int32_t next = 1;
+  for (auto _ : state) {
+    if (!e.set_num_tokens(n).is_ok() || !e.embed(std::span<const std::int32_t>(&next, 1), h).is_ok() ||
+        !e.run_layers(0, c.num_layers, n, 1, h, nullptr).is_ok() || !e.logits(h, logits).is_ok()) {
+      state.SkipWithError("decode step failed");
+      return;
+    }
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
+                                                  benchmark::Counter::kIsRate);
+  state.SetLabel(m.name);
+}
+
 }  // namespace
+
+BENCHMARK(BM_Decode)
+    ->ArgNames({"realistic", "context"})
+    ->Args({0, 1024})
+    ->Args({1, 1024})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK(BM_Prefill)
     ->ArgNames({"realistic", "tokens"})

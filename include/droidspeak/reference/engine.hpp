@@ -59,8 +59,12 @@ struct EngineOptions {
 //! hold valid KV and refuses runs that would attend to positions not yet filled.
 //!
 //! Determinism: bit-identical results for the same token span however the layer range is
-//! split, whatever ran before and whatever the thread count (kDeterministicSpans); chunked
-//! prefill differs from one-chunk prefill only by float rounding of the matrix products.
+//! split, whatever ran before, whatever the page size and the engine's own thread count
+//! (kDeterministicSpans). The BLAS is the one exception: OpenBLAS run with one thread rounds
+//! differently from OpenBLAS run with several (measured: OPENBLAS_NUM_THREADS=1 vs 2..4 give
+//! different bits, 2..4 agree on a 2-core machine), so compare bits only within one BLAS
+//! configuration. Chunked prefill differs from one-chunk prefill only by float rounding of
+//! the matrix products (their shapes change).
 //! Not thread-safe: one call at a time.
 class Engine {
  public:
@@ -122,7 +126,8 @@ class Engine {
   }
 
   //! Capacity for positions [0, n). Growing reallocates the page pool (doubling) and moves
-  //! every cached position of the old capacity with layout::copy_kv.
+  //! every cached position of the old capacity with layout::copy_kv. out_of_range past the
+  //! config's max_position_embeddings (when it is set): the model never saw such positions.
   Status reserve(std::int64_t n) {
     if (!pool_) return Status::invalid_argument("reference engine: no model (use Engine::create)");
     if (n < 0) return Status::invalid_argument("reserve: negative token count " + std::to_string(n));
