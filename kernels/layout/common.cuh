@@ -209,20 +209,22 @@ inline int group_shift_for(std::int64_t chunks) {
   return shift;
 }
 
-//! Blocks for a grid-stride walk over `rows` rows with groups of `1 << group_shift` lanes:
-//! enough to cover the rows, at most a full wave of resident blocks on the current device.
-inline Status grid_for(std::int64_t rows, int group_shift, unsigned& blocks) {
+//! Blocks for a grid-stride walk of `kernel` over `rows` rows with groups of
+//! `1 << group_shift` lanes: enough to cover the rows, at most one wave of resident blocks
+//! on the current device (a partial second wave would leave SMs idle at the end). The
+//! queries are host-side only, so launches stay graph-capturable.
+template <class Kernel>
+Status grid_for(Kernel* kernel, std::int64_t rows, int group_shift, unsigned& blocks) {
   int device = 0;
   int sms = 0;
-  int threads_per_sm = 0;
+  int per_sm = 0;
   DROIDSPEAK_CUDA_TRY(cudaGetDevice(&device));
   DROIDSPEAK_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   DROIDSPEAK_CUDA_TRY(
-      cudaDeviceGetAttribute(&threads_per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device));
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kBlockThreads, 0));
   const std::int64_t rows_per_block = kBlockThreads >> group_shift;
   const std::int64_t wanted = (rows + rows_per_block - 1) / rows_per_block;
-  const std::int64_t wave =
-      static_cast<std::int64_t>(sms) * (threads_per_sm > 0 ? threads_per_sm / kBlockThreads : 1);
+  const std::int64_t wave = static_cast<std::int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
   const std::int64_t n = wanted < wave ? wanted : wave;
   blocks = static_cast<unsigned>(n < 1 ? 1 : n);
   return Status::ok();

@@ -14,6 +14,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <type_traits>
 
 namespace droidspeak::inline DROIDSPEAK_ABI::cuda::detail {
 
@@ -90,7 +92,7 @@ Status launch_copy_words(const Map& map, std::int64_t row_bytes, CUstream_st* st
   const std::int64_t words = row_bytes / kBytes;
   const int shift = group_shift_for(words);
   unsigned blocks = 0;
-  DROIDSPEAK_TRY(grid_for(map.size(), shift, blocks));
+  DROIDSPEAK_TRY(grid_for(copy_words_kernel<Map, kBytes>, map.size(), shift, blocks));
   copy_words_kernel<Map, kBytes><<<blocks, kBlockThreads, 0, stream>>>(map, words, shift);
   DROIDSPEAK_CUDA_TRY(cudaGetLastError());
   return Status::ok();
@@ -101,7 +103,7 @@ Status launch_convert(const Map& map, std::int64_t row_elements, CUstream_st* st
   const std::int64_t vecs = row_elements / kVec;
   const int shift = group_shift_for(vecs);
   unsigned blocks = 0;
-  DROIDSPEAK_TRY(grid_for(map.size(), shift, blocks));
+  DROIDSPEAK_TRY(grid_for(convert_rows_kernel<Map, Src, Dst, kVec>, map.size(), shift, blocks));
   convert_rows_kernel<Map, Src, Dst, kVec><<<blocks, kBlockThreads, 0, stream>>>(map, vecs, shift);
   DROIDSPEAK_CUDA_TRY(cudaGetLastError());
   return Status::ok();

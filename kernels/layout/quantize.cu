@@ -125,7 +125,8 @@ template <class Src, class Q, int kVec, int kGroup>
 Status launch_quantize(QuantizeParams p, CUstream_st* stream) {
   constexpr int kShift = kGroup == 8 ? 3 : kGroup == 16 ? 4 : 5;
   unsigned blocks = 0;
-  DROIDSPEAK_TRY(grid_for(p.map.size(), kShift, blocks));
+  DROIDSPEAK_TRY(
+      grid_for(quantize_rows_kernel<Src, Q, kVec, kGroup>, p.map.size(), kShift, blocks));
   quantize_rows_kernel<Src, Q, kVec, kGroup><<<blocks, kBlockThreads, 0, stream>>>(p);
   DROIDSPEAK_CUDA_TRY(cudaGetLastError());
   return Status::ok();
@@ -143,7 +144,7 @@ template <class Q, class Dst, int kVec>
 Status launch_dequantize(DequantizeParams p, CUstream_st* stream) {
   const int shift = group_shift_for(p.vecs_per_row);
   unsigned blocks = 0;
-  DROIDSPEAK_TRY(grid_for(p.map.size(), shift, blocks));
+  DROIDSPEAK_TRY(grid_for(dequantize_rows_kernel<Q, Dst, kVec>, p.map.size(), shift, blocks));
   dequantize_rows_kernel<Q, Dst, kVec><<<blocks, kBlockThreads, 0, stream>>>(p, shift);
   DROIDSPEAK_CUDA_TRY(cudaGetLastError());
   return Status::ok();
