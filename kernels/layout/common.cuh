@@ -8,7 +8,9 @@
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/dtype.hpp"
 #include "droidspeak/core/status.hpp"
+#include "droidspeak/layout/head_order.hpp"   // KvPart
 #include "droidspeak/layout/layer_set.hpp"
+#include "droidspeak/layout/token_range.hpp"
 #include "droidspeak/layout/view.hpp"
 
 #include <cuda_runtime.h>
@@ -72,7 +74,7 @@ struct KvRows {
   DROIDSPEAK_HOST_DEVICE std::int64_t size() const {
     return layers.count * 2 * num_tokens * num_heads;
   }
-  DROIDSPEAK_DEVICE KvRow at(std::int64_t r) const {
+  DROIDSPEAK_HOST_DEVICE KvRow at(std::int64_t r) const {
     const std::int64_t head = r % num_heads;
     r /= num_heads;
     const std::int64_t t = r % num_tokens;
@@ -96,7 +98,7 @@ struct KvCopyMap {
   KvRows rows;
 
   DROIDSPEAK_HOST_DEVICE std::int64_t size() const { return rows.size(); }
-  DROIDSPEAK_DEVICE bool at(std::int64_t r, const std::byte*& s, std::byte*& d) const {
+  DROIDSPEAK_HOST_DEVICE bool at(std::int64_t r, const std::byte*& s, std::byte*& d) const {
     const KvRow row = rows.at(r);
     s = src.row(row.layer, row.part, row.src_token, row.head);
     d = dst.row(row.layer, row.part, row.dst_token, row.head);
@@ -114,7 +116,7 @@ struct ECopyMap {
   std::int64_t dst_token_begin;
 
   DROIDSPEAK_HOST_DEVICE std::int64_t size() const { return layers.count * num_tokens; }
-  DROIDSPEAK_DEVICE bool at(std::int64_t r, const std::byte*& s, std::byte*& d) const {
+  DROIDSPEAK_HOST_DEVICE bool at(std::int64_t r, const std::byte*& s, std::byte*& d) const {
     const std::int64_t layer = layers.layer[r / num_tokens];
     const std::int64_t t = r % num_tokens;
     s = src.row(layer, src_token_begin + t);
@@ -131,7 +133,7 @@ struct RowWalk {
   int lane;             //!< lane inside the group
 };
 
-DROIDSPEAK_DEVICE RowWalk row_walk(unsigned block, unsigned grid, unsigned thread,
+DROIDSPEAK_HOST_DEVICE RowWalk row_walk(unsigned block, unsigned grid, unsigned thread,
                                    int group_shift) {
   const std::int64_t global = static_cast<std::int64_t>(block) * kBlockThreads + thread;
   return {global >> group_shift, (static_cast<std::int64_t>(grid) * kBlockThreads) >> group_shift,
