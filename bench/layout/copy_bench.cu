@@ -92,6 +92,8 @@ struct Caches {
     if (transfer.ptr != nullptr) {
       (void)cudaMemset(transfer.ptr, 0x3E, static_cast<std::size_t>(flat.pool_elements() * 2));
     }
+    // The set-up ran on the legacy stream; the timed work runs on a non-blocking one.
+    (void)cudaDeviceSynchronize();
   }
   bool ok() const {
     return table.ptr && k_pool.ptr && v_pool.ptr && transfer.ptr && fp8.ptr && scales.ptr;

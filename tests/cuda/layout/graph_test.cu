@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -73,6 +74,8 @@ TEST_CASE("copy, quantise and deviation capture into a CUDA graph and replay") {
       d_src.k.upload(src.k.data(), src.k.size());
       d_src.v.upload(src.v.data(), src.v.size());
     }
+    // The uploads ran on the legacy stream, which a non-blocking stream does not wait for.
+    test::check_cuda(cudaDeviceSynchronize());
     test::check_cuda(cudaGraphLaunch(exec, stream));
     test::check_cuda(cudaStreamSynchronize(stream));
 
