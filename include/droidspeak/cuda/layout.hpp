@@ -32,7 +32,8 @@ namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
 //   droidspeak/layout/ (copy.hpp, quantize.hpp), and deterministic.
 // - A failed launch returns Status::cuda_error with the runtime's message. Faults inside
 //   the kernel surface, as usual with CUDA, at the caller's next synchronisation.
-// - Empty layer sets and empty token ranges are valid and launch nothing.
+// - Empty layer sets and empty token ranges are valid and write nothing (kv_deviation
+//   still writes zero statistics for every selected layer, as the host does).
 
 //! Copies K and V rows of `args.layers` from `args.src` to `args.dst`, between any two
 //! layouts (transfer NHD/HND, block table or CSR pages, split or fused pools) and any
