@@ -3,7 +3,6 @@
 //! @file reference::Engine: layer splits, chunking, decoding, E capture, the independent
 //! naive forward pass, and every bad-input status.
 #include "droidspeak/reference/engine.hpp"
-#include "droidspeak/reference/generate.hpp"
 #include "droidspeak/reference/random_model.hpp"
 #include "reference/reference_test_util.hpp"
 
@@ -121,46 +120,6 @@ TEST_CASE("engine: prefill in chunks equals one chunk within 1e-5 (hidden) and 1
                                       read_kv(one, l, layout::KvPart::kK, 200)) <= 1e-5);
     }
   }
-}
-
-TEST_CASE("engine: greedy decoding with the cache equals recomputing the whole sequence") {
-  const auto w = random_model(small_config(), 7);
-  auto e = make_engine(w);
-  const auto prompt = some_tokens(20, 50, 8);
-  reference::SamplingOptions o;
-  o.max_new_tokens = 24;
-  auto out = reference::generate(e, prompt, o);
-  REQUIRE_MESSAGE(out.is_ok(), out.status().to_string());
-  REQUIRE(out->size() == 24);
-  auto fresh = make_engine(w);
-  std::vector<std::int32_t> seq = prompt;
-  std::vector<float> logits(50);
-  for (std::size_t i = 0; i < out->size(); ++i) {
-    REQUIRE(fresh.reset().is_ok());
-    REQUIRE(reference::prefill_tokens(fresh, seq, logits).is_ok());
-    CHECK(reference::argmax(logits) == (*out)[i]);
-    seq.push_back((*out)[i]);
-  }
-}
-
-TEST_CASE("engine: seeded sampling is reproducible and depends on the seed") {
-  const auto w = random_model(small_config(), 9);
-  auto e = make_engine(w);
-  const auto prompt = some_tokens(10, 50, 10);
-  reference::SamplingOptions o{.max_new_tokens = 30, .temperature = 1.5f, .top_k = 20, .seed = 42};
-  auto a = reference::generate(e, prompt, o);
-  auto b = reference::generate(e, prompt, o);
-  o.seed = 43;
-  auto c = reference::generate(e, prompt, o);
-  REQUIRE((a.is_ok() && b.is_ok() && c.is_ok()));
-  CHECK(*a == *b);
-  CHECK(*a != *c);
-  o.stop_token = (*a)[3];
-  auto d = reference::generate(e, prompt, {.max_new_tokens = 30, .temperature = 1.5f, .top_k = 20,
-                                           .seed = 42, .stop_token = (*a)[3]});
-  REQUIRE(d.is_ok());
-  CHECK(d->size() <= 4);
-  CHECK(d->back() == (*a)[3]);
 }
 
 TEST_CASE("engine: E capture equals the hidden state seen running layer by layer") {

@@ -1,13 +1,11 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
 //! @file The reference row kernels against their formulas: RoPE, llama3 scaling, RMSNorm,
-//! SwiGLU, masked softmax, and the thread pool's splitting.
+//! SwiGLU, masked softmax, exp, gemm.
 #include "droidspeak/reference/kernels.hpp"
-#include "droidspeak/reference/thread_pool.hpp"
 
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -117,22 +115,6 @@ TEST_CASE("kernels: gemm_nt computes A . B^T") {
   reference::gemm_nt(2, 3, 3, 1.0f, a, 3, b, 3, 0.0f, c, 3);
   const float want[6] = {1, 2, 6, 4, 5, 15};
   for (int i = 0; i < 6; ++i) CHECK(c[i] == want[i]);
-}
-
-TEST_CASE("kernels: the thread pool covers [0, n) exactly once in contiguous pieces") {
-  for (int threads : {1, 2, 3, 8}) {
-    reference::ThreadPool pool(threads);
-    CHECK(pool.num_threads() == threads);
-    for (std::int64_t n : {0, 1, 5, 1000}) {
-      std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
-      for (int rep = 0; rep < 3; ++rep) {
-        pool.parallel_for(n, [&](std::int64_t b, std::int64_t e) {
-          for (std::int64_t i = b; i < e; ++i) hits[static_cast<std::size_t>(i)]++;
-        });
-      }
-      for (auto& h : hits) CHECK(h.load() == 3);
-    }
-  }
 }
 
 TEST_CASE("kernels: exp_f32 is within 2e-7 relative of exp on [-87, 88]") {
