@@ -32,7 +32,10 @@ namespace droidspeak::inline DROIDSPEAK_ABI::reference {
 //! How the engine lays out its cache and splits work.
 struct EngineOptions {
   std::int64_t page_size = 16;        //!< tokens per KV page
-  int num_threads = 0;                //!< row-parallel threads incl. the caller; 0: all cores
+  //! Threads of the engine's row-parallel loops, the caller included; 0: all cores. The
+  //! matrix products run on OpenBLAS's own threads (OPENBLAS_NUM_THREADS); the engine's
+  //! workers sleep while they do.
+  int num_threads = 0;
   std::int64_t attention_tile = 128;  //!< query rows per attention block (causal skipping)
 };
 
@@ -65,7 +68,12 @@ struct EngineOptions {
 //! different bits, 2..4 agree on a 2-core machine), so compare bits only within one BLAS
 //! configuration. Chunked prefill differs from one-chunk prefill only by float rounding of
 //! the matrix products (their shapes change).
-//! Not thread-safe: one call at a time.
+//! Not thread-safe: one call at a time. Movable, not copyable.
+//!
+//! Use: `auto e = Engine::create(weights)`; `e->reserve(n)`; `e->embed(tokens, h)`;
+//! `e->run_layers(0, L, 0, n, h, nullptr)`; `e->logits(last row of h, out)` (see
+//! reference/generate.hpp for prefill and decoding loops, tests/prefill/engine_test.cpp for
+//! a partial prefill through the concept).
 class Engine {
  public:
   static constexpr bool kDeterministicSpans = true;
