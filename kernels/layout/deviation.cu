@@ -23,7 +23,6 @@ namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
 namespace detail {
 namespace {
 
-constexpr int kWarpsPerBlock = kBlockThreads / 32;
 // Blocks per (layer, K|V): one per 64 rows, at most 64. A function of the arguments only,
 // never of the device, so the summation order (and the result) is the same everywhere.
 constexpr std::int64_t kRowsPerBlock = 64;
@@ -54,6 +53,7 @@ struct DeviationParams {
   std::int64_t num_tokens;
   std::int64_t num_heads;
   std::int64_t vecs_per_row;
+  int group_shift;  // log2 of the lanes sharing a row
   std::int64_t blocks_per_part;
   Partial* partials;  // [layers.count][2][blocks_per_part]
 };
@@ -65,8 +65,10 @@ struct FinalParams {
   layout::KvDeviation* out;  // [>= largest layer + 1]
 };
 
-// Block (part_index, i) of a layer's K or V takes rows (token, head) i * 8 + warp,
-// stepping by 8 * blocks_per_part; the lanes of a warp split each row's vectors.
+// Block (part_index, i) of a layer's K or V takes rows (token, head) i * G + g, stepping by
+// G * blocks_per_part, where G is the number of lane groups per block and g this thread's
+// group; the lanes of a group split each row's vectors. The mapping depends only on the
+// arguments, so every run adds the same numbers in the same order.
 template <class A, class B, int kVec>
 __global__ void __launch_bounds__(kBlockThreads)
     deviation_partial_kernel(const __grid_constant__ DeviationParams p) {
@@ -74,8 +76,10 @@ __global__ void __launch_bounds__(kBlockThreads)
   const std::int64_t block_in_part = blockIdx.x % p.blocks_per_part;
   const std::int64_t layer = p.layers.layer[part_index >> 1];
   const auto part = static_cast<layout::KvPart>(part_index & 1);
-  const int warp = static_cast<int>(threadIdx.x) / 32;
-  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int group_size = 1 << p.group_shift;
+  const int groups = kBlockThreads >> p.group_shift;
+  const int group = static_cast<int>(threadIdx.x) >> p.group_shift;
+  const int lane = static_cast<int>(threadIdx.x) & (group_size - 1);
   const std::int64_t rows = p.num_tokens * p.num_heads;
 
   double sum_sq_diff = 0.0;
@@ -84,8 +88,8 @@ __global__ void __launch_bounds__(kBlockThreads)
   double dot = 0.0;
   double max_abs = 0.0;
   long long count = 0;
-  for (std::int64_t q = block_in_part * kWarpsPerBlock + warp; q < rows;
-       q += p.blocks_per_part * kWarpsPerBlock) {
+  for (std::int64_t q = block_in_part * groups + group; q < rows;
+       q += p.blocks_per_part * groups) {
     const std::int64_t t = p.token_begin + q / p.num_heads;
     const std::int64_t h = q % p.num_heads;
     const std::byte* ra = p.a.row(layer, part, t, h);
@@ -93,7 +97,7 @@ __global__ void __launch_bounds__(kBlockThreads)
     if (ra == nullptr || rb == nullptr) continue;  // a page outside its pool
     const A* pa = reinterpret_cast<const A*>(ra);
     const B* pb = reinterpret_cast<const B*>(rb);
-    for (std::int64_t c = lane; c < p.vecs_per_row; c += 32) {
+    for (std::int64_t c = lane; c < p.vecs_per_row; c += group_size) {
       const Vec<A, kVec> va = load_vec<A, kVec>(pa + c * kVec);
       const Vec<B, kVec> vb = load_vec<B, kVec>(pb + c * kVec);
       DROIDSPEAK_UNROLL
@@ -217,6 +221,7 @@ Status kv_deviation(const layout::KvDeviationArgs& a, layout::KvDeviation* d_out
                             a.tokens.size(),
                             a.a.layout.num_kv_heads(),
                             0,
+                            0,
                             plan.blocks_per_part,
                             static_cast<detail::Partial*>(d_workspace)};
   return dispatch_dtype(a.a.dtype, [&](auto a_tag) {
@@ -226,9 +231,11 @@ Status kv_deviation(const layout::KvDeviationArgs& a, layout::KvDeviation* d_out
       constexpr int kVec = detail::vec_elements(sizeof(A), sizeof(B));
       if (detail::vectorizable(dim, kVec, {a.a.k_data, a.a.v_data, a.b.k_data, a.b.v_data})) {
         p.vecs_per_row = dim / kVec;
+        p.group_shift = detail::group_shift_for(p.vecs_per_row);
         return detail::launch_deviation<A, B, kVec>(p, plan, d_out, stream);
       }
       p.vecs_per_row = dim;
+      p.group_shift = detail::group_shift_for(p.vecs_per_row);
       return detail::launch_deviation<A, B, 1>(p, plan, d_out, stream);
     });
   });
