@@ -1,0 +1,122 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+#include "droidspeak/prefill/quality_guard.hpp"
+
+#include "droidspeak/reference/engine.hpp"
+#include "droidspeak/reference/random_model.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <vector>
+
+using namespace droidspeak;
+using droidspeak::layout::LayerSet;
+using droidspeak::plan::ReusePlan;
+
+namespace {
+
+io::HfConfig config() {
+  io::HfConfig c{};
+  c.architecture = "LlamaForCausalLM";
+  c.hidden_size = 32;
+  c.num_layers = 4;
+  c.num_q_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 8;
+  c.intermediate_size = 48;
+  c.vocab_size = 40;
+  c.max_position_embeddings = 4096;
+  c.rms_norm_eps = 1e-5f;
+  c.rope_theta = 10000.0f;
+  return c;
+}
+
+reference::Engine engine(const reference::ModelWeights& w) {
+  auto e = reference::Engine::create(w, {.page_size = 4});
+  REQUIRE(e.is_ok());
+  return std::move(e).value();
+}
+
+struct Setup {
+  reference::ModelWeights base, tuned;
+  std::vector<std::int32_t> ctx{5, 9, 1, 33, 2, 8, 17, 4, 4, 21, 30, 11, 6, 0, 12, 3, 39, 19};
+  std::vector<std::int32_t> sfx{7, 23, 14, 2};
+  std::vector<float> e;
+  layout::ECacheLayout el;
+};
+
+Setup setup(float scale) {
+  Setup s;
+  s.base = std::move(reference::make_random_model(config(), 1).value());
+  s.tuned = std::move(reference::perturb_layers(s.base, LayerSet::all(4), scale, 2, true).value());
+  return s;
+}
+
+prefill::SenderCaches sender_caches(reference::Engine& sender, Setup& s) {
+  s.el = {LayerSet::all(4), static_cast<std::int64_t>(s.ctx.size()), 32};
+  s.e.assign(static_cast<std::size_t>(s.el.pool_elements()), 0.0f);
+  const layout::EView ev(reinterpret_cast<std::byte*>(s.e.data()), DType::kF32, s.el);
+  REQUIRE(prefill::sender_prefill(sender, s.ctx, ev).is_ok());
+  return {sender.kv_cache(), ev};
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("a passing guard changes nothing; a failing one falls back to full prefill") {
+  Setup s = setup(0.5f);
+  auto sender = engine(s.base), receiver = engine(s.tuned), oracle = engine(s.tuned);
+  const prefill::SenderCaches caches = sender_caches(sender, s);
+  const ReusePlan p = *ReusePlan::parse("1", 4);
+  std::vector<float> plain(40), guarded(40), full(40);
+  REQUIRE(prefill::partial_prefill(oracle, p, s.ctx, caches, s.sfx, plain).is_ok());
+  REQUIRE(prefill::full_prefill(oracle, s.ctx, s.sfx, full).is_ok());
+  REQUIRE(!same_bits(plain, full));
+
+  prefill::GuardReport rep;
+  REQUIRE(prefill::guarded_partial_prefill(receiver, p, s.ctx, caches, s.sfx, guarded,
+                                           {.probe_tokens = 3, .max_relative_l2 = 1e9}, &rep).is_ok());
+  CHECK_FALSE(rep.fell_back);
+  CHECK(rep.relative_l2 > 0.0);
+  CHECK(rep.probe_layer_token_passes == 3 * 4);
+  CHECK(same_bits(plain, guarded));
+
+  REQUIRE(prefill::guarded_partial_prefill(receiver, p, s.ctx, caches, s.sfx, guarded,
+                                           {.probe_tokens = 3, .max_relative_l2 = rep.relative_l2 / 2}, &rep).is_ok());
+  CHECK(rep.fell_back);
+  CHECK(same_bits(full, guarded));
+}
+
+TEST_CASE("the guard sees more deviation when sender and receiver differ more") {
+  double rel[2] = {0, 0};
+  int i = 0;
+  for (float scale : {0.05f, 0.8f}) {
+    Setup s = setup(scale);
+    auto sender = engine(s.base), receiver = engine(s.tuned);
+    const prefill::SenderCaches caches = sender_caches(sender, s);
+    prefill::GuardReport rep;
+    std::vector<float> logits(40);
+    REQUIRE(prefill::guarded_partial_prefill(receiver, ReusePlan::full_reuse(4), s.ctx, caches, s.sfx, logits,
+                                             {.probe_tokens = 4, .max_relative_l2 = 1e9}, &rep).is_ok());
+    rel[i++] = rep.relative_l2;
+  }
+  CHECK(rel[0] < rel[1]);
+  // The same weights on both sides: only float rounding (the probe runs fewer tokens per
+  // matrix product than the prefill did).
+  Setup s = setup(0.1f);
+  auto sender = engine(s.base), receiver = engine(s.base);
+  const prefill::SenderCaches caches = sender_caches(sender, s);
+  prefill::GuardReport rep;
+  std::vector<float> logits(40);
+  REQUIRE(prefill::guarded_partial_prefill(receiver, ReusePlan::full_reuse(4), s.ctx, caches, s.sfx, logits,
+                                           {.probe_tokens = 4, .max_relative_l2 = 1e-4}, &rep).is_ok());
+  CHECK(rep.relative_l2 < 1e-5);
+  CHECK_FALSE(rep.fell_back);
+  CHECK(prefill::guarded_partial_prefill(receiver, ReusePlan::full_reuse(4), s.ctx, caches, s.sfx, logits,
+                                         {.probe_tokens = 0, .max_relative_l2 = 1.0}).message() ==
+        "quality guard: need probe_tokens >= 1 and max_relative_l2 >= 0");
+}
