@@ -62,7 +62,7 @@ TEST_CASE("engine: models prefill::Engine and is deterministic") {
   static_assert(prefill::is_deterministic<reference::Engine>());
 }
 
-TEST_CASE("engine: layers [0, L) at once equal [0, k) then [k, L), bit for bit") {
+TEST_CASE("engine: all layers at once equal layers 0..k-1 then k..L-1, bit for bit") {
   const auto w = random_model(small_config(), 1);
   const auto tokens = some_tokens(37, 50, 2);
   auto a = make_engine(w);

@@ -10,7 +10,7 @@
 
 using namespace droidspeak;
 
-TEST_CASE("thread pool: covers [0, n) exactly once in contiguous pieces") {
+TEST_CASE("thread pool: covers 0..n-1 exactly once in contiguous pieces") {
   for (int threads : {1, 2, 3, 8}) {
     reference::ThreadPool pool(threads);
     CHECK(pool.num_threads() == threads);
