@@ -6,10 +6,7 @@
 
 #include "droidspeak/layout/any_layout.hpp"
 #include "droidspeak/layout/view.hpp"
-// NOTE: LayoutSpec::name() holds a variable it never reads; g++ is silent, nvcc is not.
-#pragma nv_diag_suppress 550
 #include "support/layouts.hpp"  // test::OwnedCache, make_cache, all_specs
-#pragma nv_diag_default 550
 
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>

@@ -23,8 +23,6 @@ struct LayoutSpec {
   std::int64_t page_size = 16;
 
   std::string name() const {
-    layout::KvLayout l;
-    l.kind = kind;
     std::string n = kind == layout::LayoutKind::kTransfer     ? "transfer"
                     : kind == layout::LayoutKind::kBlockTable ? "block-table"
                                                               : "csr";

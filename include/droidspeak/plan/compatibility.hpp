@@ -36,7 +36,9 @@ inline std::uint64_t fingerprint64(std::span<const std::byte> bytes, std::uint64
     h = mix(h, w);
   }
   std::uint64_t tail = 0;
-  for (int b = 0; i < bytes.size(); ++i, ++b) tail |= static_cast<std::uint64_t>(bytes[i]) << (8 * b);
+  for (std::size_t b = 0; b < 8 && i + b < bytes.size(); ++b) {
+    tail |= static_cast<std::uint64_t>(bytes[i + b]) << (8 * b);
+  }
   h = mix(h, tail);
   return mix(h, static_cast<std::uint64_t>(bytes.size()));
 }

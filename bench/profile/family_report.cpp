@@ -1,0 +1,309 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file The results of DroidSpeak on the bundled model family, as Markdown: for every
+//! sender -> receiver pair, profiling on the profiling split, evaluation on the held-out split,
+//! single-layer sensitivity, whether the profile transfers, several intervals against one,
+//! measured prefill time against full prefill in the same run, and the profiler's cost.
+//!
+//! Usage: family_report [--models DIR] [--data DIR] [--pairs a>b,c>d] [--granularity g]
+//!        [--multi-max-layers k]
+#include "droidspeak/io/samples.hpp"
+#include "droidspeak/plan/compatibility.hpp"
+#include "droidspeak/plan/pareto.hpp"
+#include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/profile/profiler.hpp"
+#include "droidspeak/reference/compatibility.hpp"
+#include "droidspeak/reference/engine.hpp"
+#include "droidspeak/reference/hf_loader.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace droidspeak;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Args {
+  fs::path models = fs::path(__FILE__).parent_path().parent_path().parent_path() / "examples" / "models";
+  fs::path data = fs::path(__FILE__).parent_path().parent_path().parent_path() / "examples" / "data";
+  std::string pairs =
+      "base>ft-code,base>ft-scripture,base>lora-scripture,base>frozen-code,ft-code>ft-scripture,"
+      "ft-scripture>ft-code";
+  std::int64_t granularity = 1;
+  std::int64_t multi_max_layers = 3;
+};
+
+std::string domain_of(const std::string& receiver) {
+  if (receiver.find("code") != std::string::npos) return "code";
+  if (receiver.find("scripture") != std::string::npos) return "scripture";
+  return "prose";
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::string pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%+.2f %%", 100.0 * v);
+  return b;
+}
+
+// The best plan per number of recomputed layers (lowest drop), from a list of drops.
+std::map<std::int64_t, plan::ProfiledPlan> best_per_cost(const std::vector<plan::ProfiledPlan>& points) {
+  std::map<std::int64_t, plan::ProfiledPlan> best;
+  for (const plan::ProfiledPlan& p : points) {
+    const std::int64_t k = p.plan.num_recomputed();
+    auto it = best.find(k);
+    if (it == best.end() || p.quality_drop < it->second.quality_drop) best.insert_or_assign(k, p);
+  }
+  return best;
+}
+
+// Every plan of exactly two intervals recomputing `k` layers of `L`.
+std::vector<plan::ReusePlan> two_interval_plans(std::int64_t L, std::int64_t k) {
+  std::vector<plan::ReusePlan> out;
+  for (std::int64_t a = 1; a < k; ++a) {
+    const std::int64_t b = k - a;
+    for (std::int64_t s1 = 0; s1 + a <= L; ++s1) {
+      for (std::int64_t s2 = s1 + a; s2 + b <= L; ++s2) {
+        out.push_back(*plan::ReusePlan::create(L, {{s1, s1 + a - 1}, {s2, s2 + b - 1}}));
+      }
+    }
+  }
+  return out;
+}
+
+struct Row {
+  std::string name;
+  plan::ReusePlan plan;
+};
+
+int run_pair(const Args& args, const std::string& s_name, const std::string& r_name) {
+  Result<reference::ModelWeights> sw = reference::load_hf_model(args.models / s_name);
+  Result<reference::ModelWeights> rw = reference::load_hf_model(args.models / r_name);
+  if (!sw || !rw) {
+    std::fprintf(stderr, "loading %s / %s: %s %s\n", s_name.c_str(), r_name.c_str(), sw.status().to_string().c_str(),
+                 rw.status().to_string().c_str());
+    return 1;
+  }
+  Result<plan::PairCompatibility> compat =
+      plan::check_compatibility(*reference::compatibility_record(*sw), *reference::compatibility_record(*rw));
+  if (!compat) {
+    std::fprintf(stderr, "%s\n", compat.status().to_string().c_str());
+    return 1;
+  }
+  reference::Engine sender = std::move(reference::Engine::create(*sw).value());
+  reference::Engine receiver = std::move(reference::Engine::create(*rw).value());
+  const std::int64_t L = receiver.geometry().num_layers;
+  const std::string domain = domain_of(r_name);
+  auto prof = io::read_samples(args.data / (domain + "_profile.jsonl"), receiver.vocab_size());
+  auto held = io::read_samples(args.data / (domain + "_heldout.jsonl"), receiver.vocab_size());
+  if (!prof || !held) {
+    std::fprintf(stderr, "samples: %s %s\n", prof.status().to_string().c_str(), held.status().to_string().c_str());
+    return 1;
+  }
+  const auto measure = profile::QualityMeasure::kLoss;
+
+  std::printf("\n### %s → %s (%s samples: %zu profiling, %zu held-out)\n\n", s_name.c_str(), r_name.c_str(),
+              domain.c_str(), prof->size(), held->size());
+  std::printf("Identical layers: %s (leading %lld, embeddings %s): exact reuse of %s.\n\n",
+              compat->identical_layers.to_string().c_str(), static_cast<long long>(compat->identical_prefix),
+              compat->embeddings_identical ? "identical" : "differ",
+              compat->exact_reuse_layers().to_string().c_str());
+
+  // Profile on the profiling split and select.
+  const auto t0 = std::chrono::steady_clock::now();
+  Result<profile::ProfileResult> pr = profile::profile_intervals(sender, receiver, std::span(*prof),
+                                                                 {.granularity = args.granularity, .progress = {}});
+  const double profile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!pr) {
+    std::fprintf(stderr, "profile: %s\n", pr.status().to_string().c_str());
+    return 1;
+  }
+  const std::vector<plan::ProfiledPlan> drops = pr->drops(measure);
+  const plan::ProfiledPlan sel5 = *plan::select_plan(drops, L, 0.05, 1);
+  const plan::ProfiledPlan sel1 = *plan::select_plan(drops, L, 0.01, 1);
+
+  // Evaluate on the held-out split.
+  const std::vector<Row> rows = {{"full reuse", plan::ReusePlan::full_reuse(L)},
+                                 {"selected at 5 %", sel5.plan},
+                                 {"selected at 1 %", sel1.plan},
+                                 {"full recompute", plan::ReusePlan::full_recompute(L)}};
+  std::vector<plan::ReusePlan> row_plans;
+  for (const Row& r : rows) row_plans.push_back(r.plan);
+  profile::QualityMetrics held_full;
+  auto held_q = profile::evaluate_plans(sender, receiver, std::span(*held), std::span(row_plans), &held_full);
+  if (!held_q) {
+    std::fprintf(stderr, "evaluate: %s\n", held_q.status().to_string().c_str());
+    return 1;
+  }
+  std::printf("Held-out quality (loss in nats/byte; drop relative to the receiver's full prefill):\n\n");
+  std::printf("| plan | layers recomputed | suffix loss | loss drop | next-token accuracy | KL to full prefill |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  std::printf("| receiver full prefill | %lld | %.4f | — | %.3f | 0 |\n", static_cast<long long>(L), held_full.loss(),
+              held_full.accuracy());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const profile::QualityMetrics& q = (*held_q)[i].quality;
+    std::printf("| %s: `%s` | %lld | %.4f | %s | %.3f | %.4f |\n", rows[i].name.c_str(), rows[i].plan.to_string().c_str(),
+                static_cast<long long>(rows[i].plan.num_recomputed()), q.loss(),
+                pct(profile::quality_drop(q, held_full, measure)).c_str(), q.accuracy(), q.kl());
+  }
+
+  // Single-layer sensitivity: reuse one layer's KV, recompute the rest.
+  std::vector<plan::ReusePlan> singles;
+  for (std::int64_t l = 0; l < L; ++l) {
+    std::vector<plan::LayerInterval> iv;
+    if (l > 0) iv.push_back({0, l - 1});
+    if (l + 1 < L) iv.push_back({l + 1, L - 1});
+    singles.push_back(*plan::ReusePlan::create(L, iv));
+  }
+  profile::QualityMetrics prof_full;
+  auto single_q = profile::evaluate_plans(sender, receiver, std::span(*prof), std::span(singles), &prof_full);
+  if (!single_q) return 1;
+  std::printf("\nSingle-layer sensitivity (profiling split): loss drop when only layer l is reused:\n\n|");
+  for (std::int64_t l = 0; l < L; ++l) std::printf(" %lld |", static_cast<long long>(l));
+  std::printf("\n|");
+  for (std::int64_t l = 0; l < L; ++l) std::printf("---|");
+  std::printf("\n|");
+  for (std::int64_t l = 0; l < L; ++l) {
+    std::printf(" %.2f %% |", 100.0 * profile::quality_drop((*single_q)[static_cast<std::size_t>(l)].quality, prof_full, measure));
+  }
+  std::printf("\n");
+
+  // Does the profile transfer? The held-out grid gives the best single interval per cost.
+  Result<profile::ProfileResult> hr = profile::profile_intervals(sender, receiver, std::span(*held),
+                                                                 {.granularity = args.granularity, .progress = {}});
+  if (!hr) return 1;
+  const std::vector<plan::ProfiledPlan> held_drops = hr->drops(measure);
+  const auto best_prof = best_per_cost(drops);
+  const auto best_held = best_per_cost(held_drops);
+  const double reuse_gap = held_drops[0].quality_drop;
+  double worst_transfer = 0.0;
+  std::printf("\nDoes the profile transfer? For each number of recomputed layers, the interval chosen on the "
+              "profiling split vs the best on the held-out split, both measured on held-out (gap as a "
+              "fraction of the full-reuse drop %s):\n\n",
+              pct(reuse_gap).c_str());
+  std::printf("| layers | chosen on profiling | its held-out drop | best on held-out | its drop | gap / full-reuse gap |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  for (const auto& [k, p] : best_prof) {
+    if (k == 0 || k == L) continue;
+    double chosen_held = NAN;
+    for (const plan::ProfiledPlan& h : held_drops) {
+      if (h.plan == p.plan) chosen_held = h.quality_drop;
+    }
+    const plan::ProfiledPlan& b = best_held.at(k);
+    const double frac = reuse_gap > 0 ? (chosen_held - b.quality_drop) / reuse_gap : 0.0;
+    worst_transfer = std::max(worst_transfer, frac);
+    std::printf("| %lld | `%s` | %s | `%s` | %s | %.3f |\n", static_cast<long long>(k), p.plan.to_string().c_str(),
+                pct(chosen_held).c_str(), b.plan.to_string().c_str(), pct(b.quality_drop).c_str(), frac);
+  }
+  std::printf("\nWorst transfer gap: %.3f of the full-reuse gap (target ≤ 0.10).\n", worst_transfer);
+
+  // Several intervals vs one at the same cost (profiling split).
+  std::printf("\nTwo intervals vs one at the same number of recomputed layers (profiling split):\n\n");
+  std::printf("| layers | best one interval | drop | best two intervals | drop |\n|---|---|---|---|---|\n");
+  for (std::int64_t k = 2; k <= args.multi_max_layers && k < L; ++k) {
+    const std::vector<plan::ReusePlan> two = two_interval_plans(L, k);
+    auto q2 = profile::evaluate_plans(sender, receiver, std::span(*prof), std::span(two), &prof_full);
+    if (!q2) return 1;
+    plan::ProfiledPlan best2{two[0], INFINITY};
+    for (const profile::PlanQuality& pq : *q2) {
+      const double d = profile::quality_drop(pq.quality, prof_full, measure);
+      if (d < best2.quality_drop) best2 = {pq.plan, d};
+    }
+    const plan::ProfiledPlan& best1 = best_prof.at(k);
+    std::printf("| %lld | `%s` | %s | `%s` | %s |\n", static_cast<long long>(k), best1.plan.to_string().c_str(),
+                pct(best1.quality_drop).c_str(), best2.plan.to_string().c_str(), pct(best2.quality_drop).c_str());
+  }
+
+  // Measured prefill time of each plan relative to full prefill, in this run.
+  const profile::Sample& smp = (*held)[0];
+  const auto n = static_cast<std::int64_t>(smp.context.size());
+  const auto m = static_cast<std::int64_t>(smp.suffix.size());
+  const layout::ECacheLayout el{layout::LayerSet::all(L), n, receiver.geometry().hidden_size};
+  std::vector<float> e(static_cast<std::size_t>(el.pool_elements()));
+  const layout::EView ev(reinterpret_cast<std::byte*>(e.data()), DType::kF32, el);
+  if (!prefill::sender_prefill(sender, smp.context, ev).is_ok()) return 1;
+  std::vector<float> logits(static_cast<std::size_t>(receiver.vocab_size()));
+  auto time_of = [&](auto&& fn) {
+    std::vector<double> t;
+    for (int i = 0; i < 7; ++i) {
+      const auto a = std::chrono::steady_clock::now();
+      fn();
+      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+    }
+    return median(t);
+  };
+  const double full_t = time_of([&] { (void)prefill::full_prefill(receiver, smp.context, smp.suffix, logits); });
+  std::printf("\nPrefill time on one held-out sample (%lld context + %lld suffix tokens), median of 7, relative to "
+              "the receiver's full prefill (%.2f ms) measured in the same run; expected = (k·n + L·m) / (L·(n+m)):\n\n",
+              static_cast<long long>(n), static_cast<long long>(m), full_t * 1e3);
+  std::printf("| plan | layers | time | ratio | expected | difference |\n|---|---|---|---|---|---|\n");
+  for (const Row& r : rows) {
+    const double t = time_of([&] {
+      (void)prefill::partial_prefill(receiver, r.plan, smp.context, {sender.kv_cache(), ev}, smp.suffix, logits);
+    });
+    const double expected = static_cast<double>(r.plan.num_recomputed() * n + L * m) / static_cast<double>(L * (n + m));
+    std::printf("| %s `%s` | %lld | %.2f ms | %.3f | %.3f | %+.3f |\n", r.name.c_str(), r.plan.to_string().c_str(),
+                static_cast<long long>(r.plan.num_recomputed()), t * 1e3, t / full_t, expected, t / full_t - expected);
+  }
+
+  std::printf("\nProfiler cost (profiling split, granularity %lld, %.1f s): %lld layer-token passes of context = "
+              "%.2f full prefills; evaluating each interval from scratch: %lld = %.2f full prefills.\n",
+              static_cast<long long>(args.granularity), profile_seconds,
+              static_cast<long long>(pr->context_layer_token_passes), pr->context_prefills(),
+              static_cast<long long>(pr->exhaustive_context_layer_token_passes),
+              static_cast<double>(pr->exhaustive_context_layer_token_passes) /
+                  static_cast<double>(L * pr->context_tokens));
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--models") args.models = value();
+    else if (a == "--data") args.data = value();
+    else if (a == "--pairs") args.pairs = value();
+    else if (a == "--granularity") args.granularity = std::stoll(value());
+    else if (a == "--multi-max-layers") args.multi_max_layers = std::stoll(value());
+    else {
+      std::fprintf(stderr, "usage: family_report [--models DIR] [--data DIR] [--pairs a>b,...] [--granularity g] "
+                           "[--multi-max-layers k]\n");
+      return 2;
+    }
+  }
+  int rc = 0;
+  std::string pairs = args.pairs;
+  while (!pairs.empty()) {
+    const std::size_t comma = pairs.find(',');
+    const std::string pair = pairs.substr(0, comma);
+    pairs = comma == std::string::npos ? "" : pairs.substr(comma + 1);
+    const std::size_t gt = pair.find('>');
+    if (gt == std::string::npos) {
+      std::fprintf(stderr, "pair '%s' is not sender>receiver\n", pair.c_str());
+      return 2;
+    }
+    rc |= run_pair(args, pair.substr(0, gt), pair.substr(gt + 1));
+  }
+  return rc;
+}
