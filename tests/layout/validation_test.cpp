@@ -237,3 +237,17 @@ TEST_CASE("copy_e: errors") {
   check_status(copy_e(b), StatusCode::kErrorInvalidArgument,
                "copy_e: src: e-cache layout: need num_tokens >= 0 and hidden_size > 0, got 4 and 0");
 }
+
+TEST_CASE("layout validation: pool and E-cache sizes that overflow") {
+  const PagePool huge{1 << 20, std::int64_t{1} << 40, 1 << 20, 8, 128, HeadOrder::kNHD, KvPlacement::kSplit};
+  check_status(huge.validate(), StatusCode::kErrorInvalidArgument, "page pool: size overflows 64 bits");
+  const PagePool many{1, std::int64_t{INT32_MAX} + 1, 1, 1, 1, HeadOrder::kNHD, KvPlacement::kSplit};
+  check_status(many.validate(), StatusCode::kErrorInvalidArgument,
+               "page pool: num_pages exceeds the int32 page index range");
+  const ECacheLayout e{LayerSet::all(200), std::int64_t{1} << 40, std::int64_t{1} << 30};
+  check_status(e.validate(), StatusCode::kErrorInvalidArgument, "e-cache layout: size overflows 64 bits");
+  KvLayout bad;
+  bad.kind = static_cast<LayoutKind>(7);
+  check_status(bad.validate(), StatusCode::kErrorInvalidArgument, "kv layout: unknown layout kind");
+  check_status(bad.validate_host_indices(), StatusCode::kErrorInvalidArgument, "kv layout: unknown layout kind");
+}
