@@ -72,6 +72,14 @@ struct KvLayout {
                                               : csr.row_offset(layer, part, token, head);
   }
 
+  //! Elements from the row of (token, head) to that of (token, head + 1): the same for every
+  //! token of a layout, so a token's rows are base + h * head_stride().
+  DROIDSPEAK_HOST_DEVICE std::int64_t head_stride() const {
+    return kind == LayoutKind::kTransfer ? transfer.head_stride()
+           : kind == LayoutKind::kBlockTable ? block_table.pool.head_stride()
+                                              : csr.pool.head_stride();
+  }
+
   //! Checks the selected layout's shape (index arrays are not read).
   Status validate() const {
     switch (kind) {

@@ -52,6 +52,8 @@ inline Status copy_kv(const KvCopyArgs& a) {
   const std::int64_t dim = a.src.layout.head_dim();
   const std::int64_t row_bytes = dim * dtype_size(a.src.dtype);
   const std::int64_t shift = a.dst_token_begin - a.src_tokens.begin;
+  const std::int64_t src_head_bytes = a.src.layout.head_stride() * dtype_size(a.src.dtype);
+  const std::int64_t dst_head_bytes = a.dst.layout.head_stride() * dtype_size(a.dst.dtype);
   // Same dtype: rows that are adjacent in both buffers (a page of NHD tokens, a whole
   // transfer layer) are merged into one memcpy; the merge costs a compare per row.
   const std::byte* run_src = nullptr;
@@ -65,9 +67,10 @@ inline Status copy_kv(const KvCopyArgs& a) {
     const std::int64_t layer = a.layers.nth(i);
     for (KvPart part : {KvPart::kK, KvPart::kV}) {
       for (std::int64_t t = a.src_tokens.begin; t < a.src_tokens.end; ++t) {
-        for (std::int64_t h = 0; h < heads; ++h) {
-          const std::byte* s = a.src.row(layer, part, t, h);
-          std::byte* d = a.dst.row(layer, part, t + shift, h);
+        // One offset computation per token; its heads are a fixed stride apart.
+        const std::byte* s = a.src.row(layer, part, t, 0);
+        std::byte* d = a.dst.row(layer, part, t + shift, 0);
+        for (std::int64_t h = 0; h < heads; ++h, s += src_head_bytes, d += dst_head_bytes) {
           if (*fn != nullptr) {
             (*fn)(s, d, dim);
           } else if (run_bytes > 0 && s == run_src + run_bytes && d == run_dst + run_bytes) {

@@ -52,6 +52,11 @@ struct PagePool {
            block_row_offset(order, slot, head, page_size, num_kv_heads, head_dim);
   }
 
+  //! Elements from the row of (token, head) to that of (token, head + 1).
+  DROIDSPEAK_HOST_DEVICE constexpr std::int64_t head_stride() const {
+    return order == HeadOrder::kNHD ? head_dim : page_size * head_dim;
+  }
+
   Status validate() const {
     if (num_layers < 0 || num_pages < 0 || page_size <= 0 || num_kv_heads <= 0 || head_dim <= 0) {
       return Status::invalid_argument(

@@ -41,6 +41,11 @@ struct TransferLayout {
            block_row_offset(order, token, head, num_tokens, num_kv_heads, head_dim);
   }
 
+  //! Elements from the row of (token, head) to that of (token, head + 1).
+  DROIDSPEAK_HOST_DEVICE constexpr std::int64_t head_stride() const {
+    return order == HeadOrder::kNHD ? head_dim : num_tokens * head_dim;
+  }
+
   //! Extents are non-negative, heads and head_dim positive, and the buffer size fits int64.
   Status validate() const {
     if (num_layers < 0 || num_tokens < 0 || num_kv_heads <= 0 || head_dim <= 0) {
