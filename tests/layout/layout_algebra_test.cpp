@@ -27,6 +27,8 @@ bool mark_all(const KvLayout& l, std::vector<std::vector<char>>& seen, std::int6
         for (std::int64_t h = 0; h < l.num_kv_heads(); ++h) {
           const std::int64_t off = l.row_offset(layer, part, t, h);
           if (off < 0 || off + dim > l.pool_elements()) return false;
+          // A token's heads are head_stride() apart (copy_kv relies on it).
+          if (off != l.row_offset(layer, part, t, 0) + h * l.head_stride()) return false;
           for (std::int64_t e = 0; e < dim; ++e) {
             char& c = seen[base][static_cast<std::size_t>(off + e)];
             if (c) return false;
