@@ -1,0 +1,211 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file `droidspeak profile`: profile a pair over samples, select a plan, write the plan
+//! file, print the Pareto front and draw the grid and the front.
+#pragma once
+
+#include "charts.hpp"
+#include "common.hpp"
+
+#include "droidspeak/io/plan_file.hpp"
+#include "droidspeak/plan/pareto.hpp"
+#include "droidspeak/profile/profiler.hpp"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace droidspeak_cli {
+
+struct ProfileCommand {
+  fs::path sender, receiver, samples, out;
+  fs::path svg_dir;  //!< where grid.svg and pareto.svg go; empty: next to `out`
+  std::int64_t granularity = 1;
+  double threshold = 0.05;
+  std::int64_t max_intervals = 1;
+  std::string measure = "loss";
+  std::int64_t max_samples = 0;
+};
+
+//! Measures by name.
+inline Result<ds::profile::QualityMeasure> measure_named(const std::string& name) {
+  if (name == "loss") return ds::profile::QualityMeasure::kLoss;
+  if (name == "accuracy") return ds::profile::QualityMeasure::kAccuracy;
+  if (name == "kl") return ds::profile::QualityMeasure::kKl;
+  return Status::invalid_argument("measure '" + name + "' is not loss, accuracy or kl");
+}
+
+inline std::string measure_label(const std::string& name) {
+  return name == "kl" ? "KL (nats)" : name + " drop";
+}
+
+namespace detail {
+// Every plan of two non-adjacent intervals recomputing fewer than `below` layers in total.
+inline std::vector<ds::plan::ReusePlan> two_interval_plans(std::int64_t L, std::int64_t below) {
+  std::vector<ds::plan::ReusePlan> out;
+  for (std::int64_t k = 2; k < below; ++k) {
+    for (std::int64_t a = 1; a < k; ++a) {
+      for (std::int64_t s1 = 0; s1 + a <= L; ++s1) {
+        for (std::int64_t s2 = s1 + a + 1; s2 + (k - a) <= L; ++s2) {
+          out.push_back(*ds::plan::ReusePlan::create(L, {{s1, s1 + a - 1}, {s2, s2 + k - a - 1}}));
+        }
+      }
+    }
+  }
+  return out;
+}
+}  // namespace detail
+
+//! Profiles, selects, writes `cmd.out` and the two pictures; prints a report on stdout.
+inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFile* written = nullptr) {
+  Result<ds::profile::QualityMeasure> measure = measure_named(cmd.measure);
+  if (!measure) return measure.status();
+  const std::int64_t L = pair.num_layers();
+  if (cmd.granularity > L) {
+    return Status::invalid_argument("--granularity " + std::to_string(cmd.granularity) + " exceeds the model's " +
+                                    std::to_string(L) + " layers");
+  }
+  Result<std::vector<ds::profile::Sample>> samples =
+      load_samples(cmd.samples, pair.receiver.vocab_size(), cmd.max_samples);
+  if (!samples) return samples.status();
+  std::int64_t n_sum = 0, m_sum = 0;
+  for (const ds::profile::Sample& s : *samples) {
+    n_sum += static_cast<std::int64_t>(s.context.size());
+    m_sum += static_cast<std::int64_t>(s.suffix.size());
+  }
+  const auto count = static_cast<std::int64_t>(samples->size());
+  std::printf("sender   %s (%s)\nreceiver %s (%s)\n%s\n", pair.sender_dir.c_str(),
+              describe(pair.sender_weights.config).c_str(), pair.receiver_dir.c_str(),
+              describe(pair.receiver_weights.config).c_str(), describe(pair.compat).c_str());
+  std::printf("profiling %lld samples of %s (%lld context + %lld suffix tokens on average), granularity %lld\n",
+              static_cast<long long>(count), cmd.samples.c_str(), static_cast<long long>(n_sum / count),
+              static_cast<long long>(m_sum / count), static_cast<long long>(cmd.granularity));
+  std::fflush(stdout);
+
+  ProgressBar bar("profiling");
+  const auto t0 = std::chrono::steady_clock::now();
+  Result<ds::profile::ProfileResult> pr = ds::profile::profile_intervals(
+      pair.sender, pair.receiver, std::span(*samples),
+      {.granularity = cmd.granularity, .progress = [&](std::int64_t d, std::int64_t t) { bar.update(d, t); }});
+  if (!pr) return pr.status();
+  const double seconds = seconds_since(t0);
+  std::vector<ds::plan::ProfiledPlan> points = pr->drops(*measure);
+  std::vector<ds::profile::PlanQuality> qualities = pr->grid;
+  Result<ds::plan::ProfiledPlan> sel = ds::plan::select_plan(points, L, cmd.threshold, cmd.max_intervals);
+  if (!sel) return sel.status();
+
+  if (cmd.max_intervals >= 2 && sel->plan.num_recomputed() > 2) {
+    const std::vector<ds::plan::ReusePlan> extra = detail::two_interval_plans(L, sel->plan.num_recomputed());
+    std::printf("evaluating %zu two-interval plans cheaper than %s\n", extra.size(), sel->plan.to_string().c_str());
+    ds::profile::QualityMetrics full;
+    Result<std::vector<ds::profile::PlanQuality>> q =
+        ds::profile::evaluate_plans(pair.sender, pair.receiver, std::span(*samples), std::span(extra), &full);
+    if (!q) return q.status();
+    for (const ds::profile::PlanQuality& pq : *q) {
+      points.push_back({pq.plan, ds::profile::quality_drop(pq.quality, full, *measure)});
+      qualities.push_back(pq);
+    }
+    sel = ds::plan::select_plan(points, L, cmd.threshold, cmd.max_intervals);
+    if (!sel) return sel.status();
+  }
+  const std::vector<ds::plan::ProfiledPlan> front = ds::plan::pareto_front(points);
+
+  std::printf("profiled in %.1f s: %.2f full prefills of context compute (each interval from scratch: %.2f)\n\n",
+              seconds, pr->context_prefills(),
+              static_cast<double>(pr->exhaustive_context_layer_token_passes) /
+                  static_cast<double>(L * pr->context_tokens));
+  std::printf("Pareto front (%s on the profiling samples, relative to the receiver's full prefill):\n\n",
+              measure_label(cmd.measure).c_str());
+  std::printf("  layers  plan        %-11s  loss/token  accuracy  KL to full\n", measure_label(cmd.measure).c_str());
+  auto quality_of = [&](const ds::plan::ReusePlan& p) {
+    for (const ds::profile::PlanQuality& q : qualities) {
+      if (q.plan == p) return q.quality;
+    }
+    return pr->full_prefill;  // full recompute, not in the grid
+  };
+  for (const ds::plan::ProfiledPlan& p : front) {
+    const ds::profile::QualityMetrics q = quality_of(p.plan);
+    std::printf("  %6lld  %-10s  %11s  %10.4f  %8.3f  %10.4f%s\n", static_cast<long long>(p.plan.num_recomputed()),
+                p.plan.to_string().c_str(), pct(p.quality_drop).c_str(), q.loss(), q.accuracy(), q.kl(),
+                p.plan == sel->plan ? "   <- selected" : (p.quality_drop <= cmd.threshold ? "   (within threshold)" : ""));
+  }
+  if (!(front.back().plan == sel->plan) && sel->plan.num_recomputed() == L) {
+    std::printf("  %6lld  %-10s  %11s  (full recompute)   <- selected\n", static_cast<long long>(L), "all", pct(0).c_str());
+  }
+  const double n = static_cast<double>(n_sum) / static_cast<double>(count);
+  const double m = static_cast<double>(m_sum) / static_cast<double>(count);
+  const double ratio = (static_cast<double>(sel->plan.num_recomputed()) * n + static_cast<double>(L) * m) /
+                       (static_cast<double>(L) * (n + m));
+  std::printf("\nselected plan: recompute %s (%lld of %lld layers, reuse the sender's KV for the rest): %s %s <= "
+              "threshold %s; predicted prefill compute %.2f of a full prefill\n",
+              sel->plan.to_string().c_str(), static_cast<long long>(sel->plan.num_recomputed()),
+              static_cast<long long>(L), measure_label(cmd.measure).c_str(), pct(sel->quality_drop).c_str(),
+              pct(cmd.threshold, 1).substr(1).c_str(), ratio);
+
+  // The plan file.
+  ds::io::PlanFile file;
+  file.plan = sel->plan;
+  file.sender = pair.sender_record;
+  file.receiver = pair.receiver_record;
+  file.measure = cmd.measure;
+  file.threshold = cmd.threshold;
+  file.max_intervals = cmd.max_intervals;
+  file.predicted_quality_drop = sel->quality_drop;
+  file.predicted_prefill_ratio = ratio;
+  file.granularity = cmd.granularity;
+  file.num_samples = count;
+  file.full_prefill = pr->full_prefill;
+  for (const ds::profile::PlanQuality& q : qualities) file.grid.push_back({q.plan.to_string(), q.quality});
+  for (const ds::plan::ProfiledPlan& p : front) file.frontier.push_back({p.plan.to_string(), quality_of(p.plan)});
+  file.profile_context_layer_token_passes = pr->context_layer_token_passes;
+  file.exhaustive_context_layer_token_passes = pr->exhaustive_context_layer_token_passes;
+  std::error_code ec;
+  if (cmd.out.has_parent_path()) fs::create_directories(cmd.out.parent_path(), ec);
+  DROIDSPEAK_TRY(ds::io::write_plan_file(cmd.out, file));
+  if (written != nullptr) *written = file;
+
+  // The pictures.
+  const fs::path dir = cmd.svg_dir.empty() ? (cmd.out.has_parent_path() ? cmd.out.parent_path() : fs::path(".")) : cmd.svg_dir;
+  fs::create_directories(dir, ec);
+  const std::string pair_name = pair.sender_dir.filename().string() + " -> " + pair.receiver_dir.filename().string();
+  charts::HeatMapData heat{.title = "Profiling grid: " + pair_name + " (" + std::to_string(count) + " samples)",
+                           .measure = measure_label(cmd.measure),
+                           .num_layers = L,
+                           .granularity = cmd.granularity,
+                           .cells = {},
+                           .full_reuse_drop = points[0].quality_drop,
+                           .threshold = cmd.threshold,
+                           .has_selected = false,
+                           .selected = {}};
+  for (std::size_t i = 1; i < pr->grid.size(); ++i) {
+    const ds::plan::LayerInterval v = pr->grid[i].plan.intervals()[0];
+    heat.cells.push_back({v.first, v.last, points[i].quality_drop});
+  }
+  if (sel->plan.num_intervals() == 1) {
+    const ds::plan::LayerInterval v = sel->plan.intervals()[0];
+    for (const charts::IntervalDrop& c : heat.cells) {
+      if (c.first == v.first && c.last == v.last) heat.has_selected = true;
+    }
+    heat.selected = {v.first, v.last, sel->quality_drop};
+  }
+  charts::ParetoData par{.title = "Quality vs layers recomputed: " + pair_name,
+                         .measure = measure_label(cmd.measure),
+                         .num_layers = L,
+                         .points = {},
+                         .front = {},
+                         .full_reuse = {0, points[0].quality_drop, "none"},
+                         .full_recompute = {L, 0.0, "all"},
+                         .selected = {sel->plan.num_recomputed(), sel->quality_drop, sel->plan.to_string()},
+                         .threshold = cmd.threshold};
+  for (const ds::plan::ProfiledPlan& p : points) par.points.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
+  for (const ds::plan::ProfiledPlan& p : front) par.front.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
+  if (par.front.back().layers < L && par.front.back().drop > 0) par.front.push_back(par.full_recompute);
+  for (const auto& [name, doc] : {std::pair{"grid.svg", charts::heat_map(heat)}, std::pair{"pareto.svg", charts::pareto(par)}}) {
+    const std::string err = doc.save((dir / name).string());
+    if (!err.empty()) return Status::io_error(err);
+  }
+  std::printf("wrote %s, %s, %s\n", cmd.out.c_str(), (dir / "grid.svg").c_str(), (dir / "pareto.svg").c_str());
+  return Status::ok();
+}
+
+}  // namespace droidspeak_cli
