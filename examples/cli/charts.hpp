@@ -35,6 +35,7 @@ struct HeatMapData {
   double threshold = 0.05;
   bool has_selected = false;  //!< the selected plan is one grid interval
   IntervalDrop selected;
+  bool percent = true;        //!< drops are fractions shown as %; false: plain numbers (KL, nats)
 };
 
 //! A plan on the quality/cost plane.
@@ -55,6 +56,7 @@ struct ParetoData {
   PlanPoint full_recompute;
   PlanPoint selected;
   double threshold = 0.05;
+  bool percent = true;  //!< as HeatMapData::percent
 };
 
 //! Lanes of the timeline, top to bottom.
@@ -81,9 +83,13 @@ struct TimelineData {
 
 namespace detail {
 
-inline std::string pct(double fraction, int decimals = 1) {
+inline std::string pct(double fraction, int decimals = 1, bool percent = true) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f %%", decimals, 100.0 * fraction);
+  if (percent) {
+    std::snprintf(buf, sizeof buf, "%.*f %%", decimals, 100.0 * fraction);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.*f", decimals + 1, fraction);
+  }
   return buf;
 }
 
@@ -158,12 +164,12 @@ inline svg::Document heat_map(const HeatMapData& data) {
     const double x = left + cell * col(c.first);
     const double y = top + plot_h - cell * (row(c.last) + 1);  // end layer grows upwards
     const std::string tip = "recompute " + std::to_string(c.first) + "-" + std::to_string(c.last) + ": " +
-                            data.measure + " " + detail::pct(c.drop, 2);
+                            data.measure + " " + detail::pct(c.drop, 2, data.percent);
     d.rect(x, y, cell, cell, colour(c.drop), "white", 1, tip);
     if (c.drop <= data.threshold) d.rect(x + 2, y + 2, cell - 4, cell - 4, "none", "#1f77b4", 1.5);
     if (cell >= 30) {
       const double t = std::sqrt(std::max(0.0, c.drop) / vmax);
-      d.text(x + cell / 2, y + cell / 2 + 4, detail::pct(c.drop, std::abs(c.drop) < 0.1 ? 1 : 0),
+      d.text(x + cell / 2, y + cell / 2 + 4, detail::pct(c.drop, std::abs(c.drop) < 0.1 ? 1 : 0, data.percent),
              {.size = 9, .anchor = svg::Anchor::kMiddle, .fill = t > 0.55 ? "white" : "#222"});
     }
   }
@@ -194,7 +200,7 @@ inline svg::Document heat_map(const HeatMapData& data) {
   d.text(left - 45, top + plot_h / 2, "last recomputed layer (end)",
          {.size = 13, .anchor = svg::Anchor::kMiddle, .rotate = -90});
   d.text(left, top + plot_h + 62,
-         "full reuse (no layer recomputed): " + data.measure + " " + detail::pct(data.full_reuse_drop, 2),
+         "full reuse (no layer recomputed): " + data.measure + " " + detail::pct(data.full_reuse_drop, 2, data.percent),
          {.size = 11});
   d.end_group();
 
@@ -211,11 +217,11 @@ inline svg::Document heat_map(const HeatMapData& data) {
   for (double v : detail::ticks(0, vmax, 5)) {
     const double y = top + 15 + bar_h - bar_h * std::sqrt(v / vmax);
     d.line(legend_x + 18, y, legend_x + 23, y, "#333");
-    d.text(legend_x + 27, y + 4, detail::pct(v, vmax < 0.05 ? 2 : 0), {.size = 10});
+    d.text(legend_x + 27, y + 4, detail::pct(v, vmax < 0.05 ? 2 : 0, data.percent), {.size = 10});
   }
   const double ly = top + 15 + bar_h + 20;
   d.rect(legend_x, ly, 14, 14, "none", "#1f77b4", 1.5);
-  d.text(legend_x + 20, ly + 11, "drop <= " + detail::pct(data.threshold, 1), {.size = 10});
+  d.text(legend_x + 20, ly + 11, "drop <= " + detail::pct(data.threshold, 1, data.percent), {.size = 10});
   d.rect(legend_x, ly + 22, 14, 14, "none", "#00a000", 3);
   d.text(legend_x + 20, ly + 33, "selected plan", {.size = 10});
   d.text(legend_x, ly + 56, "(sqrt colour scale)", {.size = 9, .fill = "#666"});
@@ -248,7 +254,7 @@ inline svg::Document pareto(const ParetoData& data) {
   for (double t : yt) {
     if (t > hi) continue;
     d.line(left, Y(t), left + plot_w, Y(t), t == 0 ? "#888" : "#e5e5e5");
-    d.text(left - 8, Y(t) + 4, detail::pct(t, hi < 0.05 ? 2 : (hi < 0.5 ? 1 : 0)), {.size = 11, .anchor = svg::Anchor::kEnd});
+    d.text(left - 8, Y(t) + 4, detail::pct(t, hi < 0.05 ? 2 : (hi < 0.5 ? 1 : 0), data.percent), {.size = 11, .anchor = svg::Anchor::kEnd});
   }
   const std::int64_t xstep = data.num_layers > 24 ? 4 : (data.num_layers > 12 ? 2 : 1);
   for (std::int64_t k = 0; k <= data.num_layers; k += xstep) {
@@ -266,7 +272,7 @@ inline svg::Document pareto(const ParetoData& data) {
   d.end_group();
   d.begin_group("points");
   for (const PlanPoint& p : data.points) {
-    d.circle(X(static_cast<double>(p.layers)), Y(p.drop), 3, "#bbb", "none", 1, p.plan + ": " + detail::pct(p.drop, 2));
+    d.circle(X(static_cast<double>(p.layers)), Y(p.drop), 3, "#bbb", "none", 1, p.plan + ": " + detail::pct(p.drop, 2, data.percent));
   }
   d.end_group();
   d.begin_group("front");
@@ -277,16 +283,16 @@ inline svg::Document pareto(const ParetoData& data) {
   }
   if (xy.size() >= 4) d.poly(xy, "none", "#333", 1.8, false);
   for (const PlanPoint& p : data.front) {
-    d.circle(X(static_cast<double>(p.layers)), Y(p.drop), 4.5, "#333", "white", 1, "front: " + p.plan + ": " + detail::pct(p.drop, 2));
+    d.circle(X(static_cast<double>(p.layers)), Y(p.drop), 4.5, "#333", "white", 1, "front: " + p.plan + ": " + detail::pct(p.drop, 2, data.percent));
   }
   d.end_group();
   d.begin_group("marks");
   const double rx = X(0), ry = Y(data.full_reuse.drop);
-  d.rect(rx - 6, ry - 6, 12, 12, "#d62728", "white", 1, "full reuse: " + detail::pct(data.full_reuse.drop, 2));
+  d.rect(rx - 6, ry - 6, 12, 12, "#d62728", "white", 1, "full reuse: " + detail::pct(data.full_reuse.drop, 2, data.percent));
   const double cx = X(L), cy = Y(data.full_recompute.drop);
   d.poly({cx, cy - 8, cx + 8, cy, cx, cy + 8, cx - 8, cy}, "#2ca02c", "white", 1, true, "full recompute");
   const double sx = X(static_cast<double>(data.selected.layers)), sy = Y(data.selected.drop);
-  d.circle(sx, sy, 10, "none", "#ff7f0e", 3, "selected: " + data.selected.plan + ": " + detail::pct(data.selected.drop, 2));
+  d.circle(sx, sy, 10, "none", "#ff7f0e", 3, "selected: " + data.selected.plan + ": " + detail::pct(data.selected.drop, 2, data.percent));
   d.text(sx + 13, sy - 10, "selected " + data.selected.plan, {.size = 11, .bold = true, .fill = "#c05a00"});
   d.end_group();
 
@@ -305,7 +311,7 @@ inline svg::Document pareto(const ParetoData& data) {
   d.circle(lx + 6, ly + 96, 7, "none", "#ff7f0e", 3);
   d.text(lx + 20, ly + 100, "selected plan", {.size = 11});
   d.line(lx - 2, ly + 118, lx + 14, ly + 118, "#1f77b4", 1.2, "6 4");
-  d.text(lx + 20, ly + 122, "threshold " + detail::pct(data.threshold, 1), {.size = 11});
+  d.text(lx + 20, ly + 122, "threshold " + detail::pct(data.threshold, 1, data.percent), {.size = 11});
   d.end_group();
   return d;
 }
@@ -316,7 +322,7 @@ inline svg::Document timeline(const TimelineData& data) {
   const double left = 120, top = 60, plot_w = 600, lane_h = 34;
   constexpr int kLanes = 5;
   const double plot_h = lane_h * (kLanes + 1) + 14;
-  svg::Document d(left + plot_w + 40, top + plot_h + 110);
+  svg::Document d(left + plot_w + 90, top + plot_h + 110);
   d.text(d.width() / 2, 28, data.title, {.size = 16, .anchor = svg::Anchor::kMiddle, .bold = true});
   double tmax = std::max(data.partial_total_ms, data.full_prefill_ms);
   for (const Phase& p : data.phases) tmax = std::max(tmax, p.end_ms);

@@ -77,11 +77,11 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
     if (!t) return t.status();
     std::printf("  %-15s %-9s %7lld  %11s  %10.4f  %8.3f  %10.4f  %7.2f ms  %6.3f\n", rows[i].name.c_str(),
                 rows[i].plan.to_string().c_str(), static_cast<long long>(rows[i].plan.num_recomputed()),
-                pct(ds::profile::quality_drop(m, full, *measure)).c_str(), m.loss(), m.accuracy(), m.kl(), 1e3 * *t,
+                drop_text(ds::profile::quality_drop(m, full, *measure), file->measure).c_str(), m.loss(), m.accuracy(), m.kl(), 1e3 * *t,
                 *t / *full_t);
   }
   std::printf("  (predicted for the plan on the profiling samples: %s %s, prefill compute %.2f of full)\n",
-              measure_label(file->measure).c_str(), pct(file->predicted_quality_drop).c_str(), file->predicted_prefill_ratio);
+              measure_label(file->measure).c_str(), drop_text(file->predicted_quality_drop, file->measure).c_str(), file->predicted_prefill_ratio);
   return Status::ok();
 }
 

@@ -31,9 +31,9 @@ inline void print_record(const ds::plan::CompatibilityRecord& r, const char* ind
   std::printf("%sfingerprint  embeddings %s, head %s\n", indent, hex(r.embedding_fingerprint).c_str(),
               hex(r.head_fingerprint).c_str());
   for (std::size_t l = 0; l < r.layer_fingerprints.size(); ++l) {
-    std::printf("%s%s%2zu %s%s", indent, l % 4 == 0 ? "layers       " : "", l, hex(r.layer_fingerprints[l]).c_str(),
-                l % 4 == 3 || l + 1 == r.layer_fingerprints.size() ? "\n" : "   ");
-    if (l % 4 == 3 && l + 1 < r.layer_fingerprints.size()) std::printf("%s             ", indent);
+    if (l % 4 == 0) std::printf("%s%s", indent, l == 0 ? "layers      " : "            ");
+    std::printf(" %2zu %s%s", l, hex(r.layer_fingerprints[l]).c_str(),
+                l % 4 == 3 || l + 1 == r.layer_fingerprints.size() ? "\n" : "  ");
   }
 }
 }  // namespace detail
@@ -78,10 +78,10 @@ inline Status run_inspect(const fs::path& path, const fs::path& other) {
               static_cast<long long>(p.plan.num_recomputed()), static_cast<long long>(p.plan.num_layers()),
               static_cast<long long>(p.plan.num_intervals()),
               p.plan.reused().empty() ? "nothing" : p.plan.reused().to_string().c_str());
-  std::printf("  selection    %s drop <= %s, at most %lld intervals\n", p.measure.c_str(), pct(p.threshold, 1).c_str(),
+  std::printf("  selection    %s drop <= %s, at most %lld intervals\n", p.measure.c_str(), p.measure == "kl" ? drop_text(p.threshold, p.measure).c_str() : pct(p.threshold, 1).substr(1).c_str(),
               static_cast<long long>(p.max_intervals));
   std::printf("  predicted    %s drop %s, prefill %.3f of a full prefill\n", p.measure.c_str(),
-              pct(p.predicted_quality_drop).c_str(), p.predicted_prefill_ratio);
+              drop_text(p.predicted_quality_drop, p.measure).c_str(), p.predicted_prefill_ratio);
   std::printf("  profiled     %lld samples, granularity %lld, %zu grid plans; full prefill loss %.4f, accuracy %.3f\n",
               static_cast<long long>(p.num_samples), static_cast<long long>(p.granularity), p.grid.size(),
               p.full_prefill.loss(), p.full_prefill.accuracy());

@@ -126,7 +126,7 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
   for (const ds::plan::ProfiledPlan& p : front) {
     const ds::profile::QualityMetrics q = quality_of(p.plan);
     std::printf("  %6lld  %-10s  %11s  %10.4f  %8.3f  %10.4f%s\n", static_cast<long long>(p.plan.num_recomputed()),
-                p.plan.to_string().c_str(), pct(p.quality_drop).c_str(), q.loss(), q.accuracy(), q.kl(),
+                p.plan.to_string().c_str(), drop_text(p.quality_drop, cmd.measure).c_str(), q.loss(), q.accuracy(), q.kl(),
                 p.plan == sel->plan ? "   <- selected" : (p.quality_drop <= cmd.threshold ? "   (within threshold)" : ""));
   }
   if (!(front.back().plan == sel->plan) && sel->plan.num_recomputed() == L) {
@@ -139,8 +139,9 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
   std::printf("\nselected plan: recompute %s (%lld of %lld layers, reuse the sender's KV for the rest): %s %s <= "
               "threshold %s; predicted prefill compute %.2f of a full prefill\n",
               sel->plan.to_string().c_str(), static_cast<long long>(sel->plan.num_recomputed()),
-              static_cast<long long>(L), measure_label(cmd.measure).c_str(), pct(sel->quality_drop).c_str(),
-              pct(cmd.threshold, 1).substr(1).c_str(), ratio);
+              static_cast<long long>(L), measure_label(cmd.measure).c_str(), drop_text(sel->quality_drop, cmd.measure).c_str(),
+              cmd.measure == "kl" ? drop_text(cmd.threshold, cmd.measure).c_str() : pct(cmd.threshold, 1).substr(1).c_str(),
+              ratio);
 
   // The plan file.
   ds::io::PlanFile file;
@@ -176,7 +177,8 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
                            .full_reuse_drop = points[0].quality_drop,
                            .threshold = cmd.threshold,
                            .has_selected = false,
-                           .selected = {}};
+                           .selected = {},
+                           .percent = cmd.measure != "kl"};
   for (std::size_t i = 1; i < pr->grid.size(); ++i) {
     const ds::plan::LayerInterval v = pr->grid[i].plan.intervals()[0];
     heat.cells.push_back({v.first, v.last, points[i].quality_drop});
@@ -196,7 +198,8 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
                          .full_reuse = {0, points[0].quality_drop, "none"},
                          .full_recompute = {L, 0.0, "all"},
                          .selected = {sel->plan.num_recomputed(), sel->quality_drop, sel->plan.to_string()},
-                         .threshold = cmd.threshold};
+                         .threshold = cmd.threshold,
+                         .percent = cmd.measure != "kl"};
   for (const ds::plan::ProfiledPlan& p : points) par.points.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
   for (const ds::plan::ProfiledPlan& p : front) par.front.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
   if (par.front.back().layers < L && par.front.back().drop > 0) par.front.push_back(par.full_recompute);

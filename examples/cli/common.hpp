@@ -157,6 +157,14 @@ inline std::string pct(double fraction, int decimals = 2) {
   return b;
 }
 
+//! A quality drop as printed: a signed percentage, or nats for the KL measure.
+inline std::string drop_text(double drop, const std::string& measure) {
+  if (measure != "kl") return pct(drop);
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4f nats", drop);
+  return b;
+}
+
 //! A one-line progress bar with the time left, redrawn in place on stderr.
 class ProgressBar {
  public:

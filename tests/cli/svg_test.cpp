@@ -91,7 +91,7 @@ TEST_CASE("a document with hostile text is well-formed") {
 
 TEST_CASE("the heat map holds every cell, both axes and the legend") {
   charts::HeatMapData h{.title = "grid & more", .measure = "loss drop", .num_layers = 6, .granularity = 2, .cells = {},
-                        .full_reuse_drop = 0.2, .threshold = 0.05, .has_selected = true, .selected = {2, 3, 0.03}};
+                        .full_reuse_drop = 0.2, .threshold = 0.05, .has_selected = true, .selected = {2, 3, 0.03}, .percent = true};
   for (std::int64_t s = 0; s < 6; s += 2) {
     for (std::int64_t e = s + 1; e < 6; e += 2) h.cells.push_back({s, e, 0.01 * static_cast<double>(s + e)});
   }
@@ -107,7 +107,7 @@ TEST_CASE("the heat map holds every cell, both axes and the legend") {
 TEST_CASE("the Pareto picture marks the extremes and the selection") {
   charts::ParetoData p{.title = "front", .measure = "loss drop", .num_layers = 4, .points = {}, .front = {},
                        .full_reuse = {0, 0.3, "none"}, .full_recompute = {4, 0.0, "all"},
-                       .selected = {2, 0.04, "1-2"}, .threshold = 0.05};
+                       .selected = {2, 0.04, "1-2"}, .threshold = 0.05, .percent = true};
   p.points = {{1, 0.2, "1"}, {2, 0.04, "1-2"}, {2, 0.1, "0-1"}, {3, -0.01, "0-2"}};
   p.front = {{0, 0.3, "none"}, {1, 0.2, "1"}, {2, 0.04, "1-2"}, {3, -0.01, "0-2"}};
   const std::string s = charts::pareto(p).str();
@@ -132,6 +132,20 @@ TEST_CASE("the timeline has a lane per phase and the full-prefill bar") {
     CHECK_MESSAGE(s.find(t2) != std::string::npos, t2);
   }
   CHECK(count(s, "<title>layers 3-5") == 1);
+}
+
+TEST_CASE("KL drops are shown as plain numbers, not percentages") {
+  charts::ParetoData p;
+  p.num_layers = 2;
+  p.measure = "KL (nats)";
+  p.points = {{1, 0.4321, "1"}};
+  p.front = p.points;
+  p.threshold = 0.1;
+  p.percent = false;
+  const std::string s = charts::pareto(p).str();
+  CHECK(s.find("threshold 0.10") != std::string::npos);
+  CHECK(s.find("1: 0.432") != std::string::npos);
+  CHECK(s.find("43.2 %") == std::string::npos);
 }
 
 TEST_CASE("empty pictures are still well-formed") {
