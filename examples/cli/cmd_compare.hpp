@@ -42,13 +42,23 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
                                  {"full recompute", ds::plan::ReusePlan::full_recompute(L)}};
   std::vector<ds::plan::ReusePlan> plans;
   for (const Row& r : rows) plans.push_back(r.plan);
+  // One sample at a time, for the progress bar; the metrics are sums, so they add up.
   ProgressBar bar("evaluating");
-  bar.update(0, 1);
   ds::profile::QualityMetrics full;
-  Result<std::vector<ds::profile::PlanQuality>> q =
-      ds::profile::evaluate_plans(pair.sender, pair.receiver, std::span(*samples), std::span(plans), &full);
-  if (!q) return q.status();
-  bar.update(1, 1);
+  std::vector<ds::profile::PlanQuality> q;
+  for (std::size_t i = 0; i < samples->size(); ++i) {
+    ds::profile::QualityMetrics f;
+    Result<std::vector<ds::profile::PlanQuality>> one = ds::profile::evaluate_plans(
+        pair.sender, pair.receiver, std::span(*samples).subspan(i, 1), std::span(plans), &f);
+    if (!one) return one.status();
+    full += f;
+    if (q.empty()) q.resize(one->size());
+    for (std::size_t k = 0; k < one->size(); ++k) {
+      q[k].plan = (*one)[k].plan;
+      q[k].quality += (*one)[k].quality;
+    }
+    bar.update(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(samples->size()));
+  }
 
   // Prefill time on the first sample, from the sender's caches in this process.
   const ds::profile::Sample& smp = (*samples)[0];
@@ -69,7 +79,7 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
   std::printf("  %-15s %-9s %7s  %-11s  %10s  %8s  %10s  %10s  %6s\n", "", "plan", "layers", measure_label(file->measure).c_str(),
               "loss/token", "accuracy", "KL to full", "prefill", "ratio");
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    const ds::profile::QualityMetrics& m = (*q)[i].quality;
+    const ds::profile::QualityMetrics& m = q[i].quality;
     Result<double> t = median_seconds(3, [&] {
       return ds::prefill::partial_prefill(pair.receiver, rows[i].plan, smp.context, {pair.sender.kv_cache(), ev},
                                           smp.suffix, logits);
