@@ -37,7 +37,7 @@ inline std::optional<double> parse_number(std::string_view text) {
 
 //! One accepted option.
 struct OptionSpec {
-  std::string name;       //!< without the leading "--"
+  std::string name;  //!< without the leading "--"
   bool takes_value = true;
 };
 
@@ -108,15 +108,16 @@ class Args {
 
   //! The integer value of `name` in [lo, hi] (or `fallback` when absent) into `out`; else
   //! false with error() describing the problem.
-  bool get_int(const std::string& name, std::int64_t fallback, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
+  bool get_int(const std::string& name, std::int64_t fallback, std::int64_t lo, std::int64_t hi,
+               std::int64_t& out) {
     if (!has(name)) {
       out = fallback;
       return true;
     }
     const std::optional<std::int64_t> v = parse_int(get(name));
     if (!v || *v < lo || *v > hi) {
-      error_ = "--" + name + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-               "], got '" + get(name) + "'";
+      error_ = "--" + name + " must be an integer in [" + std::to_string(lo) + ", " +
+               std::to_string(hi) + "], got '" + get(name) + "'";
       return false;
     }
     out = *v;
@@ -130,7 +131,8 @@ class Args {
     }
     const std::optional<double> v = parse_number(get(name));
     if (!v || *v < lo || *v > hi) {
-      error_ = "--" + name + " must be a number in [" + trim(lo) + ", " + trim(hi) + "], got '" + get(name) + "'";
+      error_ = "--" + name + " must be a number in [" + trim(lo) + ", " + trim(hi) + "], got '" +
+               get(name) + "'";
       return false;
     }
     out = *v;

@@ -6,14 +6,14 @@
 //! and a legend.
 #pragma once
 
-#include "svg.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include "svg.hpp"
 
 namespace droidspeak_cli::charts {
 
@@ -35,14 +35,14 @@ struct HeatMapData {
   double threshold = 0.05;
   bool has_selected = false;  //!< the selected plan is one grid interval
   IntervalDrop selected;
-  bool percent = true;        //!< drops are fractions shown as %; false: plain numbers (KL, nats)
+  bool percent = true;  //!< drops are fractions shown as %; false: plain numbers (KL, nats)
 };
 
 //! A plan on the quality/cost plane.
 struct PlanPoint {
   std::int64_t layers = 0;  //!< layers recomputed
   double drop = 0.0;
-  std::string plan;         //!< ReusePlan::to_string()
+  std::string plan;  //!< ReusePlan::to_string()
 };
 
 //! Everything profiled, the Pareto front, the two extremes and the selection.
@@ -61,8 +61,10 @@ struct ParetoData {
 
 //! Lanes of the timeline, top to bottom.
 enum class Lane { kTransferE, kTransferKv, kAdopt, kRecompute, kSuffix };
-inline constexpr const char* kLaneNames[] = {"E transfer", "KV transfer", "KV adoption", "recompute", "suffix"};
-inline constexpr const char* kLaneColours[] = {"#e6a23c", "#5b8ff9", "#9b7bd4", "#d9534f", "#3aa17e"};
+inline constexpr const char* kLaneNames[] = {"E transfer", "KV transfer", "KV adoption",
+                                             "recompute", "suffix"};
+inline constexpr const char* kLaneColours[] = {"#e6a23c", "#5b8ff9", "#9b7bd4", "#d9534f",
+                                               "#3aa17e"};
 
 //! One phase on the receiver's clock, in milliseconds since the partial prefill began.
 struct Phase {
@@ -120,7 +122,8 @@ inline std::string ramp(double t) {
   const int i = std::min(3, static_cast<int>(t));
   const double f = t - i;
   char buf[8];
-  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", static_cast<int>(kStops[i][0] + f * (kStops[i + 1][0] - kStops[i][0])),
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x",
+                static_cast<int>(kStops[i][0] + f * (kStops[i + 1][0] - kStops[i][0])),
                 static_cast<int>(kStops[i][1] + f * (kStops[i + 1][1] - kStops[i][1])),
                 static_cast<int>(kStops[i][2] + f * (kStops[i + 1][2] - kStops[i][2])));
   return buf;
@@ -163,13 +166,14 @@ inline svg::Document heat_map(const HeatMapData& data) {
   for (const IntervalDrop& c : data.cells) {
     const double x = left + cell * col(c.first);
     const double y = top + plot_h - cell * (row(c.last) + 1);  // end layer grows upwards
-    const std::string tip = "recompute " + std::to_string(c.first) + "-" + std::to_string(c.last) + ": " +
-                            data.measure + " " + detail::pct(c.drop, 2, data.percent);
+    const std::string tip = "recompute " + std::to_string(c.first) + "-" + std::to_string(c.last) +
+                            ": " + data.measure + " " + detail::pct(c.drop, 2, data.percent);
     d.rect(x, y, cell, cell, colour(c.drop), "white", 1, tip);
     if (c.drop <= data.threshold) d.rect(x + 2, y + 2, cell - 4, cell - 4, "none", "#1f77b4", 1.5);
     if (cell >= 30) {
       const double t = std::sqrt(std::max(0.0, c.drop) / vmax);
-      d.text(x + cell / 2, y + cell / 2 + 4, detail::pct(c.drop, std::abs(c.drop) < 0.1 ? 1 : 0, data.percent),
+      d.text(x + cell / 2, y + cell / 2 + 4,
+             detail::pct(c.drop, std::abs(c.drop) < 0.1 ? 1 : 0, data.percent),
              {.size = 9, .anchor = svg::Anchor::kMiddle, .fill = t > 0.55 ? "white" : "#222"});
     }
   }
@@ -188,7 +192,8 @@ inline svg::Document heat_map(const HeatMapData& data) {
   for (std::size_t i = 0; i < starts.size(); i += every) {
     const double x = left + cell * (static_cast<double>(i) + 0.5);
     d.line(x, top + plot_h, x, top + plot_h + 4, "#333");
-    d.text(x, top + plot_h + 17, std::to_string(starts[i]), {.size = 11, .anchor = svg::Anchor::kMiddle});
+    d.text(x, top + plot_h + 17, std::to_string(starts[i]),
+           {.size = 11, .anchor = svg::Anchor::kMiddle});
   }
   for (std::size_t i = 0; i < ends.size(); i += every) {
     const double y = top + plot_h - cell * (static_cast<double>(i) + 0.5);
@@ -200,7 +205,8 @@ inline svg::Document heat_map(const HeatMapData& data) {
   d.text(left - 45, top + plot_h / 2, "last recomputed layer (end)",
          {.size = 13, .anchor = svg::Anchor::kMiddle, .rotate = -90});
   d.text(left, top + plot_h + 62,
-         "full reuse (no layer recomputed): " + data.measure + " " + detail::pct(data.full_reuse_drop, 2, data.percent),
+         "full reuse (no layer recomputed): " + data.measure + " " +
+             detail::pct(data.full_reuse_drop, 2, data.percent),
          {.size = 11});
   d.end_group();
 
@@ -212,7 +218,8 @@ inline svg::Document heat_map(const HeatMapData& data) {
   const int steps = 48;
   for (int i = 0; i < steps; ++i) {
     const double t = static_cast<double>(i) / steps;  // on the sqrt scale, bottom = 0
-    d.rect(legend_x, top + 15 + bar_h - bar_h * (t + 1.0 / steps), 18, bar_h / steps + 0.5, detail::ramp(t + 0.5 / steps));
+    d.rect(legend_x, top + 15 + bar_h - bar_h * (t + 1.0 / steps), 18, bar_h / steps + 0.5,
+           detail::ramp(t + 0.5 / steps));
   }
   for (double v : detail::ticks(0, vmax, 5)) {
     const double y = top + 15 + bar_h - bar_h * std::sqrt(v / vmax);
@@ -221,7 +228,8 @@ inline svg::Document heat_map(const HeatMapData& data) {
   }
   const double ly = top + 15 + bar_h + 20;
   d.rect(legend_x, ly, 14, 14, "none", "#1f77b4", 1.5);
-  d.text(legend_x + 20, ly + 11, "drop <= " + detail::pct(data.threshold, 1, data.percent), {.size = 10});
+  d.text(legend_x + 20, ly + 11, "drop <= " + detail::pct(data.threshold, 1, data.percent),
+         {.size = 10});
   d.rect(legend_x, ly + 22, 14, 14, "none", "#00a000", 3);
   d.text(legend_x + 20, ly + 33, "selected plan", {.size = 10});
   d.text(legend_x, ly + 56, "(sqrt colour scale)", {.size = 9, .fill = "#666"});
@@ -254,17 +262,22 @@ inline svg::Document pareto(const ParetoData& data) {
   for (double t : yt) {
     if (t > hi) continue;
     d.line(left, Y(t), left + plot_w, Y(t), t == 0 ? "#888" : "#e5e5e5");
-    d.text(left - 8, Y(t) + 4, detail::pct(t, hi < 0.05 ? 2 : (hi < 0.5 ? 1 : 0), data.percent), {.size = 11, .anchor = svg::Anchor::kEnd});
+    d.text(left - 8, Y(t) + 4, detail::pct(t, hi < 0.05 ? 2 : (hi < 0.5 ? 1 : 0), data.percent),
+           {.size = 11, .anchor = svg::Anchor::kEnd});
   }
   const std::int64_t xstep = data.num_layers > 24 ? 4 : (data.num_layers > 12 ? 2 : 1);
   for (std::int64_t k = 0; k <= data.num_layers; k += xstep) {
-    d.line(X(static_cast<double>(k)), top + plot_h, X(static_cast<double>(k)), top + plot_h + 4, "#333");
-    d.text(X(static_cast<double>(k)), top + plot_h + 17, std::to_string(k), {.size = 11, .anchor = svg::Anchor::kMiddle});
+    d.line(X(static_cast<double>(k)), top + plot_h, X(static_cast<double>(k)), top + plot_h + 4,
+           "#333");
+    d.text(X(static_cast<double>(k)), top + plot_h + 17, std::to_string(k),
+           {.size = 11, .anchor = svg::Anchor::kMiddle});
   }
   d.line(left, top + plot_h, left + plot_w, top + plot_h, "#333");
   d.line(left, top, left, top + plot_h, "#333");
-  d.text(left + plot_w / 2, top + plot_h + 42, "layers recomputed by the receiver", {.size = 13, .anchor = svg::Anchor::kMiddle});
-  d.text(left - 55, top + plot_h / 2, data.measure + " vs full prefill", {.size = 13, .anchor = svg::Anchor::kMiddle, .rotate = -90});
+  d.text(left + plot_w / 2, top + plot_h + 42, "layers recomputed by the receiver",
+         {.size = 13, .anchor = svg::Anchor::kMiddle});
+  d.text(left - 55, top + plot_h / 2, data.measure + " vs full prefill",
+         {.size = 13, .anchor = svg::Anchor::kMiddle, .rotate = -90});
   d.end_group();
 
   d.begin_group("threshold");
@@ -272,7 +285,8 @@ inline svg::Document pareto(const ParetoData& data) {
   d.end_group();
   d.begin_group("points");
   for (const PlanPoint& p : data.points) {
-    d.circle(X(static_cast<double>(p.layers)), Y(p.drop), 3, "#bbb", "none", 1, p.plan + ": " + detail::pct(p.drop, 2, data.percent));
+    d.circle(X(static_cast<double>(p.layers)), Y(p.drop), 3, "#bbb", "none", 1,
+             p.plan + ": " + detail::pct(p.drop, 2, data.percent));
   }
   d.end_group();
   d.begin_group("front");
@@ -283,17 +297,23 @@ inline svg::Document pareto(const ParetoData& data) {
   }
   if (xy.size() >= 4) d.poly(xy, "none", "#333", 1.8, false);
   for (const PlanPoint& p : data.front) {
-    d.circle(X(static_cast<double>(p.layers)), Y(p.drop), 4.5, "#333", "white", 1, "front: " + p.plan + ": " + detail::pct(p.drop, 2, data.percent));
+    d.circle(X(static_cast<double>(p.layers)), Y(p.drop), 4.5, "#333", "white", 1,
+             "front: " + p.plan + ": " + detail::pct(p.drop, 2, data.percent));
   }
   d.end_group();
   d.begin_group("marks");
   const double rx = X(0), ry = Y(data.full_reuse.drop);
-  d.rect(rx - 6, ry - 6, 12, 12, "#d62728", "white", 1, "full reuse: " + detail::pct(data.full_reuse.drop, 2, data.percent));
+  d.rect(rx - 6, ry - 6, 12, 12, "#d62728", "white", 1,
+         "full reuse: " + detail::pct(data.full_reuse.drop, 2, data.percent));
   const double cx = X(L), cy = Y(data.full_recompute.drop);
-  d.poly({cx, cy - 8, cx + 8, cy, cx, cy + 8, cx - 8, cy}, "#2ca02c", "white", 1, true, "full recompute");
+  d.poly({cx, cy - 8, cx + 8, cy, cx, cy + 8, cx - 8, cy}, "#2ca02c", "white", 1, true,
+         "full recompute");
   const double sx = X(static_cast<double>(data.selected.layers)), sy = Y(data.selected.drop);
-  d.circle(sx, sy, 10, "none", "#ff7f0e", 3, "selected: " + data.selected.plan + ": " + detail::pct(data.selected.drop, 2, data.percent));
-  d.text(sx + 13, sy - 10, "selected " + data.selected.plan, {.size = 11, .bold = true, .fill = "#c05a00"});
+  d.circle(
+      sx, sy, 10, "none", "#ff7f0e", 3,
+      "selected: " + data.selected.plan + ": " + detail::pct(data.selected.drop, 2, data.percent));
+  d.text(sx + 13, sy - 10, "selected " + data.selected.plan,
+         {.size = 11, .bold = true, .fill = "#c05a00"});
   d.end_group();
 
   d.begin_group("legend");
@@ -311,7 +331,8 @@ inline svg::Document pareto(const ParetoData& data) {
   d.circle(lx + 6, ly + 96, 7, "none", "#ff7f0e", 3);
   d.text(lx + 20, ly + 100, "selected plan", {.size = 11});
   d.line(lx - 2, ly + 118, lx + 14, ly + 118, "#1f77b4", 1.2, "6 4");
-  d.text(lx + 20, ly + 122, "threshold " + detail::pct(data.threshold, 1, data.percent), {.size = 11});
+  d.text(lx + 20, ly + 122, "threshold " + detail::pct(data.threshold, 1, data.percent),
+         {.size = 11});
   d.end_group();
   return d;
 }
@@ -344,11 +365,13 @@ inline svg::Document timeline(const TimelineData& data) {
   d.text(left + plot_w / 2, top + plot_h + 40, "time since the receiver's prefill began (ms)",
          {.size = 13, .anchor = svg::Anchor::kMiddle});
   for (int i = 0; i < kLanes; ++i) {
-    d.text(left - 10, top + lane_h * (i + 0.5) + 4, kLaneNames[i], {.size = 12, .anchor = svg::Anchor::kEnd});
+    d.text(left - 10, top + lane_h * (i + 0.5) + 4, kLaneNames[i],
+           {.size = 12, .anchor = svg::Anchor::kEnd});
   }
   const double full_y = top + lane_h * kLanes + 14;
   d.line(left, full_y - 7, left + plot_w, full_y - 7, "#999", 1, "3 3");
-  d.text(left - 10, full_y + lane_h / 2 + 4, "full prefill", {.size = 12, .anchor = svg::Anchor::kEnd, .bold = true});
+  d.text(left - 10, full_y + lane_h / 2 + 4, "full prefill",
+         {.size = 12, .anchor = svg::Anchor::kEnd, .bold = true});
   d.end_group();
 
   d.begin_group("phases");
@@ -360,18 +383,21 @@ inline svg::Document timeline(const TimelineData& data) {
     std::snprintf(dur, sizeof dur, " (%.2f-%.2f ms)", p.start_ms, p.end_ms);
     d.rect(x0, y, w, lane_h - 10, kLaneColours[lane], "white", 0.5, p.label + dur);
     if (w > 7.0 * static_cast<double>(p.label.size()) && !p.label.empty()) {
-      d.text(x0 + w / 2, y + lane_h / 2, p.label, {.size = 10, .anchor = svg::Anchor::kMiddle, .fill = "white"});
+      d.text(x0 + w / 2, y + lane_h / 2, p.label,
+             {.size = 10, .anchor = svg::Anchor::kMiddle, .fill = "white"});
     }
   }
   if (data.partial_total_ms > 0) {
-    d.line(X(data.partial_total_ms), top, X(data.partial_total_ms), top + lane_h * kLanes, "#d62728", 1.5, "5 3");
+    d.line(X(data.partial_total_ms), top, X(data.partial_total_ms), top + lane_h * kLanes,
+           "#d62728", 1.5, "5 3");
     char buf[64];
     std::snprintf(buf, sizeof buf, "partial prefill done: %.1f ms", data.partial_total_ms);
     d.text(X(data.partial_total_ms) + 4, top - 6, buf, {.size = 11, .fill = "#d62728"});
   }
   d.end_group();
   d.begin_group("full");
-  d.rect(X(0), full_y + 5, X(data.full_prefill_ms) - X(0), lane_h - 10, "#555", "none", 1, data.full_label);
+  d.rect(X(0), full_y + 5, X(data.full_prefill_ms) - X(0), lane_h - 10, "#555", "none", 1,
+         data.full_label);
   char fl[96];
   std::snprintf(fl, sizeof fl, "%.1f ms", data.full_prefill_ms);
   d.text(X(data.full_prefill_ms) + 5, full_y + lane_h / 2 + 4, fl, {.size = 11});

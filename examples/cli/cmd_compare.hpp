@@ -4,15 +4,14 @@
 //! held-out samples (quality, layers recomputed, prefill time and its ratio to full prefill).
 #pragma once
 
-#include "cmd_profile.hpp"  // measure_named, measure_label
-#include "common.hpp"
-
-#include "droidspeak/io/plan_file.hpp"
-#include "droidspeak/profile/profiler.hpp"
-
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include "cmd_profile.hpp"  // measure_named, measure_label
+#include "common.hpp"
+#include "droidspeak/io/plan_file.hpp"
+#include "droidspeak/profile/profiler.hpp"
 
 namespace droidspeak_cli {
 
@@ -24,13 +23,16 @@ struct CompareCommand {
 //! Evaluates and prints the table on stdout.
 inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
   std::error_code ec;
-  if (!fs::is_regular_file(cmd.plan, ec)) return Status::io_error(cmd.plan.string() + ": no such plan file");
+  if (!fs::is_regular_file(cmd.plan, ec))
+    return Status::io_error(cmd.plan.string() + ": no such plan file");
   Result<ds::io::PlanFile> file = ds::io::read_plan_file(cmd.plan);
   if (!file) return file.status();
-  DROIDSPEAK_TRY(ds::io::check_plan_matches(*file, pair.sender_record, pair.receiver_record).with_context(cmd.plan.string()));
+  DROIDSPEAK_TRY(ds::io::check_plan_matches(*file, pair.sender_record, pair.receiver_record)
+                     .with_context(cmd.plan.string()));
   Result<ds::profile::QualityMeasure> measure = measure_named(file->measure);
   if (!measure) return measure.status();
-  Result<std::vector<ds::profile::Sample>> samples = load_samples(cmd.samples, pair.receiver.vocab_size(), cmd.max_samples);
+  Result<std::vector<ds::profile::Sample>> samples =
+      load_samples(cmd.samples, pair.receiver.vocab_size(), cmd.max_samples);
   if (!samples) return samples.status();
   const std::int64_t L = pair.num_layers();
   struct Row {
@@ -69,29 +71,38 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
   const ds::layout::EView ev(reinterpret_cast<std::byte*>(e.data()), ds::DType::kF32, el);
   DROIDSPEAK_TRY(ds::prefill::sender_prefill(pair.sender, smp.context, ev));
   std::vector<float> logits(static_cast<std::size_t>(pair.receiver.vocab_size()));
-  Result<double> full_t = median_seconds(3, [&] { return ds::prefill::full_prefill(pair.receiver, smp.context, smp.suffix, logits); });
+  Result<double> full_t = median_seconds(
+      3, [&] { return ds::prefill::full_prefill(pair.receiver, smp.context, smp.suffix, logits); });
   if (!full_t) return full_t.status();
 
-  std::printf("\n%zu held-out samples of %s; plan %s from %s; quality relative to the receiver's full prefill;\n"
-              "prefill time on the first sample (%lld + %lld tokens), median of 3; receiver full prefill %.2f ms\n\n",
-              samples->size(), cmd.samples.c_str(), file->plan.to_string().c_str(), cmd.plan.c_str(),
-              static_cast<long long>(n), static_cast<long long>(smp.suffix.size()), 1e3 * *full_t);
-  std::printf("  %-15s %-9s %7s  %-11s  %10s  %8s  %10s  %10s  %6s\n", "", "plan", "layers", measure_label(file->measure).c_str(),
-              "loss/token", "accuracy", "KL to full", "prefill", "ratio");
+  std::printf(
+      "\n%zu held-out samples of %s; plan %s from %s; quality relative to the receiver's full "
+      "prefill;\n"
+      "prefill time on the first sample (%lld + %lld tokens), median of 3; receiver full prefill "
+      "%.2f ms\n\n",
+      samples->size(), cmd.samples.c_str(), file->plan.to_string().c_str(), cmd.plan.c_str(),
+      static_cast<long long>(n), static_cast<long long>(smp.suffix.size()), 1e3 * *full_t);
+  std::printf("  %-15s %-9s %7s  %-11s  %10s  %8s  %10s  %10s  %6s\n", "", "plan", "layers",
+              measure_label(file->measure).c_str(), "loss/token", "accuracy", "KL to full",
+              "prefill", "ratio");
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const ds::profile::QualityMetrics& m = q[i].quality;
     Result<double> t = median_seconds(3, [&] {
-      return ds::prefill::partial_prefill(pair.receiver, rows[i].plan, smp.context, {pair.sender.kv_cache(), ev},
-                                          smp.suffix, logits);
+      return ds::prefill::partial_prefill(pair.receiver, rows[i].plan, smp.context,
+                                          {pair.sender.kv_cache(), ev}, smp.suffix, logits);
     });
     if (!t) return t.status();
-    std::printf("  %-15s %-9s %7lld  %11s  %10.4f  %8.3f  %10.4f  %7.2f ms  %6.3f\n", rows[i].name.c_str(),
-                rows[i].plan.to_string().c_str(), static_cast<long long>(rows[i].plan.num_recomputed()),
-                drop_text(ds::profile::quality_drop(m, full, *measure), file->measure).c_str(), m.loss(), m.accuracy(), m.kl(), 1e3 * *t,
-                *t / *full_t);
+    std::printf("  %-15s %-9s %7lld  %11s  %10.4f  %8.3f  %10.4f  %7.2f ms  %6.3f\n",
+                rows[i].name.c_str(), rows[i].plan.to_string().c_str(),
+                static_cast<long long>(rows[i].plan.num_recomputed()),
+                drop_text(ds::profile::quality_drop(m, full, *measure), file->measure).c_str(),
+                m.loss(), m.accuracy(), m.kl(), 1e3 * *t, *t / *full_t);
   }
-  std::printf("  (predicted for the plan on the profiling samples: %s %s, prefill compute %.2f of full)\n",
-              measure_label(file->measure).c_str(), drop_text(file->predicted_quality_drop, file->measure).c_str(), file->predicted_prefill_ratio);
+  std::printf(
+      "  (predicted for the plan on the profiling samples: %s %s, prefill compute %.2f of full)\n",
+      measure_label(file->measure).c_str(),
+      drop_text(file->predicted_quality_drop, file->measure).c_str(),
+      file->predicted_prefill_ratio);
   return Status::ok();
 }
 

@@ -4,16 +4,15 @@
 //! file, print the Pareto front and draw the grid and the front.
 #pragma once
 
-#include "charts.hpp"
-#include "common.hpp"
-
-#include "droidspeak/io/plan_file.hpp"
-#include "droidspeak/plan/pareto.hpp"
-#include "droidspeak/profile/profiler.hpp"
-
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include "charts.hpp"
+#include "common.hpp"
+#include "droidspeak/io/plan_file.hpp"
+#include "droidspeak/plan/pareto.hpp"
+#include "droidspeak/profile/profiler.hpp"
 
 namespace droidspeak_cli {
 
@@ -57,13 +56,14 @@ inline std::vector<ds::plan::ReusePlan> two_interval_plans(std::int64_t L, std::
 }  // namespace detail
 
 //! Profiles, selects, writes `cmd.out` and the two pictures; prints a report on stdout.
-inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFile* written = nullptr) {
+inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
+                          ds::io::PlanFile* written = nullptr) {
   Result<ds::profile::QualityMeasure> measure = measure_named(cmd.measure);
   if (!measure) return measure.status();
   const std::int64_t L = pair.num_layers();
   if (cmd.granularity > L) {
-    return Status::invalid_argument("--granularity " + std::to_string(cmd.granularity) + " exceeds the model's " +
-                                    std::to_string(L) + " layers");
+    return Status::invalid_argument("--granularity " + std::to_string(cmd.granularity) +
+                                    " exceeds the model's " + std::to_string(L) + " layers");
   }
   Result<std::vector<ds::profile::Sample>> samples =
       load_samples(cmd.samples, pair.receiver.vocab_size(), cmd.max_samples);
@@ -77,29 +77,35 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
   std::printf("sender   %s (%s)\nreceiver %s (%s)\n%s\n", pair.sender_dir.c_str(),
               describe(pair.sender_weights.config).c_str(), pair.receiver_dir.c_str(),
               describe(pair.receiver_weights.config).c_str(), describe(pair.compat).c_str());
-  std::printf("profiling %lld samples of %s (%lld context + %lld suffix tokens on average), granularity %lld\n",
-              static_cast<long long>(count), cmd.samples.c_str(), static_cast<long long>(n_sum / count),
-              static_cast<long long>(m_sum / count), static_cast<long long>(cmd.granularity));
+  std::printf(
+      "profiling %lld samples of %s (%lld context + %lld suffix tokens on average), granularity "
+      "%lld\n",
+      static_cast<long long>(count), cmd.samples.c_str(), static_cast<long long>(n_sum / count),
+      static_cast<long long>(m_sum / count), static_cast<long long>(cmd.granularity));
   std::fflush(stdout);
 
   ProgressBar bar("profiling");
   const auto t0 = std::chrono::steady_clock::now();
   Result<ds::profile::ProfileResult> pr = ds::profile::profile_intervals(
       pair.sender, pair.receiver, std::span(*samples),
-      {.granularity = cmd.granularity, .progress = [&](std::int64_t d, std::int64_t t) { bar.update(d, t); }});
+      {.granularity = cmd.granularity,
+       .progress = [&](std::int64_t d, std::int64_t t) { bar.update(d, t); }});
   if (!pr) return pr.status();
   const double seconds = seconds_since(t0);
   std::vector<ds::plan::ProfiledPlan> points = pr->drops(*measure);
   std::vector<ds::profile::PlanQuality> qualities = pr->grid;
-  Result<ds::plan::ProfiledPlan> sel = ds::plan::select_plan(points, L, cmd.threshold, cmd.max_intervals);
+  Result<ds::plan::ProfiledPlan> sel =
+      ds::plan::select_plan(points, L, cmd.threshold, cmd.max_intervals);
   if (!sel) return sel.status();
 
   if (cmd.max_intervals >= 2 && sel->plan.num_recomputed() > 2) {
-    const std::vector<ds::plan::ReusePlan> extra = detail::two_interval_plans(L, sel->plan.num_recomputed());
-    std::printf("evaluating %zu two-interval plans cheaper than %s\n", extra.size(), sel->plan.to_string().c_str());
+    const std::vector<ds::plan::ReusePlan> extra =
+        detail::two_interval_plans(L, sel->plan.num_recomputed());
+    std::printf("evaluating %zu two-interval plans cheaper than %s\n", extra.size(),
+                sel->plan.to_string().c_str());
     ds::profile::QualityMetrics full;
-    Result<std::vector<ds::profile::PlanQuality>> q =
-        ds::profile::evaluate_plans(pair.sender, pair.receiver, std::span(*samples), std::span(extra), &full);
+    Result<std::vector<ds::profile::PlanQuality>> q = ds::profile::evaluate_plans(
+        pair.sender, pair.receiver, std::span(*samples), std::span(extra), &full);
     if (!q) return q.status();
     for (const ds::profile::PlanQuality& pq : *q) {
       points.push_back({pq.plan, ds::profile::quality_drop(pq.quality, full, *measure)});
@@ -110,13 +116,17 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
   }
   const std::vector<ds::plan::ProfiledPlan> front = ds::plan::pareto_front(points);
 
-  std::printf("profiled in %.1f s: %.2f full prefills of context compute (each interval from scratch: %.2f)\n\n",
-              seconds, pr->context_prefills(),
-              static_cast<double>(pr->exhaustive_context_layer_token_passes) /
-                  static_cast<double>(L * pr->context_tokens));
-  std::printf("Pareto front (%s on the profiling samples, relative to the receiver's full prefill):\n\n",
+  std::printf(
+      "profiled in %.1f s: %.2f full prefills of context compute (each interval from scratch: "
+      "%.2f)\n\n",
+      seconds, pr->context_prefills(),
+      static_cast<double>(pr->exhaustive_context_layer_token_passes) /
+          static_cast<double>(L * pr->context_tokens));
+  std::printf(
+      "Pareto front (%s on the profiling samples, relative to the receiver's full prefill):\n\n",
+      measure_label(cmd.measure).c_str());
+  std::printf("  layers  plan        %-11s  loss/token  accuracy  KL to full\n",
               measure_label(cmd.measure).c_str());
-  std::printf("  layers  plan        %-11s  loss/token  accuracy  KL to full\n", measure_label(cmd.measure).c_str());
   auto quality_of = [&](const ds::plan::ReusePlan& p) {
     for (const ds::profile::PlanQuality& q : qualities) {
       if (q.plan == p) return q.quality;
@@ -125,23 +135,32 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
   };
   for (const ds::plan::ProfiledPlan& p : front) {
     const ds::profile::QualityMetrics q = quality_of(p.plan);
-    std::printf("  %6lld  %-10s  %11s  %10.4f  %8.3f  %10.4f%s\n", static_cast<long long>(p.plan.num_recomputed()),
-                p.plan.to_string().c_str(), drop_text(p.quality_drop, cmd.measure).c_str(), q.loss(), q.accuracy(), q.kl(),
-                p.plan == sel->plan ? "   <- selected" : (p.quality_drop <= cmd.threshold ? "   (within threshold)" : ""));
+    std::printf("  %6lld  %-10s  %11s  %10.4f  %8.3f  %10.4f%s\n",
+                static_cast<long long>(p.plan.num_recomputed()), p.plan.to_string().c_str(),
+                drop_text(p.quality_drop, cmd.measure).c_str(), q.loss(), q.accuracy(), q.kl(),
+                p.plan == sel->plan
+                    ? "   <- selected"
+                    : (p.quality_drop <= cmd.threshold ? "   (within threshold)" : ""));
   }
   if (!(front.back().plan == sel->plan) && sel->plan.num_recomputed() == L) {
-    std::printf("  %6lld  %-10s  %11s  (full recompute)   <- selected\n", static_cast<long long>(L), "all", pct(0).c_str());
+    std::printf("  %6lld  %-10s  %11s  (full recompute)   <- selected\n", static_cast<long long>(L),
+                "all", pct(0).c_str());
   }
   const double n = static_cast<double>(n_sum) / static_cast<double>(count);
   const double m = static_cast<double>(m_sum) / static_cast<double>(count);
-  const double ratio = (static_cast<double>(sel->plan.num_recomputed()) * n + static_cast<double>(L) * m) /
-                       (static_cast<double>(L) * (n + m));
-  std::printf("\nselected plan: recompute %s (%lld of %lld layers, reuse the sender's KV for the rest): %s %s <= "
-              "threshold %s; predicted prefill compute %.2f of a full prefill\n",
-              sel->plan.to_string().c_str(), static_cast<long long>(sel->plan.num_recomputed()),
-              static_cast<long long>(L), measure_label(cmd.measure).c_str(), drop_text(sel->quality_drop, cmd.measure).c_str(),
-              cmd.measure == "kl" ? drop_text(cmd.threshold, cmd.measure).c_str() : pct(cmd.threshold, 1).substr(1).c_str(),
-              ratio);
+  const double ratio =
+      (static_cast<double>(sel->plan.num_recomputed()) * n + static_cast<double>(L) * m) /
+      (static_cast<double>(L) * (n + m));
+  std::printf(
+      "\nselected plan: recompute %s (%lld of %lld layers, reuse the sender's KV for the rest): %s "
+      "%s <= "
+      "threshold %s; predicted prefill compute %.2f of a full prefill\n",
+      sel->plan.to_string().c_str(), static_cast<long long>(sel->plan.num_recomputed()),
+      static_cast<long long>(L), measure_label(cmd.measure).c_str(),
+      drop_text(sel->quality_drop, cmd.measure).c_str(),
+      cmd.measure == "kl" ? drop_text(cmd.threshold, cmd.measure).c_str()
+                          : pct(cmd.threshold, 1).substr(1).c_str(),
+      ratio);
 
   // The plan file.
   ds::io::PlanFile file;
@@ -156,8 +175,10 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
   file.granularity = cmd.granularity;
   file.num_samples = count;
   file.full_prefill = pr->full_prefill;
-  for (const ds::profile::PlanQuality& q : qualities) file.grid.push_back({q.plan.to_string(), q.quality});
-  for (const ds::plan::ProfiledPlan& p : front) file.frontier.push_back({p.plan.to_string(), quality_of(p.plan)});
+  for (const ds::profile::PlanQuality& q : qualities)
+    file.grid.push_back({q.plan.to_string(), q.quality});
+  for (const ds::plan::ProfiledPlan& p : front)
+    file.frontier.push_back({p.plan.to_string(), quality_of(p.plan)});
   file.profile_context_layer_token_passes = pr->context_layer_token_passes;
   file.exhaustive_context_layer_token_passes = pr->exhaustive_context_layer_token_passes;
   std::error_code ec;
@@ -166,19 +187,23 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
   if (written != nullptr) *written = file;
 
   // The pictures.
-  const fs::path dir = cmd.svg_dir.empty() ? (cmd.out.has_parent_path() ? cmd.out.parent_path() : fs::path(".")) : cmd.svg_dir;
+  const fs::path dir = cmd.svg_dir.empty()
+                           ? (cmd.out.has_parent_path() ? cmd.out.parent_path() : fs::path("."))
+                           : cmd.svg_dir;
   fs::create_directories(dir, ec);
-  const std::string pair_name = pair.sender_dir.filename().string() + " -> " + pair.receiver_dir.filename().string();
-  charts::HeatMapData heat{.title = "Profiling grid: " + pair_name + " (" + std::to_string(count) + " samples)",
-                           .measure = measure_label(cmd.measure),
-                           .num_layers = L,
-                           .granularity = cmd.granularity,
-                           .cells = {},
-                           .full_reuse_drop = points[0].quality_drop,
-                           .threshold = cmd.threshold,
-                           .has_selected = false,
-                           .selected = {},
-                           .percent = cmd.measure != "kl"};
+  const std::string pair_name =
+      pair.sender_dir.filename().string() + " -> " + pair.receiver_dir.filename().string();
+  charts::HeatMapData heat{
+      .title = "Profiling grid: " + pair_name + " (" + std::to_string(count) + " samples)",
+      .measure = measure_label(cmd.measure),
+      .num_layers = L,
+      .granularity = cmd.granularity,
+      .cells = {},
+      .full_reuse_drop = points[0].quality_drop,
+      .threshold = cmd.threshold,
+      .has_selected = false,
+      .selected = {},
+      .percent = cmd.measure != "kl"};
   for (std::size_t i = 1; i < pr->grid.size(); ++i) {
     const ds::plan::LayerInterval v = pr->grid[i].plan.intervals()[0];
     heat.cells.push_back({v.first, v.last, points[i].quality_drop});
@@ -190,24 +215,30 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair, ds::io::PlanFil
     }
     heat.selected = {v.first, v.last, sel->quality_drop};
   }
-  charts::ParetoData par{.title = "Quality vs layers recomputed: " + pair_name,
-                         .measure = measure_label(cmd.measure),
-                         .num_layers = L,
-                         .points = {},
-                         .front = {},
-                         .full_reuse = {0, points[0].quality_drop, "none"},
-                         .full_recompute = {L, 0.0, "all"},
-                         .selected = {sel->plan.num_recomputed(), sel->quality_drop, sel->plan.to_string()},
-                         .threshold = cmd.threshold,
-                         .percent = cmd.measure != "kl"};
-  for (const ds::plan::ProfiledPlan& p : points) par.points.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
-  for (const ds::plan::ProfiledPlan& p : front) par.front.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
-  if (par.front.back().layers < L && par.front.back().drop > 0) par.front.push_back(par.full_recompute);
-  for (const auto& [name, doc] : {std::pair{"grid.svg", charts::heat_map(heat)}, std::pair{"pareto.svg", charts::pareto(par)}}) {
+  charts::ParetoData par{
+      .title = "Quality vs layers recomputed: " + pair_name,
+      .measure = measure_label(cmd.measure),
+      .num_layers = L,
+      .points = {},
+      .front = {},
+      .full_reuse = {0, points[0].quality_drop, "none"},
+      .full_recompute = {L, 0.0, "all"},
+      .selected = {sel->plan.num_recomputed(), sel->quality_drop, sel->plan.to_string()},
+      .threshold = cmd.threshold,
+      .percent = cmd.measure != "kl"};
+  for (const ds::plan::ProfiledPlan& p : points)
+    par.points.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
+  for (const ds::plan::ProfiledPlan& p : front)
+    par.front.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
+  if (par.front.back().layers < L && par.front.back().drop > 0)
+    par.front.push_back(par.full_recompute);
+  for (const auto& [name, doc] : {std::pair{"grid.svg", charts::heat_map(heat)},
+                                  std::pair{"pareto.svg", charts::pareto(par)}}) {
     const std::string err = doc.save((dir / name).string());
     if (!err.empty()) return Status::io_error(err);
   }
-  std::printf("wrote %s, %s, %s\n", cmd.out.c_str(), (dir / "grid.svg").c_str(), (dir / "pareto.svg").c_str());
+  std::printf("wrote %s, %s, %s\n", cmd.out.c_str(), (dir / "grid.svg").c_str(),
+              (dir / "pareto.svg").c_str());
   return Status::ok();
 }
 

@@ -6,16 +6,15 @@
 //! timed and drawn.
 #pragma once
 
-#include "charts.hpp"
-#include "common.hpp"
-
-#include "droidspeak/io/plan_file.hpp"
-#include "droidspeak/prefill/transport.hpp"
-#include "droidspeak/reference/generate.hpp"
-
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include "charts.hpp"
+#include "common.hpp"
+#include "droidspeak/io/plan_file.hpp"
+#include "droidspeak/prefill/transport.hpp"
+#include "droidspeak/reference/generate.hpp"
 
 namespace droidspeak_cli {
 
@@ -24,14 +23,16 @@ struct RunCommand {
   fs::path timeline;            //!< the timeline picture; empty: timeline.svg next to the plan
   double bandwidth_gbps = 0.0;  //!< > 0: a simulated link of this many GB/s; 0: in process
   double latency_ms = 0.0;
-  std::int64_t tokens = 32;     //!< continuation length
-  bool ids = false;             //!< context and prompt files hold token ids
+  std::int64_t tokens = 32;  //!< continuation length
+  bool ids = false;          //!< context and prompt files hold token ids
 };
 
 namespace detail {
 // Greedy continuation of `tokens` tokens from `logits`, the engine holding `position` tokens.
-inline Result<std::vector<std::int32_t>> continue_greedy(ds::reference::Engine& e, std::vector<float> logits,
-                                                         std::int64_t position, std::int64_t tokens) {
+inline Result<std::vector<std::int32_t>> continue_greedy(ds::reference::Engine& e,
+                                                         std::vector<float> logits,
+                                                         std::int64_t position,
+                                                         std::int64_t tokens) {
   DROIDSPEAK_TRY(e.reserve(position + tokens));
   std::vector<std::int32_t> out;
   std::vector<float> h(static_cast<std::size_t>(e.geometry().hidden_size));
@@ -50,16 +51,19 @@ inline Result<std::vector<std::int32_t>> continue_greedy(ds::reference::Engine& 
 //! Loads the plan (refusing one made for another pair), runs and reports on stdout.
 inline Status run_run(const RunCommand& cmd, Pair& pair) {
   std::error_code ec;
-  if (!fs::is_regular_file(cmd.plan, ec)) return Status::io_error(cmd.plan.string() + ": no such plan file");
+  if (!fs::is_regular_file(cmd.plan, ec))
+    return Status::io_error(cmd.plan.string() + ": no such plan file");
   Result<ds::io::PlanFile> file = ds::io::read_plan_file(cmd.plan);
   if (!file) return file.status();
-  DROIDSPEAK_TRY(ds::io::check_plan_matches(*file, pair.sender_record, pair.receiver_record).with_context(cmd.plan.string()));
+  DROIDSPEAK_TRY(ds::io::check_plan_matches(*file, pair.sender_record, pair.receiver_record)
+                     .with_context(cmd.plan.string()));
   const std::int64_t vocab = pair.receiver.vocab_size();
   Result<std::vector<std::int32_t>> context = load_tokens(cmd.context, vocab, cmd.ids);
   if (!context) return context.status();
   Result<std::vector<std::int32_t>> prompt = load_tokens(cmd.prompt, vocab, cmd.ids);
   if (!prompt) return prompt.status();
-  if (context->empty() || prompt->empty()) return Status::invalid_argument("the context and the prompt must not be empty");
+  if (context->empty() || prompt->empty())
+    return Status::invalid_argument("the context and the prompt must not be empty");
   const ds::layout::ModelGeometry g = pair.receiver.geometry();
   const ds::plan::ReusePlan& plan = file->plan;
   const auto n = static_cast<std::int64_t>(context->size());
@@ -70,10 +74,11 @@ inline Status run_run(const RunCommand& cmd, Pair& pair) {
   std::vector<float> e(static_cast<std::size_t>(el.pool_elements()));
   const ds::layout::EView e_view(reinterpret_cast<std::byte*>(e.data()), ds::DType::kF32, el);
   const auto ts = std::chrono::steady_clock::now();
-  DROIDSPEAK_TRY(ds::prefill::sender_prefill(pair.sender, *context,
-                                             el.entry_layers.empty() ? ds::layout::EView{} : e_view));
+  DROIDSPEAK_TRY(ds::prefill::sender_prefill(
+      pair.sender, *context, el.entry_layers.empty() ? ds::layout::EView{} : e_view));
   const double sender_seconds = seconds_since(ts);
-  const ds::layout::TransferLayout tl{g.num_layers, n, g.num_kv_heads, g.head_dim, ds::layout::HeadOrder::kNHD};
+  const ds::layout::TransferLayout tl{g.num_layers, n, g.num_kv_heads, g.head_dim,
+                                      ds::layout::HeadOrder::kNHD};
   std::vector<float> kv(static_cast<std::size_t>(tl.pool_elements()));
   const ds::layout::KvView kv_view(reinterpret_cast<std::byte*>(kv.data()), ds::DType::kF32, tl);
   DROIDSPEAK_TRY(ds::layout::copy_kv({pair.sender.kv_cache(), kv_view, plan.reused(), {0, n}, 0}));
@@ -90,24 +95,29 @@ inline Status run_run(const RunCommand& cmd, Pair& pair) {
       ds::prefill::SimulatedLink link(cmd.bandwidth_gbps * 1e9, cmd.latency_ms * 1e-3);
       DROIDSPEAK_TRY(link.validate());
       s = ds::prefill::streamed_partial_prefill(pair.receiver, plan, *context, caches, link,
-                                                ds::prefill::Schedule::kPipelined, *prompt, logits, &rep);
+                                                ds::prefill::Schedule::kPipelined, *prompt, logits,
+                                                &rep);
     } else {
       ds::prefill::InProcessTransport link;
       s = ds::prefill::streamed_partial_prefill(pair.receiver, plan, *context, caches, link,
-                                                ds::prefill::Schedule::kPipelined, *prompt, logits, &rep);
+                                                ds::prefill::Schedule::kPipelined, *prompt, logits,
+                                                &rep);
     }
     DROIDSPEAK_TRY(s);
     totals.push_back(rep.total_seconds);
     std::sort(totals.begin(), totals.end());
     if (run == 1 || (run == 2 && rep.total_seconds == totals[1])) best = rep;
   }
-  Result<std::vector<std::int32_t>> with_plan = detail::continue_greedy(pair.receiver, logits, n + m, cmd.tokens);
+  Result<std::vector<std::int32_t>> with_plan =
+      detail::continue_greedy(pair.receiver, logits, n + m, cmd.tokens);
   if (!with_plan) return with_plan.status();
 
   // The receiver's own full prefill of the same input (median of 3), then its continuation.
-  Result<double> full_seconds = median_seconds(3, [&] { return ds::prefill::full_prefill(pair.receiver, *context, *prompt, logits); });
+  Result<double> full_seconds = median_seconds(
+      3, [&] { return ds::prefill::full_prefill(pair.receiver, *context, *prompt, logits); });
   if (!full_seconds) return full_seconds.status();
-  Result<std::vector<std::int32_t>> with_full = detail::continue_greedy(pair.receiver, logits, n + m, cmd.tokens);
+  Result<std::vector<std::int32_t>> with_full =
+      detail::continue_greedy(pair.receiver, logits, n + m, cmd.tokens);
   if (!with_full) return with_full.status();
 
   // Report.
@@ -127,14 +137,16 @@ inline Status run_run(const RunCommand& cmd, Pair& pair) {
   }
   char link_buf[96] = "in-process transport";
   if (cmd.bandwidth_gbps > 0) {
-    std::snprintf(link_buf, sizeof link_buf, "simulated link %.3g GB/s, %.3g ms latency", cmd.bandwidth_gbps,
-                  cmd.latency_ms);
+    std::snprintf(link_buf, sizeof link_buf, "simulated link %.3g GB/s, %.3g ms latency",
+                  cmd.bandwidth_gbps, cmd.latency_ms);
   }
   const std::string link = link_buf;
-  std::printf("plan %s from %s: recompute %lld of %lld layers, reuse %lld; context %lld tokens, prompt %lld tokens; %s\n\n",
-              plan.to_string().c_str(), cmd.plan.c_str(), static_cast<long long>(plan.num_recomputed()),
-              static_cast<long long>(g.num_layers), static_cast<long long>(best.layers_reused),
-              static_cast<long long>(n), static_cast<long long>(m), link.c_str());
+  std::printf(
+      "plan %s from %s: recompute %lld of %lld layers, reuse %lld; context %lld tokens, prompt "
+      "%lld tokens; %s\n\n",
+      plan.to_string().c_str(), cmd.plan.c_str(), static_cast<long long>(plan.num_recomputed()),
+      static_cast<long long>(g.num_layers), static_cast<long long>(best.layers_reused),
+      static_cast<long long>(n), static_cast<long long>(m), link.c_str());
   auto row = [](const std::string& what, double ms, const char* note = "") {
     std::printf("  %-36s %9.2f ms%s\n", what.c_str(), ms, note);
   };
@@ -151,18 +163,22 @@ inline Status run_run(const RunCommand& cmd, Pair& pair) {
   std::printf("  %-36s %9.3f\n\n", "partial / full", best.total_seconds / *full_seconds);
   std::size_t same = 0;
   while (same < with_plan->size() && (*with_plan)[same] == (*with_full)[same]) ++same;
-  std::printf("continuation, %lld tokens, greedy:\n  with the plan:     \"%s\"\n  full prefill:      \"%s\"\n  "
-              "identical for the first %zu of %zu tokens\n",
-              static_cast<long long>(cmd.tokens), show_tokens(*with_plan, vocab).c_str(),
-              show_tokens(*with_full, vocab).c_str(), same, with_plan->size());
+  std::printf(
+      "continuation, %lld tokens, greedy:\n  with the plan:     \"%s\"\n  full prefill:      "
+      "\"%s\"\n  "
+      "identical for the first %zu of %zu tokens\n",
+      static_cast<long long>(cmd.tokens), show_tokens(*with_plan, vocab).c_str(),
+      show_tokens(*with_full, vocab).c_str(), same, with_plan->size());
 
   tl_data.title = "Pipelined partial prefill, plan " + plan.to_string() + " (" + link + ")";
   tl_data.partial_total_ms = 1e3 * best.total_seconds;
   tl_data.full_prefill_ms = 1e3 * *full_seconds;
-  tl_data.full_label = "full prefill: " + std::to_string(g.num_layers) + " layers x " + std::to_string(n + m) + " tokens";
-  const fs::path svg_path = cmd.timeline.empty()
-                                ? (cmd.plan.has_parent_path() ? cmd.plan.parent_path() : fs::path(".")) / "timeline.svg"
-                                : cmd.timeline;
+  tl_data.full_label = "full prefill: " + std::to_string(g.num_layers) + " layers x " +
+                       std::to_string(n + m) + " tokens";
+  const fs::path svg_path =
+      cmd.timeline.empty()
+          ? (cmd.plan.has_parent_path() ? cmd.plan.parent_path() : fs::path(".")) / "timeline.svg"
+          : cmd.timeline;
   const std::string err = charts::timeline(tl_data).save(svg_path.string());
   if (!err.empty()) return Status::io_error(err);
   std::printf("wrote %s\n", svg_path.c_str());

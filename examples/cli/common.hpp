@@ -4,13 +4,7 @@
 //! reading inputs, the progress bar, timing and formatting.
 #pragma once
 
-#include "droidspeak/io/samples.hpp"
-#include "droidspeak/plan/compatibility.hpp"
-#include "droidspeak/prefill/partial_prefill.hpp"
-#include "droidspeak/reference/compatibility.hpp"
-#include "droidspeak/reference/engine.hpp"
-#include "droidspeak/reference/hf_loader.hpp"
-#include "droidspeak/reference/tokenizer.hpp"
+#include <unistd.h>  // isatty
 
 #include <algorithm>
 #include <chrono>
@@ -20,7 +14,13 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>  // isatty
+#include "droidspeak/io/samples.hpp"
+#include "droidspeak/plan/compatibility.hpp"
+#include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/reference/compatibility.hpp"
+#include "droidspeak/reference/engine.hpp"
+#include "droidspeak/reference/hf_loader.hpp"
+#include "droidspeak/reference/tokenizer.hpp"
 
 namespace droidspeak_cli {
 
@@ -43,8 +43,9 @@ struct Pair {
 inline Result<ds::reference::ModelWeights> load_checkpoint(const fs::path& dir, const char* role) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    return Status::io_error(std::string(role) + " " + dir.string() +
-                            (fs::exists(dir, ec) ? ": not a directory" : ": no such checkpoint directory"));
+    return Status::io_error(
+        std::string(role) + " " + dir.string() +
+        (fs::exists(dir, ec) ? ": not a directory" : ": no such checkpoint directory"));
   }
   Result<ds::reference::ModelWeights> w = ds::reference::load_hf_model(dir);
   if (!w) return w.status().with_context(std::string(role) + " " + dir.string());
@@ -64,11 +65,13 @@ inline Result<Pair> load_pair(const fs::path& sender_dir, const fs::path& receiv
   p.receiver_weights = std::move(r).value();
   Result<ds::plan::CompatibilityRecord> sr = ds::reference::compatibility_record(p.sender_weights);
   if (!sr) return sr.status();
-  Result<ds::plan::CompatibilityRecord> rr = ds::reference::compatibility_record(p.receiver_weights);
+  Result<ds::plan::CompatibilityRecord> rr =
+      ds::reference::compatibility_record(p.receiver_weights);
   if (!rr) return rr.status();
   p.sender_record = *sr;
   p.receiver_record = *rr;
-  Result<ds::plan::PairCompatibility> c = ds::plan::check_compatibility(p.sender_record, p.receiver_record);
+  Result<ds::plan::PairCompatibility> c =
+      ds::plan::check_compatibility(p.sender_record, p.receiver_record);
   if (!c) return c.status();
   p.compat = *c;
   Result<ds::reference::Engine> se = ds::reference::Engine::create(p.sender_weights);
@@ -81,10 +84,12 @@ inline Result<Pair> load_pair(const fs::path& sender_dir, const fs::path& receiv
 }
 
 //! A samples file (JSON lines, see io::read_samples), keeping the first `max_samples` (0: all).
-inline Result<std::vector<ds::profile::Sample>> load_samples(const fs::path& path, std::int64_t vocab,
+inline Result<std::vector<ds::profile::Sample>> load_samples(const fs::path& path,
+                                                             std::int64_t vocab,
                                                              std::int64_t max_samples) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return Status::io_error(path.string() + ": no such samples file");
+  if (!fs::is_regular_file(path, ec))
+    return Status::io_error(path.string() + ": no such samples file");
   Result<std::vector<ds::profile::Sample>> s = ds::io::read_samples(path, vocab);
   if (!s) return s.status();
   if (max_samples > 0 && static_cast<std::int64_t>(s->size()) > max_samples) {
@@ -94,12 +99,14 @@ inline Result<std::vector<ds::profile::Sample>> load_samples(const fs::path& pat
 }
 
 //! Tokens of a file: its bytes (byte-level models) or whitespace-separated ids (`ids`).
-inline Result<std::vector<std::int32_t>> load_tokens(const fs::path& path, std::int64_t vocab, bool ids) {
+inline Result<std::vector<std::int32_t>> load_tokens(const fs::path& path, std::int64_t vocab,
+                                                     bool ids) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return Status::io_error(path.string() + ": no such file");
   if (ids) return ds::reference::read_token_file(path.string(), vocab);
   if (vocab < 256) {
-    return Status::invalid_argument(path.string() + ": text needs a byte-level model (vocab 256), this one has " +
+    return Status::invalid_argument(path.string() +
+                                    ": text needs a byte-level model (vocab 256), this one has " +
                                     std::to_string(vocab) + " tokens: give token ids with --ids");
   }
   std::ifstream in(path, std::ios::binary);
@@ -171,7 +178,9 @@ class ProgressBar {
   explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2) != 0) {}
   //! Redraws (at most ~5 times a second, or every 10 % when stderr is not a terminal).
   void update(std::int64_t done, std::int64_t total) {
-    const double frac = total > 0 ? std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0) : 1.0;
+    const double frac =
+        total > 0 ? std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0)
+                  : 1.0;
     const double elapsed = seconds_since(t0_);
     if (frac < 1.0 && (tty_ ? elapsed - last_ < 0.2 : frac - last_frac_ < 0.1)) return;
     last_ = elapsed;
@@ -188,8 +197,8 @@ class ProgressBar {
     } else {
       std::snprintf(eta, sizeof eta, "estimating time left");
     }
-    std::fprintf(stderr, "%s%s [%s] %3.0f %%  %s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(), 100.0 * frac, eta,
-                 tty_ ? "\x1b[K" : "\n");
+    std::fprintf(stderr, "%s%s [%s] %3.0f %%  %s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(),
+                 100.0 * frac, eta, tty_ ? "\x1b[K" : "\n");
     if (tty_ && frac >= 1.0) std::fputc('\n', stderr);
     std::fflush(stderr);
   }
@@ -204,17 +213,20 @@ class ProgressBar {
 
 //! One line describing a checkpoint's geometry.
 inline std::string describe(const ds::io::HfConfig& c) {
-  return c.architecture + ", " + std::to_string(c.num_layers) + " layers, hidden " + std::to_string(c.hidden_size) +
-         ", " + std::to_string(c.num_q_heads) + " q / " + std::to_string(c.num_kv_heads) + " kv heads x " +
-         std::to_string(c.head_dim) + ", vocab " + std::to_string(c.vocab_size) +
-         (c.torch_dtype.empty() ? "" : ", " + c.torch_dtype);
+  return c.architecture + ", " + std::to_string(c.num_layers) + " layers, hidden " +
+         std::to_string(c.hidden_size) + ", " + std::to_string(c.num_q_heads) + " q / " +
+         std::to_string(c.num_kv_heads) + " kv heads x " + std::to_string(c.head_dim) + ", vocab " +
+         std::to_string(c.vocab_size) + (c.torch_dtype.empty() ? "" : ", " + c.torch_dtype);
 }
 
 //! What the pair shares, in one line.
 inline std::string describe(const ds::plan::PairCompatibility& c) {
-  return "compatible; identical layers: " + (c.identical_layers.empty() ? std::string("none") : c.identical_layers.to_string()) +
-         "; embeddings " + (c.embeddings_identical ? "identical" : "differ") + "; exact reuse of layers " +
-         (c.exact_reuse_layers().empty() ? std::string("none") : c.exact_reuse_layers().to_string());
+  return "compatible; identical layers: " +
+         (c.identical_layers.empty() ? std::string("none") : c.identical_layers.to_string()) +
+         "; embeddings " + (c.embeddings_identical ? "identical" : "differ") +
+         "; exact reuse of layers " +
+         (c.exact_reuse_layers().empty() ? std::string("none")
+                                         : c.exact_reuse_layers().to_string());
 }
 
 }  // namespace droidspeak_cli

@@ -3,17 +3,17 @@
 //! @file The droidspeak command-line tool: profile a pair of checkpoints into a plan, run a
 //! pipelined partial prefill with it, compare it with full reuse and full recompute, inspect
 //! checkpoints and plans; with no arguments, all of that on a bundled pair.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
 #include "args.hpp"
 #include "cmd_compare.hpp"
 #include "cmd_inspect.hpp"
 #include "cmd_profile.hpp"
 #include "cmd_run.hpp"
 #include "common.hpp"
-
-#include <cstdio>
-#include <exception>
-#include <string>
-#include <vector>
 
 using namespace droidspeak_cli;
 
@@ -25,7 +25,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: droidspeak [COMMAND] [OPTIONS]   (droidspeak COMMAND --help for its options)\n\n"
-    "DroidSpeak: a receiver LLM reuses the KV cache a sender LLM of the same architecture computed,\n"
+    "DroidSpeak: a receiver LLM reuses the KV cache a sender LLM of the same architecture "
+    "computed,\n"
     "recomputing only the layers a profiled plan names.\n\n"
     "commands:\n"
     "  (none) / demo  profile -> compare -> run on a bundled pair, pictures in droidspeak-out/\n"
@@ -38,41 +39,54 @@ constexpr const char* kProfileHelp =
     "usage: droidspeak profile --sender DIR --receiver DIR --samples FILE --out plan.json\n"
     "                          [--granularity g] [--threshold 0.05] [--max-intervals k]\n"
     "                          [--measure loss|accuracy|kl] [--max-samples N] [--svg-dir DIR]\n\n"
-    "Checks the pair is compatible, measures the receiver's quality for every contiguous recompute\n"
-    "interval (starts and ends on multiples of g layers) over the samples, selects the cheapest plan\n"
-    "whose quality drop stays within the threshold (a fraction: 0.05 = 5 %), writes the plan file,\n"
-    "prints the Pareto front and draws grid.svg and pareto.svg (next to the plan unless --svg-dir).\n"
+    "Checks the pair is compatible, measures the receiver's quality for every contiguous "
+    "recompute\n"
+    "interval (starts and ends on multiples of g layers) over the samples, selects the cheapest "
+    "plan\n"
+    "whose quality drop stays within the threshold (a fraction: 0.05 = 5 %), writes the plan "
+    "file,\n"
+    "prints the Pareto front and draws grid.svg and pareto.svg (next to the plan unless "
+    "--svg-dir).\n"
     "--max-intervals 2 also evaluates two-interval plans cheaper than the best single interval.\n"
     "Samples: JSON lines {\"context\": TEXT, \"suffix\": TEXT} (byte-level models) or\n"
     "{\"context_ids\": [ids], \"suffix_ids\": [ids]} (any model); suffixes of >= 2 tokens.\n";
 
 constexpr const char* kRunHelp =
-    "usage: droidspeak run --plan plan.json --sender DIR --receiver DIR --context FILE --prompt FILE\n"
-    "                      [--bandwidth GB/s] [--latency ms] [--tokens N] [--ids] [--timeline FILE.svg]\n\n"
+    "usage: droidspeak run --plan plan.json --sender DIR --receiver DIR --context FILE --prompt "
+    "FILE\n"
+    "                      [--bandwidth GB/s] [--latency ms] [--tokens N] [--ids] [--timeline "
+    "FILE.svg]\n\n"
     "The sender prefills the context; the receiver adopts it with the plan through the E-first\n"
     "pipelined schedule (over a simulated link of --bandwidth GB/s when given, else in process),\n"
-    "runs the prompt and generates N tokens (greedy, default 32); the same input then goes through\n"
+    "runs the prompt and generates N tokens (greedy, default 32); the same input then goes "
+    "through\n"
     "the receiver's full prefill. Prints the time of each phase and both continuations, and draws\n"
     "the timeline (timeline.svg next to the plan unless --timeline). Context and prompt files are\n"
     "text (byte-level models) or, with --ids, whitespace-separated token ids.\n";
 
 constexpr const char* kCompareHelp =
-    "usage: droidspeak compare --plan plan.json --sender DIR --receiver DIR --samples FILE [--max-samples N]\n\n"
-    "Full reuse, the plan and full recompute side by side on (held-out) samples: quality drop against\n"
+    "usage: droidspeak compare --plan plan.json --sender DIR --receiver DIR --samples FILE "
+    "[--max-samples N]\n\n"
+    "Full reuse, the plan and full recompute side by side on (held-out) samples: quality drop "
+    "against\n"
     "the receiver's full prefill, loss, next-token accuracy, KL, prefill time and its ratio.\n";
 
 constexpr const char* kInspectHelp =
     "usage: droidspeak inspect DIR [DIR2]\n"
     "       droidspeak inspect plan.json\n\n"
-    "A checkpoint directory: its geometry, parameters and weight fingerprints (with DIR2: whether the\n"
-    "two may share KV and which layers are identical). A plan file: the plan, how it was selected,\n"
+    "A checkpoint directory: its geometry, parameters and weight fingerprints (with DIR2: whether "
+    "the\n"
+    "two may share KV and which layers are identical). A plan file: the plan, how it was "
+    "selected,\n"
     "its predictions and the pair it was made for.\n";
 
 constexpr const char* kDemoHelp =
     "usage: droidspeak [demo] [--models DIR] [--data DIR] [--sender NAME] [--receiver NAME]\n"
     "                         [--domain NAME] [--out DIR] [--granularity g] [--samples N]\n\n"
-    "Profiles the bundled pair base -> ft-code on examples/data/code_profile.jsonl, compares the plan\n"
-    "with full reuse and full recompute on code_heldout.jsonl, runs it on one held-out context over\n"
+    "Profiles the bundled pair base -> ft-code on examples/data/code_profile.jsonl, compares the "
+    "plan\n"
+    "with full reuse and full recompute on code_heldout.jsonl, runs it on one held-out context "
+    "over\n"
     "a simulated 1 GB/s link, and writes plan.json, grid.svg, pareto.svg and timeline.svg into\n"
     "droidspeak-out/. Defaults: granularity 2, 8 samples per file.\n";
 
@@ -85,7 +99,8 @@ std::string one_line(std::string s) {
 }
 
 int fail(const std::string& command, const std::string& message) {
-  std::fprintf(stderr, "droidspeak%s%s: error: %s\n", command.empty() ? "" : " ", command.c_str(), one_line(message).c_str());
+  std::fprintf(stderr, "droidspeak%s%s: error: %s\n", command.empty() ? "" : " ", command.c_str(),
+               one_line(message).c_str());
   return 1;
 }
 
@@ -98,8 +113,9 @@ struct Parsed {
   int rc = 0;
 };
 
-Parsed parse(const std::string& command, const std::vector<std::string>& argv, const std::vector<OptionSpec>& specs,
-             const char* help, const std::vector<std::string>& required) {
+Parsed parse(const std::string& command, const std::vector<std::string>& argv,
+             const std::vector<OptionSpec>& specs, const char* help,
+             const std::vector<std::string>& required) {
   Parsed p{Args(argv, specs)};
   if (p.args.help()) {
     std::fputs(help, stdout);
@@ -111,7 +127,8 @@ Parsed parse(const std::string& command, const std::vector<std::string>& argv, c
     p.rc = fail(command, "missing " + m + " (see droidspeak " + command + " --help)");
     p.done = true;
   } else if (!p.args.positional().empty() && command != "inspect") {
-    p.rc = fail(command, "unexpected argument '" + p.args.positional()[0] + "' (see droidspeak " + command + " --help)");
+    p.rc = fail(command, "unexpected argument '" + p.args.positional()[0] + "' (see droidspeak " +
+                             command + " --help)");
     p.done = true;
   }
   return p;
@@ -119,15 +136,28 @@ Parsed parse(const std::string& command, const std::vector<std::string>& argv, c
 
 int cmd_profile(const std::vector<std::string>& argv) {
   Parsed p = parse("profile", argv,
-                   {{"sender"}, {"receiver"}, {"samples"}, {"out"}, {"granularity"}, {"threshold"}, {"max-intervals"},
-                    {"measure"}, {"max-samples"}, {"svg-dir"}},
+                   {{"sender"},
+                    {"receiver"},
+                    {"samples"},
+                    {"out"},
+                    {"granularity"},
+                    {"threshold"},
+                    {"max-intervals"},
+                    {"measure"},
+                    {"max-samples"},
+                    {"svg-dir"}},
                    kProfileHelp, {"sender", "receiver", "samples", "out"});
   if (p.done) return p.rc;
-  ProfileCommand c{.sender = p.args.get("sender"), .receiver = p.args.get("receiver"), .samples = p.args.get("samples"),
-                   .out = p.args.get("out"), .svg_dir = p.args.get("svg-dir")};
+  ProfileCommand c{.sender = p.args.get("sender"),
+                   .receiver = p.args.get("receiver"),
+                   .samples = p.args.get("samples"),
+                   .out = p.args.get("out"),
+                   .svg_dir = p.args.get("svg-dir")};
   c.measure = p.args.get("measure", "loss");
-  if (!p.args.get_int("granularity", 1, 1, 4096, c.granularity) || !p.args.get_number("threshold", 0.05, 0, 100, c.threshold) ||
-      !p.args.get_int("max-intervals", 1, 1, 2, c.max_intervals) || !p.args.get_int("max-samples", 0, 0, 1 << 30, c.max_samples)) {
+  if (!p.args.get_int("granularity", 1, 1, 4096, c.granularity) ||
+      !p.args.get_number("threshold", 0.05, 0, 100, c.threshold) ||
+      !p.args.get_int("max-intervals", 1, 1, 2, c.max_intervals) ||
+      !p.args.get_int("max-samples", 0, 0, 1 << 30, c.max_samples)) {
     return fail("profile", p.args.error());
   }
   if (!measure_named(c.measure)) return fail("profile", measure_named(c.measure).status());
@@ -139,14 +169,27 @@ int cmd_profile(const std::vector<std::string>& argv) {
 
 int cmd_run(const std::vector<std::string>& argv) {
   Parsed p = parse("run", argv,
-                   {{"plan"}, {"sender"}, {"receiver"}, {"context"}, {"prompt"}, {"bandwidth"}, {"latency"}, {"tokens"},
-                    {"ids", false}, {"timeline"}},
+                   {{"plan"},
+                    {"sender"},
+                    {"receiver"},
+                    {"context"},
+                    {"prompt"},
+                    {"bandwidth"},
+                    {"latency"},
+                    {"tokens"},
+                    {"ids", false},
+                    {"timeline"}},
                    kRunHelp, {"plan", "sender", "receiver", "context", "prompt"});
   if (p.done) return p.rc;
-  RunCommand c{.plan = p.args.get("plan"), .sender = p.args.get("sender"), .receiver = p.args.get("receiver"),
-               .context = p.args.get("context"), .prompt = p.args.get("prompt"), .timeline = p.args.get("timeline")};
+  RunCommand c{.plan = p.args.get("plan"),
+               .sender = p.args.get("sender"),
+               .receiver = p.args.get("receiver"),
+               .context = p.args.get("context"),
+               .prompt = p.args.get("prompt"),
+               .timeline = p.args.get("timeline")};
   c.ids = p.args.has("ids");
-  if (!p.args.get_number("bandwidth", 0, 1e-6, 1e6, c.bandwidth_gbps) || !p.args.get_number("latency", 0, 0, 1e4, c.latency_ms) ||
+  if (!p.args.get_number("bandwidth", 0, 1e-6, 1e6, c.bandwidth_gbps) ||
+      !p.args.get_number("latency", 0, 0, 1e4, c.latency_ms) ||
       !p.args.get_int("tokens", 32, 1, 100000, c.tokens)) {
     return fail("run", p.args.error());
   }
@@ -157,12 +200,16 @@ int cmd_run(const std::vector<std::string>& argv) {
 }
 
 int cmd_compare(const std::vector<std::string>& argv) {
-  Parsed p = parse("compare", argv, {{"plan"}, {"sender"}, {"receiver"}, {"samples"}, {"max-samples"}}, kCompareHelp,
-                   {"plan", "sender", "receiver", "samples"});
+  Parsed p =
+      parse("compare", argv, {{"plan"}, {"sender"}, {"receiver"}, {"samples"}, {"max-samples"}},
+            kCompareHelp, {"plan", "sender", "receiver", "samples"});
   if (p.done) return p.rc;
-  CompareCommand c{.plan = p.args.get("plan"), .sender = p.args.get("sender"), .receiver = p.args.get("receiver"),
+  CompareCommand c{.plan = p.args.get("plan"),
+                   .sender = p.args.get("sender"),
+                   .receiver = p.args.get("receiver"),
                    .samples = p.args.get("samples")};
-  if (!p.args.get_int("max-samples", 0, 0, 1 << 30, c.max_samples)) return fail("compare", p.args.error());
+  if (!p.args.get_int("max-samples", 0, 0, 1 << 30, c.max_samples))
+    return fail("compare", p.args.error());
   Result<Pair> pair = load_pair(c.sender, c.receiver);
   if (!pair) return fail("compare", pair.status());
   const Status s = run_compare(c, *pair);
@@ -173,7 +220,10 @@ int cmd_inspect(const std::vector<std::string>& argv) {
   Parsed p = parse("inspect", argv, {}, kInspectHelp, {});
   if (p.done) return p.rc;
   const std::vector<std::string>& pos = p.args.positional();
-  if (pos.empty() || pos.size() > 2) return fail("inspect", "give a checkpoint directory (and a second one) or a plan file (see droidspeak inspect --help)");
+  if (pos.empty() || pos.size() > 2)
+    return fail("inspect",
+                "give a checkpoint directory (and a second one) or a plan file (see droidspeak "
+                "inspect --help)");
   const Status s = run_inspect(pos[0], pos.size() > 1 ? fs::path(pos[1]) : fs::path());
   return s ? 0 : fail("inspect", s);
 }
@@ -189,41 +239,67 @@ fs::path first_dir(std::initializer_list<fs::path> candidates) {
 
 int cmd_demo(const std::vector<std::string>& argv) {
   Parsed p = parse("demo", argv,
-                   {{"models"}, {"data"}, {"sender"}, {"receiver"}, {"domain"}, {"out"}, {"granularity"}, {"samples"}},
+                   {{"models"},
+                    {"data"},
+                    {"sender"},
+                    {"receiver"},
+                    {"domain"},
+                    {"out"},
+                    {"granularity"},
+                    {"samples"}},
                    kDemoHelp, {});
   if (p.done) return p.rc;
   const fs::path src = DROIDSPEAK_SOURCE_DIR;
-  const fs::path models = p.args.has("models") ? fs::path(p.args.get("models"))
-                                               : first_dir({"examples/models", src / "examples" / "models"});
-  const fs::path data = p.args.has("data") ? fs::path(p.args.get("data")) : first_dir({"examples/data", src / "examples" / "data"});
+  const fs::path models = p.args.has("models")
+                              ? fs::path(p.args.get("models"))
+                              : first_dir({"examples/models", src / "examples" / "models"});
+  const fs::path data = p.args.has("data")
+                            ? fs::path(p.args.get("data"))
+                            : first_dir({"examples/data", src / "examples" / "data"});
   const fs::path out = p.args.get("out", "droidspeak-out");
-  const std::string sender = p.args.get("sender", "base"), receiver = p.args.get("receiver", "ft-code");
+  const std::string sender = p.args.get("sender", "base"),
+                    receiver = p.args.get("receiver", "ft-code");
   const std::string domain = p.args.get("domain", "code");
   std::int64_t granularity = 2, count = 8;
-  if (!p.args.get_int("granularity", 2, 1, 4096, granularity) || !p.args.get_int("samples", 8, 1, 1 << 20, count)) {
+  if (!p.args.get_int("granularity", 2, 1, 4096, granularity) ||
+      !p.args.get_int("samples", 8, 1, 1 << 20, count)) {
     return fail("demo", p.args.error());
   }
   std::error_code ec;
   fs::create_directories(out, ec);
-  if (ec) return fail("demo", out.string() + ": cannot create the output directory: " + ec.message());
+  if (ec)
+    return fail("demo", out.string() + ": cannot create the output directory: " + ec.message());
   const auto t0 = std::chrono::steady_clock::now();
   Result<Pair> pair = load_pair(models / sender, models / receiver);
-  if (!pair) return fail("demo", pair.status().message() + " (bundled models: tools/train_family.py, or --models DIR)");
+  if (!pair)
+    return fail("demo", pair.status().message() +
+                            " (bundled models: tools/train_family.py, or --models DIR)");
 
-  std::printf("== 1/3  profile: which layers must %s recompute when it reuses %s's KV cache? ==\n\n", receiver.c_str(),
-              sender.c_str());
-  ProfileCommand pc{.sender = models / sender, .receiver = models / receiver, .samples = data / (domain + "_profile.jsonl"),
-                    .out = out / "plan.json", .svg_dir = out, .granularity = granularity, .max_samples = count};
+  std::printf(
+      "== 1/3  profile: which layers must %s recompute when it reuses %s's KV cache? ==\n\n",
+      receiver.c_str(), sender.c_str());
+  ProfileCommand pc{.sender = models / sender,
+                    .receiver = models / receiver,
+                    .samples = data / (domain + "_profile.jsonl"),
+                    .out = out / "plan.json",
+                    .svg_dir = out,
+                    .granularity = granularity,
+                    .max_samples = count};
   ds::io::PlanFile plan;
   if (const Status s = run_profile(pc, *pair, &plan); !s) return fail("demo", s);
 
   std::printf("\n== 2/3  compare on held-out text the plan never saw ==\n");
-  CompareCommand cc{.plan = pc.out, .sender = pc.sender, .receiver = pc.receiver,
-                    .samples = data / (domain + "_heldout.jsonl"), .max_samples = count};
+  CompareCommand cc{.plan = pc.out,
+                    .sender = pc.sender,
+                    .receiver = pc.receiver,
+                    .samples = data / (domain + "_heldout.jsonl"),
+                    .max_samples = count};
   if (const Status s = run_compare(cc, *pair); !s) return fail("demo", s);
 
-  std::printf("\n== 3/3  run: pipelined partial prefill of one held-out context, then generation ==\n\n");
-  Result<std::vector<ds::profile::Sample>> held = load_samples(cc.samples, pair->receiver.vocab_size(), 1);
+  std::printf(
+      "\n== 3/3  run: pipelined partial prefill of one held-out context, then generation ==\n\n");
+  Result<std::vector<ds::profile::Sample>> held =
+      load_samples(cc.samples, pair->receiver.vocab_size(), 1);
   if (!held) return fail("demo", held.status());
   auto write_bytes = [&](const fs::path& path, const std::vector<std::int32_t>& tokens) {
     std::string bytes;
@@ -233,21 +309,31 @@ int cmd_demo(const std::vector<std::string>& argv) {
     return static_cast<bool>(f);
   };
   const ds::profile::Sample& smp = (*held)[0];
-  const std::vector<std::int32_t> prompt(smp.suffix.begin(), smp.suffix.begin() + static_cast<std::ptrdiff_t>(smp.suffix.size() / 2));
+  const std::vector<std::int32_t> prompt(
+      smp.suffix.begin(), smp.suffix.begin() + static_cast<std::ptrdiff_t>(smp.suffix.size() / 2));
   if (!write_bytes(out / "context.txt", smp.context) || !write_bytes(out / "prompt.txt", prompt)) {
     return fail("demo", (out / "context.txt").string() + ": cannot write");
   }
-  RunCommand rc{.plan = pc.out, .sender = pc.sender, .receiver = pc.receiver, .context = out / "context.txt",
-                .prompt = out / "prompt.txt", .timeline = out / "timeline.svg", .bandwidth_gbps = 1.0, .latency_ms = 0.05,
+  RunCommand rc{.plan = pc.out,
+                .sender = pc.sender,
+                .receiver = pc.receiver,
+                .context = out / "context.txt",
+                .prompt = out / "prompt.txt",
+                .timeline = out / "timeline.svg",
+                .bandwidth_gbps = 1.0,
+                .latency_ms = 0.05,
                 .tokens = 32};
   if (const Status s = run_run(rc, *pair); !s) return fail("demo", s);
-  std::printf("\ndone in %.1f s. %s recomputes %lld of its %lld layers (plan %s) and reuses %s's KV for the rest.\n"
-              "Pictures: %s/grid.svg (quality drop of every interval), %s/pareto.svg (quality vs layers\n"
-              "recomputed), %s/timeline.svg (the pipelined prefill against a full prefill). Profile your own\n"
-              "pair with: droidspeak profile --sender DIR --receiver DIR --samples FILE --out plan.json\n",
-              seconds_since(t0), receiver.c_str(), static_cast<long long>(plan.plan.num_recomputed()),
-              static_cast<long long>(plan.plan.num_layers()), plan.plan.to_string().c_str(), sender.c_str(), out.c_str(),
-              out.c_str(), out.c_str());
+  std::printf(
+      "\ndone in %.1f s. %s recomputes %lld of its %lld layers (plan %s) and reuses %s's KV for "
+      "the rest.\n"
+      "Pictures: %s/grid.svg (quality drop of every interval), %s/pareto.svg (quality vs layers\n"
+      "recomputed), %s/timeline.svg (the pipelined prefill against a full prefill). Profile your "
+      "own\n"
+      "pair with: droidspeak profile --sender DIR --receiver DIR --samples FILE --out plan.json\n",
+      seconds_since(t0), receiver.c_str(), static_cast<long long>(plan.plan.num_recomputed()),
+      static_cast<long long>(plan.plan.num_layers()), plan.plan.to_string().c_str(), sender.c_str(),
+      out.c_str(), out.c_str(), out.c_str());
   return 0;
 }
 

@@ -20,11 +20,21 @@ inline std::string escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default: {
         const auto u = static_cast<unsigned char>(c);
         out += (u >= 0x20 && u < 0x7F) || c == '\t' || c == '\n' ? c : '?';
@@ -62,45 +72,48 @@ class Document {
   Document(double width, double height) : width_(width), height_(height) {}
 
   //! A rectangle; `title` (when non-empty) becomes a hover tooltip.
-  void rect(double x, double y, double w, double h, std::string_view fill, std::string_view stroke = "none",
-            double stroke_width = 1, std::string_view title = {}) {
-    body_ += "<rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) + "\" height=\"" + num(h) +
-             "\" fill=\"" + escape(fill) + "\" stroke=\"" + escape(stroke) + "\" stroke-width=\"" +
-             num(stroke_width) + "\"";
+  void rect(double x, double y, double w, double h, std::string_view fill,
+            std::string_view stroke = "none", double stroke_width = 1,
+            std::string_view title = {}) {
+    body_ += "<rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) + "\" height=\"" +
+             num(h) + "\" fill=\"" + escape(fill) + "\" stroke=\"" + escape(stroke) +
+             "\" stroke-width=\"" + num(stroke_width) + "\"";
     close_with_title(title);
   }
   //! A straight line; `dash` is an SVG stroke-dasharray such as "4 3", empty for solid.
   void line(double x1, double y1, double x2, double y2, std::string_view stroke, double width = 1,
             std::string_view dash = {}) {
-    body_ += "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) +
-             "\" stroke=\"" + escape(stroke) + "\" stroke-width=\"" + num(width) + "\"";
+    body_ += "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" +
+             num(y2) + "\" stroke=\"" + escape(stroke) + "\" stroke-width=\"" + num(width) + "\"";
     if (!dash.empty()) body_ += " stroke-dasharray=\"" + escape(dash) + "\"";
     body_ += "/>\n";
   }
   //! A circle.
-  void circle(double cx, double cy, double r, std::string_view fill, std::string_view stroke = "none",
-              double stroke_width = 1, std::string_view title = {}) {
+  void circle(double cx, double cy, double r, std::string_view fill,
+              std::string_view stroke = "none", double stroke_width = 1,
+              std::string_view title = {}) {
     body_ += "<circle cx=\"" + num(cx) + "\" cy=\"" + num(cy) + "\" r=\"" + num(r) + "\" fill=\"" +
-             escape(fill) + "\" stroke=\"" + escape(stroke) + "\" stroke-width=\"" + num(stroke_width) + "\"";
+             escape(fill) + "\" stroke=\"" + escape(stroke) + "\" stroke-width=\"" +
+             num(stroke_width) + "\"";
     close_with_title(title);
   }
   //! A closed polygon (`closed`) or an open polyline through points [x0, y0, x1, y1, ...].
-  void poly(const std::vector<double>& xy, std::string_view fill, std::string_view stroke, double width = 1,
-            bool closed = true, std::string_view title = {}) {
+  void poly(const std::vector<double>& xy, std::string_view fill, std::string_view stroke,
+            double width = 1, bool closed = true, std::string_view title = {}) {
     body_ += closed ? "<polygon points=\"" : "<polyline points=\"";
     for (std::size_t i = 0; i + 1 < xy.size(); i += 2) {
       body_ += (i == 0 ? "" : " ") + num(xy[i]) + "," + num(xy[i + 1]);
     }
-    body_ += "\" fill=\"" + escape(fill) + "\" stroke=\"" + escape(stroke) + "\" stroke-width=\"" + num(width) +
-             "\" stroke-linejoin=\"round\"";
+    body_ += "\" fill=\"" + escape(fill) + "\" stroke=\"" + escape(stroke) + "\" stroke-width=\"" +
+             num(width) + "\" stroke-linejoin=\"round\"";
     close_with_title(title);
   }
   //! Text at (x, y) (the baseline).
   void text(double x, double y, std::string_view content, const TextStyle& style = {}) {
     static constexpr const char* kAnchors[] = {"start", "middle", "end"};
     body_ += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" font-size=\"" + num(style.size) +
-             "\" text-anchor=\"" + kAnchors[static_cast<int>(style.anchor)] + "\" fill=\"" + escape(style.fill) +
-             "\"";
+             "\" text-anchor=\"" + kAnchors[static_cast<int>(style.anchor)] + "\" fill=\"" +
+             escape(style.fill) + "\"";
     if (style.bold) body_ += " font-weight=\"bold\"";
     if (style.rotate != 0) {
       body_ += " transform=\"rotate(" + num(style.rotate) + " " + num(x) + " " + num(y) + ")\"";
@@ -116,9 +129,12 @@ class Document {
 
   //! The whole document.
   std::string str() const {
-    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-           num(width_) + "\" height=\"" + num(height_) + "\" viewBox=\"0 0 " + num(width_) + " " + num(height_) +
-           "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" "
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+           "width=\"" +
+           num(width_) + "\" height=\"" + num(height_) + "\" viewBox=\"0 0 " + num(width_) + " " +
+           num(height_) +
+           "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" "
+           "height=\"100%\" "
            "fill=\"white\"/>\n" +
            body_ + "</svg>\n";
   }

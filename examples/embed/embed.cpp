@@ -5,20 +5,21 @@
 //! scrambled block table) implements prefill::Engine; the library then adopts a sender's
 //! cache into it with a reuse plan. Checks: the full-recompute plan equals the engine's own
 //! full prefill bit for bit, and so does reusing layer 0, whose weights the two models share.
-#include "droidspeak/layout/copy.hpp"
-#include "droidspeak/prefill/engine.hpp"
-#include "droidspeak/prefill/partial_prefill.hpp"
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "droidspeak/layout/copy.hpp"
+#include "droidspeak/prefill/engine.hpp"
+#include "droidspeak/prefill/partial_prefill.hpp"
+
 using namespace droidspeak;
 
 namespace {
 
-constexpr std::int64_t kLayers = 2, kHidden = 16, kQHeads = 2, kKvHeads = 1, kHeadDim = 8, kVocab = 32;
+constexpr std::int64_t kLayers = 2, kHidden = 16, kQHeads = 2, kKvHeads = 1, kHeadDim = 8,
+                       kVocab = 32;
 constexpr std::int64_t kPageSize = 4, kNumPages = 64;  // a fixed pool: 256 positions
 
 // Deterministic weights in [-0.5, 0.5) from a seed (a 64-bit LCG).
@@ -32,7 +33,8 @@ std::vector<float> random_matrix(std::uint64_t seed, std::int64_t size) {
 }
 
 // out[rows] = W[rows][cols] * x[cols]
-void matvec(const std::vector<float>& w, const float* x, std::int64_t rows, std::int64_t cols, float* out) {
+void matvec(const std::vector<float>& w, const float* x, std::int64_t rows, std::int64_t cols,
+            float* out) {
   for (std::int64_t r = 0; r < rows; ++r) {
     float acc = 0.0f;
     for (std::int64_t c = 0; c < cols; ++c) acc += w[static_cast<std::size_t>(r * cols + c)] * x[c];
@@ -48,16 +50,24 @@ class ToyEngine {
   static constexpr bool kDeterministicSpans = true;
 
   // `layer_seeds[l]` picks layer l's weights: two engines sharing a seed share that layer.
-  explicit ToyEngine(std::vector<std::uint64_t> layer_seeds) : embedding_(random_matrix(7, kVocab * kHidden)) {
+  explicit ToyEngine(std::vector<std::uint64_t> layer_seeds)
+      : embedding_(random_matrix(7, kVocab * kHidden)) {
     for (std::uint64_t s : layer_seeds) {
       wq_.push_back(random_matrix(s, kQHeads * kHeadDim * kHidden));
       wk_.push_back(random_matrix(s + 1, kKvHeads * kHeadDim * kHidden));
       wv_.push_back(random_matrix(s + 2, kKvHeads * kHeadDim * kHidden));
       wo_.push_back(random_matrix(s + 3, kHidden * kQHeads * kHeadDim));
     }
-    pool_ = {kLayers, kNumPages, kPageSize, kKvHeads, kHeadDim, layout::HeadOrder::kHND, layout::KvPlacement::kFused};
+    pool_ = {kLayers,
+             kNumPages,
+             kPageSize,
+             kKvHeads,
+             kHeadDim,
+             layout::HeadOrder::kHND,
+             layout::KvPlacement::kFused};
     pages_.assign(static_cast<std::size_t>(pool_.pool_elements()), 0.0f);
-    for (std::int64_t b = 0; b < kNumPages; ++b) block_table_.push_back(static_cast<std::int32_t>((b * 37) % kNumPages));
+    for (std::int64_t b = 0; b < kNumPages; ++b)
+      block_table_.push_back(static_cast<std::int32_t>((b * 37) % kNumPages));
   }
 
   layout::ModelGeometry geometry() const { return {kLayers, kHidden, kQHeads, kKvHeads, kHeadDim}; }
@@ -74,20 +84,25 @@ class ToyEngine {
     return Status::ok();
   }
   Status set_num_tokens(std::int64_t n) {
-    if (n < 0 || n > capacity_) return Status::out_of_range("toy engine: set_num_tokens beyond capacity");
+    if (n < 0 || n > capacity_)
+      return Status::out_of_range("toy engine: set_num_tokens beyond capacity");
     num_tokens_ = n;
     return Status::ok();
   }
   // The whole cache in the engine's own layout: the library reads and writes it through this.
   layout::KvView kv_cache() {
     const layout::BlockTableLayout l{pool_, block_table_.data(), kNumPages, capacity_};
-    return {reinterpret_cast<std::byte*>(pages_.data()), reinterpret_cast<std::byte*>(pages_.data()), DType::kF32, l};
+    return {reinterpret_cast<std::byte*>(pages_.data()),
+            reinterpret_cast<std::byte*>(pages_.data()), DType::kF32, l};
   }
   Status embed(std::span<const std::int32_t> tokens, std::span<float> hidden) {
-    if (hidden.size() != tokens.size() * kHidden) return Status::invalid_argument("toy engine: embed size");
+    if (hidden.size() != tokens.size() * kHidden)
+      return Status::invalid_argument("toy engine: embed size");
     for (std::size_t i = 0; i < tokens.size(); ++i) {
-      if (tokens[i] < 0 || tokens[i] >= kVocab) return Status::out_of_range("toy engine: token outside the vocabulary");
-      std::memcpy(&hidden[i * kHidden], &embedding_[static_cast<std::size_t>(tokens[i] * kHidden)], kHidden * sizeof(float));
+      if (tokens[i] < 0 || tokens[i] >= kVocab)
+        return Status::out_of_range("toy engine: token outside the vocabulary");
+      std::memcpy(&hidden[i * kHidden], &embedding_[static_cast<std::size_t>(tokens[i] * kHidden)],
+                  kHidden * sizeof(float));
     }
     return Status::ok();
   }
@@ -98,10 +113,13 @@ class ToyEngine {
       return Status::invalid_argument("toy engine: bad run_layers arguments");
     }
     for (std::int64_t l = first; l < last; ++l) {
-      if (capture != nullptr && capture->layout.entry_layers.contains(l)) {  // E[l], before the layer
+      if (capture != nullptr &&
+          capture->layout.entry_layers.contains(l)) {  // E[l], before the layer
         const layout::ECacheLayout one{layout::LayerSet::range(l, l + 1), n, kHidden};
-        const layout::ConstEView src(reinterpret_cast<const std::byte*>(hidden.data()), DType::kF32, one);
-        DROIDSPEAK_TRY(layout::copy_e({src, *capture, layout::LayerSet::range(l, l + 1), {0, n}, position}));
+        const layout::ConstEView src(reinterpret_cast<const std::byte*>(hidden.data()), DType::kF32,
+                                     one);
+        DROIDSPEAK_TRY(
+            layout::copy_e({src, *capture, layout::LayerSet::range(l, l + 1), {0, n}, position}));
       }
       layer(l, position, n, hidden.data());
     }
@@ -110,7 +128,8 @@ class ToyEngine {
   }
   Status logits(std::span<const float> hidden, std::span<float> out) {
     const auto m = static_cast<std::int64_t>(hidden.size()) / kHidden;
-    if (static_cast<std::int64_t>(out.size()) != m * kVocab) return Status::invalid_argument("toy engine: logits size");
+    if (static_cast<std::int64_t>(out.size()) != m * kVocab)
+      return Status::invalid_argument("toy engine: logits size");
     std::vector<float> x(kHidden);
     for (std::int64_t i = 0; i < m; ++i) {
       rms_norm(&hidden[static_cast<std::size_t>(i * kHidden)], x.data());
@@ -132,8 +151,10 @@ class ToyEngine {
   // One layer over tokens [position, position + n): write their K and V, attend causally.
   void layer(std::int64_t l, std::int64_t position, std::int64_t n, float* hidden) {
     const auto li = static_cast<std::size_t>(l);
-    std::vector<float> x(kHidden), q(kQHeads * kHeadDim), o(kQHeads * kHeadDim), delta(kHidden), scores;
-    for (std::int64_t i = 0; i < n; ++i) {  // K and V first: later tokens of this call attend to them
+    std::vector<float> x(kHidden), q(kQHeads * kHeadDim), o(kQHeads * kHeadDim), delta(kHidden),
+        scores;
+    for (std::int64_t i = 0; i < n;
+         ++i) {  // K and V first: later tokens of this call attend to them
       rms_norm(hidden + i * kHidden, x.data());
       matvec(wk_[li], x.data(), kHeadDim, kHidden, row(l, layout::KvPart::kK, position + i));
       matvec(wv_[li], x.data(), kHeadDim, kHidden, row(l, layout::KvPart::kV, position + i));
@@ -147,19 +168,25 @@ class ToyEngine {
         float mx = -INFINITY, sum = 0.0f;
         for (std::int64_t t = 0; t < ctx; ++t) {
           const float* k = row(l, layout::KvPart::kK, t);
-          for (std::int64_t d = 0; d < kHeadDim; ++d) scores[static_cast<std::size_t>(t)] += q[static_cast<std::size_t>(hq * kHeadDim + d)] * k[d];
+          for (std::int64_t d = 0; d < kHeadDim; ++d)
+            scores[static_cast<std::size_t>(t)] +=
+                q[static_cast<std::size_t>(hq * kHeadDim + d)] * k[d];
           scores[static_cast<std::size_t>(t)] /= std::sqrt(static_cast<float>(kHeadDim));
           mx = std::max(mx, scores[static_cast<std::size_t>(t)]);
         }
         for (float& s : scores) sum += (s = std::exp(s - mx));
-        for (std::int64_t d = 0; d < kHeadDim; ++d) o[static_cast<std::size_t>(hq * kHeadDim + d)] = 0.0f;
+        for (std::int64_t d = 0; d < kHeadDim; ++d)
+          o[static_cast<std::size_t>(hq * kHeadDim + d)] = 0.0f;
         for (std::int64_t t = 0; t < ctx; ++t) {
           const float* v = row(l, layout::KvPart::kV, t);
-          for (std::int64_t d = 0; d < kHeadDim; ++d) o[static_cast<std::size_t>(hq * kHeadDim + d)] += scores[static_cast<std::size_t>(t)] / sum * v[d];
+          for (std::int64_t d = 0; d < kHeadDim; ++d)
+            o[static_cast<std::size_t>(hq * kHeadDim + d)] +=
+                scores[static_cast<std::size_t>(t)] / sum * v[d];
         }
       }
       matvec(wo_[li], o.data(), kHidden, kQHeads * kHeadDim, delta.data());
-      for (std::int64_t d = 0; d < kHidden; ++d) hidden[i * kHidden + d] += delta[static_cast<std::size_t>(d)];
+      for (std::int64_t d = 0; d < kHidden; ++d)
+        hidden[i * kHidden + d] += delta[static_cast<std::size_t>(d)];
     }
   }
 
@@ -173,9 +200,9 @@ class ToyEngine {
 static_assert(prefill::Engine<ToyEngine>);
 static_assert(prefill::is_deterministic<ToyEngine>());
 
-bool check(const Status& s, const char* what) {
-  if (!s) std::fprintf(stderr, "%s: %s\n", what, s.to_string().c_str());
-  return s.is_ok();
+int fail(const char* what, const Status& s) {
+  std::fprintf(stderr, "%s: %s\n", what, s.to_string().c_str());
+  return 1;
 }
 
 }  // namespace
@@ -186,7 +213,9 @@ int main() {
   for (std::int32_t i = 0; i < 40; ++i) context.push_back((i * 7 + 3) % kVocab);
   const auto n = static_cast<std::int64_t>(context.size());
   std::vector<float> own(kVocab);
-  if (!check(prefill::full_prefill(receiver, context, suffix, own), "receiver full prefill")) return 1;
+  if (Status s = prefill::full_prefill(receiver, context, suffix, own); !s) {
+    return fail("receiver full prefill", s);
+  }
 
   int failures = 0;
   for (const char* text : {"1", "0-1", "none"}) {
@@ -199,24 +228,30 @@ int main() {
     const layout::ECacheLayout e_layout{plan.entry_layers(), n, kHidden};
     std::vector<float> e(static_cast<std::size_t>(e_layout.pool_elements()));
     const layout::EView e_view(reinterpret_cast<std::byte*>(e.data()), DType::kF32, e_layout);
-    if (!check(prefill::sender_prefill(sender, context, plan.entry_layers().empty() ? layout::EView{} : e_view),
-               "sender prefill")) return 1;
+    Status s = prefill::sender_prefill(sender, context,
+                                       plan.entry_layers().empty() ? layout::EView{} : e_view);
+    if (!s) return fail("sender prefill", s);
 
     // Receiver: adopt the sender's KV for reused layers (converted between the two caches'
     // layouts by layout::copy_kv), recompute the plan's layers from E, then run the suffix.
     std::vector<float> logits(kVocab);
     prefill::PrefillReport report;
-    if (!check(prefill::partial_prefill(receiver, plan, context, {sender.kv_cache(), e_view}, suffix, logits, &report),
-               "partial prefill")) return 1;
+    s = prefill::partial_prefill(receiver, plan, context, {sender.kv_cache(), e_view}, suffix,
+                                 logits, &report);
+    if (!s) return fail("partial prefill", s);
     // example-end embed
 
     const bool exact = std::memcmp(logits.data(), own.data(), own.size() * sizeof(float)) == 0;
-    std::printf("plan %-4s recomputes %lld layer(s), adopts %lld bytes of KV: %s the receiver's own prefill\n",
-                plan.to_string().c_str(), static_cast<long long>(report.layers_recomputed),
-                static_cast<long long>(report.kv_bytes_adopted), exact ? "bit-identical to" : "differs from");
+    std::printf(
+        "plan %-4s recomputes %lld layer(s), adopts %lld bytes of KV: %s the receiver's own "
+        "prefill\n",
+        plan.to_string().c_str(), static_cast<long long>(report.layers_recomputed),
+        static_cast<long long>(report.kv_bytes_adopted),
+        exact ? "bit-identical to" : "differs from");
     // Layer 0 is shared, so reusing it is exact; reusing layer 1 (full reuse) is not.
     if (exact != (plan.num_recomputed() > 0)) ++failures;
   }
-  if (failures != 0) std::fprintf(stderr, "%d plan(s) did not give the expected result\n", failures);
+  if (failures != 0)
+    std::fprintf(stderr, "%d plan(s) did not give the expected result\n", failures);
   return failures == 0 ? 0 : 1;
 }

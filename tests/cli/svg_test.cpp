@@ -3,13 +3,14 @@
 //! @file The droidspeak tool's SVG writer and pictures (examples/cli/svg.hpp, charts.hpp):
 //! escaping, well-formed output (checked by a small tag-balancing reader), and the elements
 //! each picture must hold.
-#include "../../examples/cli/charts.hpp"
 #include "../../examples/cli/svg.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
+
+#include "../../examples/cli/charts.hpp"
 
 using namespace droidspeak_cli;
 
@@ -26,7 +27,8 @@ std::string xml_problem(const std::string& doc) {
     if (doc[i] == '&') {
       const std::size_t semi = doc.find(';', i);
       const std::string ent = doc.substr(i, semi - i + 1);
-      if (ent != "&amp;" && ent != "&lt;" && ent != "&gt;" && ent != "&quot;" && ent != "&apos;") return "bad entity " + ent;
+      if (ent != "&amp;" && ent != "&lt;" && ent != "&gt;" && ent != "&quot;" && ent != "&apos;")
+        return "bad entity " + ent;
       i = semi + 1;
       continue;
     }
@@ -44,7 +46,8 @@ std::string xml_problem(const std::string& doc) {
     for (char c : tag) quotes += c == '"';
     if (quotes % 2 != 0) return "unbalanced quotes in <" + tag + ">";
     if (tag[0] == '/') {
-      if (open.empty() || open.back() != tag.substr(1)) return "mismatched </" + tag.substr(1) + ">";
+      if (open.empty() || open.back() != tag.substr(1))
+        return "mismatched </" + tag.substr(1) + ">";
       open.pop_back();
       continue;
     }
@@ -86,49 +89,75 @@ TEST_CASE("a document with hostile text is well-formed") {
   const std::string s = d.str();
   CHECK(xml_problem(s) == "");
   CHECK(count(s, "<title>") == 3);
-  CHECK(s.find("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" height=\"50\"") != std::string::npos);
+  CHECK(s.find("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" height=\"50\"") !=
+        std::string::npos);
 }
 
 TEST_CASE("the heat map holds every cell, both axes and the legend") {
-  charts::HeatMapData h{.title = "grid & more", .measure = "loss drop", .num_layers = 6, .granularity = 2, .cells = {},
-                        .full_reuse_drop = 0.2, .threshold = 0.05, .has_selected = true, .selected = {2, 3, 0.03}, .percent = true};
+  charts::HeatMapData h{.title = "grid & more",
+                        .measure = "loss drop",
+                        .num_layers = 6,
+                        .granularity = 2,
+                        .cells = {},
+                        .full_reuse_drop = 0.2,
+                        .threshold = 0.05,
+                        .has_selected = true,
+                        .selected = {2, 3, 0.03},
+                        .percent = true};
   for (std::int64_t s = 0; s < 6; s += 2) {
-    for (std::int64_t e = s + 1; e < 6; e += 2) h.cells.push_back({s, e, 0.01 * static_cast<double>(s + e)});
+    for (std::int64_t e = s + 1; e < 6; e += 2)
+      h.cells.push_back({s, e, 0.01 * static_cast<double>(s + e)});
   }
   const std::string s = charts::heat_map(h).str();
   CHECK(xml_problem(s) == "");
-  for (const char* id : {"id=\"cells\"", "id=\"axes\"", "id=\"legend\"", "first recomputed layer (start)",
-                         "last recomputed layer (end)", "selected plan", "grid &amp; more"}) {
+  for (const char* id :
+       {"id=\"cells\"", "id=\"axes\"", "id=\"legend\"", "first recomputed layer (start)",
+        "last recomputed layer (end)", "selected plan", "grid &amp; more"}) {
     CHECK_MESSAGE(s.find(id) != std::string::npos, id);
   }
   CHECK(count(s, "<title>recompute ") == h.cells.size());
 }
 
 TEST_CASE("the Pareto picture marks the extremes and the selection") {
-  charts::ParetoData p{.title = "front", .measure = "loss drop", .num_layers = 4, .points = {}, .front = {},
-                       .full_reuse = {0, 0.3, "none"}, .full_recompute = {4, 0.0, "all"},
-                       .selected = {2, 0.04, "1-2"}, .threshold = 0.05, .percent = true};
+  charts::ParetoData p{.title = "front",
+                       .measure = "loss drop",
+                       .num_layers = 4,
+                       .points = {},
+                       .front = {},
+                       .full_reuse = {0, 0.3, "none"},
+                       .full_recompute = {4, 0.0, "all"},
+                       .selected = {2, 0.04, "1-2"},
+                       .threshold = 0.05,
+                       .percent = true};
   p.points = {{1, 0.2, "1"}, {2, 0.04, "1-2"}, {2, 0.1, "0-1"}, {3, -0.01, "0-2"}};
   p.front = {{0, 0.3, "none"}, {1, 0.2, "1"}, {2, 0.04, "1-2"}, {3, -0.01, "0-2"}};
   const std::string s = charts::pareto(p).str();
   CHECK(xml_problem(s) == "");
-  for (const char* t : {"id=\"points\"", "id=\"front\"", "id=\"marks\"", "id=\"threshold\"", "id=\"legend\"",
-                        "full reuse", "full recompute", "selected 1-2", "Pareto front", "layers recomputed by the receiver"}) {
+  for (const char* t : {"id=\"points\"", "id=\"front\"", "id=\"marks\"", "id=\"threshold\"",
+                        "id=\"legend\"", "full reuse", "full recompute", "selected 1-2",
+                        "Pareto front", "layers recomputed by the receiver"}) {
     CHECK_MESSAGE(s.find(t) != std::string::npos, t);
   }
   CHECK(count(s, "<polyline") == 1);
 }
 
 TEST_CASE("the timeline has a lane per phase and the full-prefill bar") {
-  charts::TimelineData t{.title = "timeline", .phases = {}, .partial_total_ms = 12, .full_prefill_ms = 30,
+  charts::TimelineData t{.title = "timeline",
+                         .phases = {},
+                         .partial_total_ms = 12,
+                         .full_prefill_ms = 30,
                          .full_label = "full"};
-  t.phases = {{charts::Lane::kTransferE, 0, 1, "E 3"},   {charts::Lane::kTransferKv, 1, 2, "KV 0"},
-              {charts::Lane::kAdopt, 2, 2.1, "0"},      {charts::Lane::kRecompute, 1, 9, "layers 3-5"},
+  t.phases = {{charts::Lane::kTransferE, 0, 1, "E 3"},
+              {charts::Lane::kTransferKv, 1, 2, "KV 0"},
+              {charts::Lane::kAdopt, 2, 2.1, "0"},
+              {charts::Lane::kRecompute, 1, 9, "layers 3-5"},
               {charts::Lane::kSuffix, 9, 12, "suffix"}};
   const std::string s = charts::timeline(t).str();
   CHECK(xml_problem(s) == "");
-  for (const char* name : charts::kLaneNames) CHECK_MESSAGE(s.find(name) != std::string::npos, name);
-  for (const char* t2 : {"id=\"phases\"", "id=\"full\"", "full prefill", "partial prefill done: 12.0 ms", "(ms)"}) {
+  for (const char* name : charts::kLaneNames)
+    CHECK_MESSAGE(s.find(name) != std::string::npos, name);
+  for (const char* t2 :
+       {"id=\"phases\"", "id=\"full\"", "full prefill", "partial prefill done: 12.0 ms", "(ms)"}) {
     CHECK_MESSAGE(s.find(t2) != std::string::npos, t2);
   }
   CHECK(count(s, "<title>layers 3-5") == 1);
