@@ -161,3 +161,21 @@ TEST_CASE("E-cache copy moves the selected entry rows with conversion") {
   const Status s = copy_e({sv, dv, LayerSet::from_mask(0b1000000), {0, 9}, 0});
   CHECK(s.message() == "copy_e: layers {6} are not all entries of src {0, 4, 6} and dst {0, 4}");
 }
+
+TEST_CASE("a copy past the streaming threshold is bit-exact and touches only its rows") {
+  // 2 layers x 2 x 2100 tokens x 8 heads x 128 x 2 bytes = 17.2 MB > kStreamingCopyBytes (4 MiB).
+  const test::LayoutSpec paged{LayoutKind::kBlockTable, HeadOrder::kNHD, KvPlacement::kSplit, 16};
+  const test::LayoutSpec transfer{LayoutKind::kTransfer, HeadOrder::kNHD, KvPlacement::kSplit, 16};
+  test::OwnedCache src = test::make_cache(paged, DType::kBF16, 2, 2100, 8, 128, 31);
+  test::OwnedCache dst = test::make_cache(transfer, DType::kBF16, 2, 2101, 8, 128, 0);
+  REQUIRE(2 * 2 * 2100 * 8 * 128 * 2 > kStreamingCopyBytes);
+  REQUIRE(copy_kv({src.cview(), dst.view(), LayerSet::all(2), {0, 2100}, 1}).is_ok());
+  bool ok = true;
+  for (std::int64_t l = 0; l < 2; ++l)
+    for (KvPart p : {KvPart::kK, KvPart::kV}) {
+      for (std::int64_t h = 0; h < 8; ++h) ok = ok && row_is_poison(dst.cview(), 0, l, p, h);
+      for (std::int64_t t = 0; t < 2100; ++t)
+        for (std::int64_t h = 0; h < 8; ++h) ok = ok && same_row(src.cview(), t, dst.cview(), t + 1, l, p, h);
+    }
+  CHECK(ok);
+}
