@@ -24,71 +24,78 @@ namespace {
 #endif
 
 constexpr const char* kUsage =
-    "usage: droidspeak [COMMAND] [OPTIONS]   (droidspeak COMMAND --help for its options)\n\n"
-    "DroidSpeak: a receiver LLM reuses the KV cache a sender LLM of the same architecture "
-    "computed,\n"
-    "recomputing only the layers a profiled plan names.\n\n"
-    "commands:\n"
-    "  (none) / demo  profile -> compare -> run on a bundled pair, pictures in droidspeak-out/\n"
-    "  profile        profile a sender/receiver pair over samples and write a plan file\n"
-    "  run            pipelined partial prefill with a plan, timed against full prefill\n"
-    "  compare        full reuse, the plan and full recompute on held-out samples\n"
-    "  inspect        what a checkpoint directory or a plan file holds\n";
+    R"(usage: droidspeak [COMMAND] [OPTIONS]   (droidspeak COMMAND --help for its options)
+
+DroidSpeak: a receiver LLM reuses the KV cache a sender LLM of the same
+architecture computed, recomputing only the layers a profiled plan names.
+
+commands:
+  (none) / demo  profile -> compare -> run on a bundled pair, pictures in droidspeak-out/
+  profile        profile a sender/receiver pair over samples and write a plan file
+  run            pipelined partial prefill with a plan, timed against full prefill
+  compare        full reuse, the plan and full recompute on held-out samples
+  inspect        what a checkpoint directory or a plan file holds
+)";
 
 constexpr const char* kProfileHelp =
-    "usage: droidspeak profile --sender DIR --receiver DIR --samples FILE --out plan.json\n"
-    "                          [--granularity g] [--threshold 0.05] [--max-intervals k]\n"
-    "                          [--measure loss|accuracy|kl] [--max-samples N] [--svg-dir DIR]\n\n"
-    "Checks the pair is compatible, measures the receiver's quality for every contiguous "
-    "recompute\n"
-    "interval (starts and ends on multiples of g layers) over the samples, selects the cheapest "
-    "plan\n"
-    "whose quality drop stays within the threshold (a fraction: 0.05 = 5 %), writes the plan "
-    "file,\n"
-    "prints the Pareto front and draws grid.svg and pareto.svg (next to the plan unless "
-    "--svg-dir).\n"
-    "--max-intervals 2 also evaluates two-interval plans cheaper than the best single interval.\n"
-    "Samples: JSON lines {\"context\": TEXT, \"suffix\": TEXT} (byte-level models) or\n"
-    "{\"context_ids\": [ids], \"suffix_ids\": [ids]} (any model); suffixes of >= 2 tokens.\n";
+    R"(usage: droidspeak profile --sender DIR --receiver DIR --samples FILE --out plan.json
+         [--granularity g] [--threshold 0.05] [--max-intervals k]
+         [--measure loss|accuracy|kl] [--max-samples N] [--svg-dir DIR]
+
+Checks the pair is compatible, measures the receiver's quality for every
+contiguous recompute interval (starting and ending on multiples of g layers)
+over the samples, selects the cheapest plan whose quality drop stays within the
+threshold (loss and accuracy: a fraction, 0.05 = 5 %; kl: nats), writes the
+plan file, prints the Pareto front and draws grid.svg and pareto.svg (next to
+the plan unless --svg-dir). --max-intervals 2 also evaluates the two-interval
+plans cheaper than the best single interval.
+Samples: JSON lines {"context": TEXT, "suffix": TEXT} (byte-level models) or
+{"context_ids": [ids], "suffix_ids": [ids]} (any model); suffix >= 2 tokens.
+)";
 
 constexpr const char* kRunHelp =
-    "usage: droidspeak run --plan plan.json --sender DIR --receiver DIR --context FILE --prompt "
-    "FILE\n"
-    "                      [--bandwidth GB/s] [--latency ms] [--tokens N] [--ids] [--timeline "
-    "FILE.svg]\n\n"
-    "The sender prefills the context; the receiver adopts it with the plan through the E-first\n"
-    "pipelined schedule (over a simulated link of --bandwidth GB/s when given, else in process),\n"
-    "runs the prompt and generates N tokens (greedy, default 32); the same input then goes "
-    "through\n"
-    "the receiver's full prefill. Prints the time of each phase and both continuations, and draws\n"
-    "the timeline (timeline.svg next to the plan unless --timeline). Context and prompt files are\n"
-    "text (byte-level models) or, with --ids, whitespace-separated token ids.\n";
+    R"(usage: droidspeak run --plan plan.json --sender DIR --receiver DIR
+         --context FILE --prompt FILE [--bandwidth GB/s] [--latency ms]
+         [--tokens N] [--ids] [--timeline FILE.svg]
+
+The sender prefills the context; the receiver adopts it with the plan through
+the E-first pipelined schedule (over a simulated link of --bandwidth GB/s when
+given, else in process), runs the prompt and generates N tokens (greedy,
+default 32); the same input then goes through the receiver's full prefill.
+Prints the time of each phase and both continuations, and draws the timeline
+(timeline.svg next to the plan unless --timeline). Context and prompt files
+are text (byte-level models) or, with --ids, whitespace-separated token ids.
+)";
 
 constexpr const char* kCompareHelp =
-    "usage: droidspeak compare --plan plan.json --sender DIR --receiver DIR --samples FILE "
-    "[--max-samples N]\n\n"
-    "Full reuse, the plan and full recompute side by side on (held-out) samples: quality drop "
-    "against\n"
-    "the receiver's full prefill, loss, next-token accuracy, KL, prefill time and its ratio.\n";
+    R"(usage: droidspeak compare --plan plan.json --sender DIR --receiver DIR
+         --samples FILE [--max-samples N]
 
-constexpr const char* kInspectHelp =
-    "usage: droidspeak inspect DIR [DIR2]\n"
-    "       droidspeak inspect plan.json\n\n"
-    "A checkpoint directory: its geometry, parameters and weight fingerprints (with DIR2: whether "
-    "the\n"
-    "two may share KV and which layers are identical). A plan file: the plan, how it was "
-    "selected,\n"
-    "its predictions and the pair it was made for.\n";
+Full reuse, the plan and full recompute side by side on (held-out) samples:
+quality drop against the receiver's full prefill, loss, next-token accuracy,
+KL, prefill time and its ratio to the receiver's full prefill.
+)";
+
+constexpr const char* kInspectHelp = R"(usage: droidspeak inspect DIR [DIR2]
+       droidspeak inspect plan.json
+
+A checkpoint directory: its geometry, parameters and weight fingerprints (with
+DIR2: whether the two may share KV and which layers are identical). A plan
+file: the plan, how it was selected, its predictions and the pair it is for.
+)";
 
 constexpr const char* kDemoHelp =
-    "usage: droidspeak [demo] [--models DIR] [--data DIR] [--sender NAME] [--receiver NAME]\n"
-    "                         [--domain NAME] [--out DIR] [--granularity g] [--samples N]\n\n"
-    "Profiles the bundled pair base -> ft-code on examples/data/code_profile.jsonl, compares the "
-    "plan\n"
-    "with full reuse and full recompute on code_heldout.jsonl, runs it on one held-out context "
-    "over\n"
-    "a simulated 1 GB/s link, and writes plan.json, grid.svg, pareto.svg and timeline.svg into\n"
-    "droidspeak-out/. Defaults: granularity 2, 8 samples per file.\n";
+    R"(usage: droidspeak [demo] [--models DIR] [--data DIR] [--sender NAME]
+         [--receiver NAME] [--domain NAME] [--out DIR] [--granularity g]
+         [--samples N] [--measure loss|accuracy|kl] [--threshold t]
+         [--bandwidth GB/s]
+
+Profiles the bundled pair base -> ft-code on examples/data/code_profile.jsonl,
+compares the plan with full reuse and full recompute on code_heldout.jsonl,
+runs it on one held-out context over a simulated link, and writes plan.json,
+grid.svg, pareto.svg and timeline.svg into droidspeak-out/.
+Defaults: granularity 2, 8 samples per file, loss drop <= 0.05, 1 GB/s.
+)";
 
 // Message of one line: newlines folded.
 std::string one_line(std::string s) {
@@ -246,7 +253,10 @@ int cmd_demo(const std::vector<std::string>& argv) {
                     {"domain"},
                     {"out"},
                     {"granularity"},
-                    {"samples"}},
+                    {"samples"},
+                    {"measure"},
+                    {"threshold"},
+                    {"bandwidth"}},
                    kDemoHelp, {});
   if (p.done) return p.rc;
   const fs::path src = DROIDSPEAK_SOURCE_DIR;
@@ -261,10 +271,15 @@ int cmd_demo(const std::vector<std::string>& argv) {
                     receiver = p.args.get("receiver", "ft-code");
   const std::string domain = p.args.get("domain", "code");
   std::int64_t granularity = 2, count = 8;
+  double threshold = 0.05, bandwidth = 1.0;
+  const std::string measure = p.args.get("measure", "loss");
   if (!p.args.get_int("granularity", 2, 1, 4096, granularity) ||
-      !p.args.get_int("samples", 8, 1, 1 << 20, count)) {
+      !p.args.get_int("samples", 8, 1, 1 << 20, count) ||
+      !p.args.get_number("threshold", 0.05, 0, 100, threshold) ||
+      !p.args.get_number("bandwidth", 1.0, 1e-6, 1e6, bandwidth)) {
     return fail("demo", p.args.error());
   }
+  if (!measure_named(measure)) return fail("demo", measure_named(measure).status());
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec)
@@ -284,6 +299,9 @@ int cmd_demo(const std::vector<std::string>& argv) {
                     .out = out / "plan.json",
                     .svg_dir = out,
                     .granularity = granularity,
+                    .threshold = threshold,
+                    .max_intervals = 1,
+                    .measure = measure,
                     .max_samples = count};
   ds::io::PlanFile plan;
   if (const Status s = run_profile(pc, *pair, &plan); !s) return fail("demo", s);
@@ -320,7 +338,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
                 .context = out / "context.txt",
                 .prompt = out / "prompt.txt",
                 .timeline = out / "timeline.svg",
-                .bandwidth_gbps = 1.0,
+                .bandwidth_gbps = bandwidth,
                 .latency_ms = 0.05,
                 .tokens = 32};
   if (const Status s = run_run(rc, *pair); !s) return fail("demo", s);
