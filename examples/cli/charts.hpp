@@ -95,6 +95,17 @@ inline std::string pct(double fraction, int decimals = 1, bool percent = true) {
   return buf;
 }
 
+// Decimals that tell ticks `step` apart, as pct() prints them (pct adds one when !percent).
+inline int tick_decimals(const std::vector<double>& ticks, bool percent) {
+  const double step = ticks.size() >= 2 ? std::abs(ticks[1] - ticks[0]) : 1.0;
+  const double shown = percent ? 100.0 * step : step;
+  int d = 0;
+  while (d < 6 &&
+         std::abs(shown * std::pow(10.0, d) - std::round(shown * std::pow(10.0, d))) > 1e-6)
+    ++d;
+  return percent ? d : std::max(0, d - 1);
+}
+
 // About `count` round tick values covering [lo, hi].
 inline std::vector<double> ticks(double lo, double hi, int count) {
   if (!(hi > lo)) return {lo};
@@ -221,10 +232,12 @@ inline svg::Document heat_map(const HeatMapData& data) {
     d.rect(legend_x, top + 15 + bar_h - bar_h * (t + 1.0 / steps), 18, bar_h / steps + 0.5,
            detail::ramp(t + 0.5 / steps));
   }
-  for (double v : detail::ticks(0, vmax, 5)) {
+  const std::vector<double> legend_ticks = detail::ticks(0, vmax, 5);
+  const int legend_decimals = detail::tick_decimals(legend_ticks, data.percent);
+  for (double v : legend_ticks) {
     const double y = top + 15 + bar_h - bar_h * std::sqrt(v / vmax);
     d.line(legend_x + 18, y, legend_x + 23, y, "#333");
-    d.text(legend_x + 27, y + 4, detail::pct(v, vmax < 0.05 ? 2 : 0, data.percent), {.size = 10});
+    d.text(legend_x + 27, y + 4, detail::pct(v, legend_decimals, data.percent), {.size = 10});
   }
   const double ly = top + 15 + bar_h + 20;
   d.rect(legend_x, ly, 14, 14, "none", "#1f77b4", 1.5);
@@ -262,7 +275,8 @@ inline svg::Document pareto(const ParetoData& data) {
   for (double t : yt) {
     if (t > hi) continue;
     d.line(left, Y(t), left + plot_w, Y(t), t == 0 ? "#888" : "#e5e5e5");
-    d.text(left - 8, Y(t) + 4, detail::pct(t, hi < 0.05 ? 2 : (hi < 0.5 ? 1 : 0), data.percent),
+    d.text(left - 8, Y(t) + 4,
+           detail::pct(t, detail::tick_decimals(yt, data.percent), data.percent),
            {.size = 11, .anchor = svg::Anchor::kEnd});
   }
   const std::int64_t xstep = data.num_layers > 24 ? 4 : (data.num_layers > 12 ? 2 : 1);

@@ -177,6 +177,15 @@ TEST_CASE("KL drops are shown as plain numbers, not percentages") {
   CHECK(s.find("43.2 %") == std::string::npos);
 }
 
+TEST_CASE("tick labels have the decimals their step needs") {
+  using charts::detail::tick_decimals;
+  CHECK(tick_decimals({0.0, 0.005, 0.01}, true) == 1);  // 0.0 %, 0.5 %, 1.0 %
+  CHECK(tick_decimals({0.0, 0.05, 0.1}, true) == 0);    // 0 %, 5 %, 10 %
+  CHECK(tick_decimals({0.0, 0.02, 0.04}, false) == 1);  // 0.00, 0.02 (pct adds one)
+  CHECK(tick_decimals({0.0, 0.25, 0.5}, false) == 1);   // 0.00, 0.25
+  CHECK(tick_decimals({0.0, 1.0, 2.0}, false) == 0);    // 0.0, 1.0
+}
+
 TEST_CASE("empty pictures are still well-formed") {
   charts::HeatMapData h;
   h.num_layers = 1;
