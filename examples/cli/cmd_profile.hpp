@@ -115,6 +115,8 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
     if (!sel) return sel.status();
   }
   const std::vector<ds::plan::ProfiledPlan> front = ds::plan::pareto_front(points);
+  if (front.empty())
+    return Status::internal("profiling gave no finite quality measurement (NaN logits?)");
 
   std::printf(
       "profiled in %.1f s: %.2f full prefills of context compute (each interval from scratch: "
