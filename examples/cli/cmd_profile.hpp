@@ -124,12 +124,11 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
       seconds, pr->context_prefills(),
       static_cast<double>(pr->exhaustive_context_layer_token_passes) /
           static_cast<double>(L * pr->context_tokens));
-  std::printf("Pareto front (%s on the profiling samples; %s):\n\n",
-              measure_label(cmd.measure).c_str(),
-              cmd.measure == "kl"
-                  ? "KL divergence of the receiver's next-token distributions from those of "
-                    "its own full prefill"
-                  : "relative to the receiver's own full prefill");
+  const std::string what = cmd.measure == "kl"
+                               ? "KL divergence, in nats, of the receiver's next-token "
+                                 "distributions from those of its own full prefill"
+                               : cmd.measure + " drop relative to the receiver's own full prefill";
+  std::printf("Pareto front (%s, on the profiling samples):\n\n", what.c_str());
   std::printf("  layers  plan        %-11s  loss/token  accuracy  KL to full\n",
               measure_label(cmd.measure).c_str());
   auto quality_of = [&](const ds::plan::ReusePlan& p) {
