@@ -1,6 +1,7 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
-//! @file Single-include umbrella for the host library: every header of core/ and layout/.
+//! @file Single-include umbrella for the host library: every header of core/, layout/,
+//! plan/, prefill/ and profile/.
 //!
 //! Host-only: it needs no CUDA header and no third-party library, so it compiles with any
 //! C++20 compiler against `droidspeak::droidspeak` alone. Not included here, because each
@@ -10,7 +11,7 @@
 //! - `droidspeak/reference/...` (the CPU engine): needs CBLAS, link `droidspeak::reference`;
 //! - `droidspeak/cuda/...` (launcher declarations): link `droidspeak::kernels`.
 //! Include those headers separately. The list below is maintained by hand; the hygiene
-//! test `hygiene/umbrella-complete` fails when a core/ or layout/ header is missing here.
+//! test `hygiene/umbrella-complete` fails when a header of those folders is missing here.
 #pragma once
 
 #include "droidspeak/core/concepts.hpp"
@@ -34,3 +35,14 @@
 #include "droidspeak/layout/token_range.hpp"
 #include "droidspeak/layout/transfer_layout.hpp"
 #include "droidspeak/layout/view.hpp"
+#include "droidspeak/plan/compatibility.hpp"
+#include "droidspeak/plan/cost_model.hpp"
+#include "droidspeak/plan/pareto.hpp"
+#include "droidspeak/plan/reuse_plan.hpp"
+#include "droidspeak/plan/runtime_policy.hpp"
+#include "droidspeak/prefill/engine.hpp"
+#include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/prefill/quality_guard.hpp"
+#include "droidspeak/prefill/transport.hpp"
+#include "droidspeak/profile/profiler.hpp"
+#include "droidspeak/profile/quality.hpp"

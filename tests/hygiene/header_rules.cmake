@@ -9,7 +9,7 @@
 if(NOT DEFINED INCLUDE_DIR OR NOT DEFINED CHECK)
   message(FATAL_ERROR "header_rules.cmake: set INCLUDE_DIR and CHECK")
 endif()
-set(_umbrella_modules core layout)  # keep in step with droidspeak/droidspeak.hpp
+set(_umbrella_modules core layout plan prefill profile)  # keep in step with droidspeak/droidspeak.hpp
 set(_cuda_header_regex "#[ \t]*include[ \t]*[<\"](cuda[a-zA-Z_0-9]*\\.h|cub/|thrust/|cuda/|cooperative_groups|mma\\.h|nvtx)")
 set(_problems "")
 
