@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>  // std::make_unique_for_overwrite: landing buffers
 #include <mutex>
 #include <span>
 #include <string>
@@ -293,11 +294,16 @@ Status streamed_partial_prefill(E& receiver, const plan::ReusePlan& plan,
   DROIDSPEAK_TRY(receiver.reserve(n + m));
   const layout::KvView cache = receiver.kv_cache();
 
-  // Receiver-side landing buffers, shaped like what the sender sends.
-  std::vector<std::byte> kv_landing(static_cast<std::size_t>(reused.empty() ? 0 : sender.kv.pool_bytes()));
-  const layout::ConstKvView kv_landed(kv_landing.data(), sender.kv.dtype, sender.kv.layout);
-  std::vector<std::byte> e_landing(static_cast<std::size_t>(entries.empty() ? 0 : sender.e.bytes()));
-  const layout::ConstEView e_landed(e_landing.data(), sender.e.dtype, sender.e.layout);
+  // Receiver-side landing buffers: the KV shaped like the sender's transfer buffer (only the
+  // reused layers' parts are written), E only for the plan's entry layers. Not zeroed: every
+  // byte read was written by a transfer first.
+  const std::size_t kv_bytes = static_cast<std::size_t>(reused.empty() ? 0 : sender.kv.pool_bytes());
+  const std::unique_ptr<std::byte[]> kv_landing = std::make_unique_for_overwrite<std::byte[]>(kv_bytes);
+  const layout::ConstKvView kv_landed(kv_landing.get(), sender.kv.dtype, sender.kv.layout);
+  const layout::ECacheLayout e_landed_layout{entries, n, g.hidden_size};
+  const std::unique_ptr<std::byte[]> e_landing = std::make_unique_for_overwrite<std::byte[]>(
+      static_cast<std::size_t>(e_landed_layout.pool_elements() * dtype_size(sender.e.dtype)));
+  const layout::ConstEView e_landed(e_landing.get(), sender.e.dtype, e_landed_layout);
 
   std::mutex mutex;
   std::condition_variable landed;
@@ -312,10 +318,11 @@ Status streamed_partial_prefill(E& receiver, const plan::ReusePlan& plan,
     for (std::int64_t i = 0; i < entries.count(); ++i) {
       const std::int64_t l = entries.nth(i);
       const double start = detail::since(t0);
-      const std::int64_t off = sender.e.layout.row_offset(l, 0) * dtype_size(sender.e.dtype);
+      const std::int64_t from = sender.e.layout.row_offset(l, 0) * dtype_size(sender.e.dtype);
+      const std::int64_t to = e_landed_layout.row_offset(l, 0) * dtype_size(sender.e.dtype);
       DROIDSPEAK_TRY(transport.transmit(
-          {Payload::kE, l}, std::span<const std::byte>(sender.e.data + off, static_cast<std::size_t>(e_chunk)),
-          std::span<std::byte>(e_landing.data() + off, static_cast<std::size_t>(e_chunk))));
+          {Payload::kE, l}, std::span<const std::byte>(sender.e.data + from, static_cast<std::size_t>(e_chunk)),
+          std::span<std::byte>(e_landing.get() + to, static_cast<std::size_t>(e_chunk))));
       transfer_events.push_back({TimelineEvent::Kind::kTransferE, l, l, start, detail::since(t0)});
       {
         std::lock_guard<std::mutex> lock(mutex);
@@ -330,7 +337,7 @@ Status streamed_partial_prefill(E& receiver, const plan::ReusePlan& plan,
       const std::int64_t off = sender.kv.layout.row_offset(l, layout::KvPart::kK, 0, 0) * dtype_size(sender.kv.dtype);
       DROIDSPEAK_TRY(transport.transmit(
           {Payload::kKv, l}, std::span<const std::byte>(sender.kv.k_data + off, static_cast<std::size_t>(kv_chunk)),
-          std::span<std::byte>(kv_landing.data() + off, static_cast<std::size_t>(kv_chunk))));
+          std::span<std::byte>(kv_landing.get() + off, static_cast<std::size_t>(kv_chunk))));
       transfer_events.push_back({TimelineEvent::Kind::kTransferKv, l, l, start, detail::since(t0)});
       start = detail::since(t0);
       DROIDSPEAK_TRY(layout::copy_kv({kv_landed, cache, layout::LayerSet::range(l, l + 1), {0, n}, 0}));
