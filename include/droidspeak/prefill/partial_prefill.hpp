@@ -139,6 +139,26 @@ Status run_suffix(E& r, std::span<const std::int32_t> suffix, std::int64_t n,
   return r.logits(std::span<const float>(h).last(static_cast<std::size_t>(g.hidden_size)), last_logits);
 }
 
+// The part both executors share once the context's cache is filled: mark it valid, run the
+// suffix, complete the report.
+template <Engine E>
+Status finish(E& receiver, const plan::ReusePlan& plan, std::span<const std::int32_t> suffix, std::int64_t n,
+              std::span<float> last_logits, Clock::time_point t0, PrefillReport& rep, PrefillReport* report) {
+  const layout::ModelGeometry g = receiver.geometry();
+  const auto m = static_cast<std::int64_t>(suffix.size());
+  DROIDSPEAK_TRY(receiver.set_num_tokens(n));
+  const double suffix_start = since(t0);
+  DROIDSPEAK_TRY(run_suffix(receiver, suffix, n, last_logits));
+  rep.suffix_seconds = since(t0) - suffix_start;
+  if (m > 0) rep.timeline.push_back({TimelineEvent::Kind::kSuffix, 0, g.num_layers - 1, suffix_start, since(t0)});
+  rep.layers_recomputed = plan.num_recomputed();
+  rep.layers_reused = plan.reused().count();
+  rep.layer_token_passes = plan.num_recomputed() * n + g.num_layers * m;
+  rep.total_seconds = since(t0);
+  if (report != nullptr) *report = std::move(rep);
+  return Status::ok();
+}
+
 inline Status check_logits(std::span<float> last_logits, std::int64_t vocab, std::int64_t m) {
   if (!last_logits.empty() && (m == 0 || static_cast<std::int64_t>(last_logits.size()) != vocab)) {
     return Status::invalid_argument("partial prefill: last_logits must be empty or hold vocab_size " +
@@ -232,18 +252,7 @@ Status partial_prefill(E& receiver, const plan::ReusePlan& plan, std::span<const
     rep.timeline.push_back({TimelineEvent::Kind::kRecompute, v.first, v.last, start, detail::since(t0)});
   }
   rep.recompute_seconds = detail::since(t0) - rep.adopt_seconds;
-  DROIDSPEAK_TRY(receiver.set_num_tokens(n));
-
-  const double suffix_start = detail::since(t0);
-  DROIDSPEAK_TRY(detail::run_suffix(receiver, suffix, n, last_logits));
-  rep.suffix_seconds = detail::since(t0) - suffix_start;
-  if (m > 0) rep.timeline.push_back({TimelineEvent::Kind::kSuffix, 0, g.num_layers - 1, suffix_start, detail::since(t0)});
-  rep.layers_recomputed = plan.num_recomputed();
-  rep.layers_reused = reused.count();
-  rep.layer_token_passes = plan.num_recomputed() * n + g.num_layers * m;
-  rep.total_seconds = detail::since(t0);
-  if (report != nullptr) *report = std::move(rep);
-  return Status::ok();
+  return detail::finish(receiver, plan, suffix, n, last_logits, t0, rep, report);
 }
 
 //! Partial prefill with the sender's bytes crossing `transport`, E first: the transfer side
@@ -389,18 +398,7 @@ Status streamed_partial_prefill(E& receiver, const plan::ReusePlan& plan,
   DROIDSPEAK_TRY(transfer_status.with_context("streamed partial prefill: transfer"));
   DROIDSPEAK_TRY(compute_status.with_context("streamed partial prefill: recompute"));
   rep.timeline.insert(rep.timeline.end(), transfer_events.begin(), transfer_events.end());
-  DROIDSPEAK_TRY(receiver.set_num_tokens(n));
-
-  const double suffix_start = detail::since(t0);
-  DROIDSPEAK_TRY(detail::run_suffix(receiver, suffix, n, last_logits));
-  rep.suffix_seconds = detail::since(t0) - suffix_start;
-  if (m > 0) rep.timeline.push_back({TimelineEvent::Kind::kSuffix, 0, g.num_layers - 1, suffix_start, detail::since(t0)});
-  rep.layers_recomputed = plan.num_recomputed();
-  rep.layers_reused = reused.count();
-  rep.layer_token_passes = plan.num_recomputed() * n + g.num_layers * m;
-  rep.total_seconds = detail::since(t0);
-  if (report != nullptr) *report = std::move(rep);
-  return Status::ok();
+  return detail::finish(receiver, plan, suffix, n, last_logits, t0, rep, report);
 }
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill
