@@ -201,12 +201,21 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
       if (h.plan == p.plan) chosen_held = h.quality_drop;
     }
     const plan::ProfiledPlan& b = best_held.at(k);
-    const double frac = reuse_gap > 0 ? (chosen_held - b.quality_drop) / reuse_gap : 0.0;
-    worst_transfer = std::max(worst_transfer, frac);
-    std::printf("| %lld | `%s` | %s | `%s` | %s | %.3f |\n", static_cast<long long>(k), p.plan.to_string().c_str(),
-                pct(chosen_held).c_str(), b.plan.to_string().c_str(), pct(b.quality_drop).c_str(), frac);
+    // The ratio means something only when full reuse loses quality.
+    char frac_text[32] = "n/a";
+    if (reuse_gap > 0) {
+      const double frac = (chosen_held - b.quality_drop) / reuse_gap;
+      worst_transfer = std::max(worst_transfer, frac);
+      std::snprintf(frac_text, sizeof frac_text, "%.3f", frac);
+    }
+    std::printf("| %lld | `%s` | %s | `%s` | %s | %s |\n", static_cast<long long>(k), p.plan.to_string().c_str(),
+                pct(chosen_held).c_str(), b.plan.to_string().c_str(), pct(b.quality_drop).c_str(), frac_text);
   }
-  std::printf("\nWorst transfer gap: %.3f of the full-reuse gap (target ≤ 0.10).\n", worst_transfer);
+  if (reuse_gap > 0) {
+    std::printf("\nWorst transfer gap: %.3f of the full-reuse gap (target ≤ 0.10).\n", worst_transfer);
+  } else {
+    std::printf("\nFull reuse loses nothing on held-out text here, so the gap has no scale: compare the drops.\n");
+  }
 
   // Several intervals vs one at the same cost (profiling split).
   std::printf("\nTwo intervals vs one at the same number of recomputed layers (profiling split):\n\n");
