@@ -138,3 +138,34 @@ TEST_CASE("bundled family: reusing exactly the frozen layers is exact") {
   CHECK(same(want, partial(receiver, *ReusePlan::create(12, {{k, 11}}), s)));
   CHECK_FALSE(same(want, partial(receiver, *ReusePlan::create(12, {{k + 1, 11}}), s)));
 }
+
+TEST_CASE("bundled family: pipelined and sequential streaming give identical caches") {
+  if (!have("base") || !have("ft-code")) {
+    MESSAGE("SKIPPED: bundled models base and ft-code not found under ", models_dir().string());
+    return;
+  }
+  auto sender = load("base"), receiver = load("ft-code");
+  const Run s = sender_run(sender);
+  // Streaming needs the sender's KV in the transfer layout.
+  const auto g = sender.geometry();
+  const auto n = static_cast<std::int64_t>(kContext.size());
+  const layout::TransferLayout tl{g.num_layers, n, g.num_kv_heads, g.head_dim, layout::HeadOrder::kNHD};
+  std::vector<float> wire(static_cast<std::size_t>(tl.pool_elements()));
+  const layout::KvView wire_view(reinterpret_cast<std::byte*>(wire.data()), DType::kF32, tl);
+  REQUIRE(layout::copy_kv({sender.kv_cache(), wire_view, layout::LayerSet::all(g.num_layers), {0, n}, 0}).is_ok());
+  const prefill::SenderCaches streamed{wire_view, s.caches.e};
+  for (const char* text : {"3-5", "0-1,7-8"}) {
+    CAPTURE(text);
+    const ReusePlan p = *ReusePlan::parse(text, 12);
+    const Outcome direct = partial(receiver, p, s);
+    std::vector<Outcome> got;
+    for (prefill::Schedule sched : {prefill::Schedule::kSequential, prefill::Schedule::kPipelined}) {
+      prefill::InProcessTransport link;
+      std::vector<float> logits(256);
+      REQUIRE(prefill::streamed_partial_prefill(receiver, p, kContext, streamed, link, sched, kSuffix, logits).is_ok());
+      got.push_back(capture(receiver, static_cast<std::int64_t>(kContext.size() + kSuffix.size()), logits));
+    }
+    CHECK(same(got[0], got[1]));
+    CHECK(same(direct, got[0]));
+  }
+}
