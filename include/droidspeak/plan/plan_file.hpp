@@ -15,7 +15,6 @@
 #include "droidspeak/plan/reuse_plan.hpp"
 
 #include <cinttypes>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
