@@ -7,11 +7,11 @@
 //!
 //! Usage: family_report [--models DIR] [--data DIR] [--pairs a>b,c>d] [--granularity g]
 //!        [--multi-max-layers k]
-#include "droidspeak/io/samples.hpp"
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/plan/pareto.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
 #include "droidspeak/profile/profiler.hpp"
+#include "droidspeak/profile/samples_file.hpp"
 #include "droidspeak/reference/compatibility.hpp"
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/hf_loader.hpp"
@@ -105,8 +105,10 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
   reference::Engine receiver = std::move(reference::Engine::create(*rw).value());
   const std::int64_t L = receiver.geometry().num_layers;
   const std::string domain = domain_of(r_name);
-  auto prof = io::read_samples(args.data / (domain + "_profile.jsonl"), receiver.vocab_size());
-  auto held = io::read_samples(args.data / (domain + "_heldout.jsonl"), receiver.vocab_size());
+  const std::int64_t max_positions =
+      std::min(sw->config.max_position_embeddings, rw->config.max_position_embeddings);
+  auto prof = profile::read_samples(args.data / (domain + "_profile.jsonl"), receiver.vocab_size(), max_positions);
+  auto held = profile::read_samples(args.data / (domain + "_heldout.jsonl"), receiver.vocab_size(), max_positions);
   if (!prof || !held) {
     std::fprintf(stderr, "samples: %s %s\n", prof.status().to_string().c_str(), held.status().to_string().c_str());
     return 1;

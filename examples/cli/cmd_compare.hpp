@@ -8,9 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "cmd_profile.hpp"  // measure_named, measure_label
 #include "common.hpp"
-#include "droidspeak/io/plan_file.hpp"
+#include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/profile/profiler.hpp"
 
 namespace droidspeak_cli {
@@ -25,14 +24,14 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
   std::error_code ec;
   if (!fs::is_regular_file(cmd.plan, ec))
     return Status::io_error(cmd.plan.string() + ": no such plan file");
-  Result<ds::io::PlanFile> file = ds::io::read_plan_file(cmd.plan);
+  Result<ds::plan::PlanFile> file = ds::plan::read_plan_file(cmd.plan);
   if (!file) return file.status();
-  DROIDSPEAK_TRY(ds::io::check_plan_matches(*file, pair.sender_record, pair.receiver_record)
+  DROIDSPEAK_TRY(ds::plan::check_plan_matches(*file, pair.sender_record, pair.receiver_record)
                      .with_context(cmd.plan.string()));
-  Result<ds::profile::QualityMeasure> measure = measure_named(file->measure);
-  if (!measure) return measure.status();
+  const ds::plan::QualityMeasure measure = file->measure;
+  const std::string measure_name(ds::plan::to_string(measure));
   Result<std::vector<ds::profile::Sample>> samples =
-      load_samples(cmd.samples, pair.receiver.vocab_size(), cmd.max_samples);
+      load_samples(cmd.samples, pair, cmd.max_samples);
   if (!samples) return samples.status();
   const std::int64_t L = pair.num_layers();
   struct Row {
@@ -83,7 +82,7 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
       samples->size(), cmd.samples.c_str(), file->plan.to_string().c_str(), cmd.plan.c_str(),
       static_cast<long long>(n), static_cast<long long>(smp.suffix.size()), 1e3 * *full_t);
   std::printf("  %-15s %-9s %7s  %-11s  %10s  %8s  %10s  %10s  %6s\n", "", "plan", "layers",
-              measure_label(file->measure).c_str(), "loss/token", "accuracy", "KL to full",
+              measure_label(measure_name).c_str(), "loss/token", "accuracy", "KL to full",
               "prefill", "ratio");
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const ds::profile::QualityMetrics& m = q[i].quality;
@@ -95,13 +94,13 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
     std::printf("  %-15s %-9s %7lld  %11s  %10.4f  %8.3f  %10.4f  %7.2f ms  %6.3f\n",
                 rows[i].name.c_str(), rows[i].plan.to_string().c_str(),
                 static_cast<long long>(rows[i].plan.num_recomputed()),
-                drop_text(ds::profile::quality_drop(m, full, *measure), file->measure).c_str(),
+                drop_text(ds::profile::quality_drop(m, full, measure), measure_name).c_str(),
                 m.loss(), m.accuracy(), m.kl(), 1e3 * *t, *t / *full_t);
   }
   std::printf(
       "  (predicted for the plan on the profiling samples: %s %s, prefill compute %.2f of full)\n",
-      measure_label(file->measure).c_str(),
-      drop_text(file->predicted_quality_drop, file->measure).c_str(),
+      measure_label(measure_name).c_str(),
+      drop_text(file->predicted_quality_drop, measure_name).c_str(),
       file->predicted_prefill_ratio);
   return Status::ok();
 }

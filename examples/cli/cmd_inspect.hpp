@@ -9,7 +9,7 @@
 #include <string>
 
 #include "common.hpp"
-#include "droidspeak/io/plan_file.hpp"
+#include "droidspeak/plan/plan_file.hpp"
 
 namespace droidspeak_cli {
 
@@ -76,29 +76,30 @@ inline Status run_inspect(const fs::path& path, const fs::path& other) {
     return Status::io_error(path.string() + ": no such checkpoint directory or plan file");
   if (!other.empty())
     return Status::invalid_argument("a second path only goes with a checkpoint directory");
-  Result<ds::io::PlanFile> f = ds::io::read_plan_file(path);
+  Result<ds::plan::PlanFile> f = ds::plan::read_plan_file(path);
   if (!f) return f.status();
-  const ds::io::PlanFile& p = *f;
+  const ds::plan::PlanFile& p = *f;
+  const std::string measure(ds::plan::to_string(p.measure));
   std::printf("plan file %s (format droidspeak-plan, version %lld)\n", path.c_str(),
-              static_cast<long long>(ds::io::PlanFile::kVersion));
+              static_cast<long long>(ds::plan::PlanFile::kVersion));
   std::printf("  plan         recompute %s: %lld of %lld layers (%lld intervals), reuse %s\n",
               p.plan.to_string().c_str(), static_cast<long long>(p.plan.num_recomputed()),
               static_cast<long long>(p.plan.num_layers()),
               static_cast<long long>(p.plan.num_intervals()),
               p.plan.reused().empty() ? "nothing" : p.plan.reused().to_string().c_str());
-  std::printf("  selection    %s drop <= %s, at most %lld intervals\n", p.measure.c_str(),
-              p.measure == "kl" ? drop_text(p.threshold, p.measure).c_str()
+  std::printf("  selection    %s drop <= %s, at most %lld intervals\n", measure.c_str(),
+              measure == "kl" ? drop_text(p.threshold, measure).c_str()
                                 : pct(p.threshold, 1).substr(1).c_str(),
               static_cast<long long>(p.max_intervals));
-  std::printf("  predicted    %s drop %s, prefill %.3f of a full prefill\n", p.measure.c_str(),
-              drop_text(p.predicted_quality_drop, p.measure).c_str(), p.predicted_prefill_ratio);
+  std::printf("  predicted    %s drop %s, prefill %.3f of a full prefill\n", measure.c_str(),
+              drop_text(p.predicted_quality_drop, measure).c_str(), p.predicted_prefill_ratio);
   std::printf(
       "  profiled     %lld samples, granularity %lld, %zu grid plans; full prefill loss %.4f, "
       "accuracy %.3f\n",
       static_cast<long long>(p.num_samples), static_cast<long long>(p.granularity), p.grid.size(),
       p.full_prefill.loss(), p.full_prefill.accuracy());
   std::printf("  frontier    ");
-  for (const ds::io::StoredPlanQuality& s : p.frontier)
+  for (const ds::plan::StoredPlanQuality& s : p.frontier)
     std::printf(" %s (loss %.3f)", s.plan.c_str(), s.quality.loss());
   std::printf("\n  sender:\n");
   detail::print_record(p.sender, "    ");

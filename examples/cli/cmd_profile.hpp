@@ -10,7 +10,7 @@
 
 #include "charts.hpp"
 #include "common.hpp"
-#include "droidspeak/io/plan_file.hpp"
+#include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/plan/pareto.hpp"
 #include "droidspeak/profile/profiler.hpp"
 
@@ -25,18 +25,6 @@ struct ProfileCommand {
   std::string measure = "loss";
   std::int64_t max_samples = 0;
 };
-
-//! Measures by name.
-inline Result<ds::profile::QualityMeasure> measure_named(const std::string& name) {
-  if (name == "loss") return ds::profile::QualityMeasure::kLoss;
-  if (name == "accuracy") return ds::profile::QualityMeasure::kAccuracy;
-  if (name == "kl") return ds::profile::QualityMeasure::kKl;
-  return Status::invalid_argument("measure '" + name + "' is not loss, accuracy or kl");
-}
-
-inline std::string measure_label(const std::string& name) {
-  return name == "kl" ? "KL (nats)" : name + " drop";
-}
 
 namespace detail {
 // Every plan of two non-adjacent intervals recomputing fewer than `below` layers in total.
@@ -57,8 +45,8 @@ inline std::vector<ds::plan::ReusePlan> two_interval_plans(std::int64_t L, std::
 
 //! Profiles, selects, writes `cmd.out` and the two pictures; prints a report on stdout.
 inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
-                          ds::io::PlanFile* written = nullptr) {
-  Result<ds::profile::QualityMeasure> measure = measure_named(cmd.measure);
+                          ds::plan::PlanFile* written = nullptr) {
+  Result<ds::plan::QualityMeasure> measure = ds::plan::parse_quality_measure(cmd.measure);
   if (!measure) return measure.status();
   const std::int64_t L = pair.num_layers();
   if (cmd.granularity > L) {
@@ -66,7 +54,7 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
                                     " exceeds the model's " + std::to_string(L) + " layers");
   }
   Result<std::vector<ds::profile::Sample>> samples =
-      load_samples(cmd.samples, pair.receiver.vocab_size(), cmd.max_samples);
+      load_samples(cmd.samples, pair, cmd.max_samples);
   if (!samples) return samples.status();
   std::int64_t n_sum = 0, m_sum = 0;
   for (const ds::profile::Sample& s : *samples) {
@@ -167,11 +155,11 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
       ratio);
 
   // The plan file.
-  ds::io::PlanFile file;
+  ds::plan::PlanFile file;
   file.plan = sel->plan;
   file.sender = pair.sender_record;
   file.receiver = pair.receiver_record;
-  file.measure = cmd.measure;
+  file.measure = *measure;
   file.threshold = cmd.threshold;
   file.max_intervals = cmd.max_intervals;
   file.predicted_quality_drop = sel->quality_drop;
@@ -187,7 +175,7 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
   file.exhaustive_context_layer_token_passes = pr->exhaustive_context_layer_token_passes;
   std::error_code ec;
   if (cmd.out.has_parent_path()) fs::create_directories(cmd.out.parent_path(), ec);
-  DROIDSPEAK_TRY(ds::io::write_plan_file(cmd.out, file));
+  DROIDSPEAK_TRY(ds::plan::write_plan_file(cmd.out, file));
   if (written != nullptr) *written = file;
 
   // The pictures.

@@ -12,7 +12,7 @@
 
 #include "charts.hpp"
 #include "common.hpp"
-#include "droidspeak/io/plan_file.hpp"
+#include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/prefill/transport.hpp"
 #include "droidspeak/reference/generate.hpp"
 
@@ -53,9 +53,9 @@ inline Status run_run(const RunCommand& cmd, Pair& pair) {
   std::error_code ec;
   if (!fs::is_regular_file(cmd.plan, ec))
     return Status::io_error(cmd.plan.string() + ": no such plan file");
-  Result<ds::io::PlanFile> file = ds::io::read_plan_file(cmd.plan);
+  Result<ds::plan::PlanFile> file = ds::plan::read_plan_file(cmd.plan);
   if (!file) return file.status();
-  DROIDSPEAK_TRY(ds::io::check_plan_matches(*file, pair.sender_record, pair.receiver_record)
+  DROIDSPEAK_TRY(ds::plan::check_plan_matches(*file, pair.sender_record, pair.receiver_record)
                      .with_context(cmd.plan.string()));
   const std::int64_t vocab = pair.receiver.vocab_size();
   Result<std::vector<std::int32_t>> context = load_tokens(cmd.context, vocab, cmd.ids);

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "droidspeak/io/samples.hpp"
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/profile/samples_file.hpp"
 #include "droidspeak/reference/compatibility.hpp"
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/hf_loader.hpp"
@@ -83,14 +83,18 @@ inline Result<Pair> load_pair(const fs::path& sender_dir, const fs::path& receiv
   return p;
 }
 
-//! A samples file (JSON lines, see io::read_samples), keeping the first `max_samples` (0: all).
-inline Result<std::vector<ds::profile::Sample>> load_samples(const fs::path& path,
-                                                             std::int64_t vocab,
+//! A samples file (JSON lines, see profile::read_samples) for `pair`, keeping the first
+//! `max_samples` (0: all). A sample longer than either model's max_position_embeddings is
+//! refused while loading, before any compute.
+inline Result<std::vector<ds::profile::Sample>> load_samples(const fs::path& path, const Pair& pair,
                                                              std::int64_t max_samples) {
+  const std::int64_t vocab = pair.receiver.vocab_size();
+  const std::int64_t max_positions = std::min(pair.sender_weights.config.max_position_embeddings,
+                                              pair.receiver_weights.config.max_position_embeddings);
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
     return Status::io_error(path.string() + ": no such samples file");
-  Result<std::vector<ds::profile::Sample>> s = ds::io::read_samples(path, vocab);
+  Result<std::vector<ds::profile::Sample>> s = ds::profile::read_samples(path, vocab, max_positions);
   if (!s) return s.status();
   if (max_samples > 0 && static_cast<std::int64_t>(s->size()) > max_samples) {
     s->resize(static_cast<std::size_t>(max_samples));
@@ -170,6 +174,11 @@ inline std::string drop_text(double drop, const std::string& measure) {
   char b[32];
   std::snprintf(b, sizeof b, "%.4f nats", drop);
   return b;
+}
+
+//! The name a measure's drop is shown under: "loss drop", "KL (nats)", ...
+inline std::string measure_label(const std::string& name) {
+  return name == "kl" ? "KL (nats)" : name + " drop";
 }
 
 //! A one-line progress bar with the time left, redrawn in place on stderr.

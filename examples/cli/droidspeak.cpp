@@ -170,7 +170,7 @@ int cmd_profile(const std::vector<std::string>& argv) {
       !p.args.get_int("max-samples", 0, 0, 1 << 30, c.max_samples)) {
     return fail("profile", p.args.error());
   }
-  if (!measure_named(c.measure)) return fail("profile", measure_named(c.measure).status());
+  if (const auto m = ds::plan::parse_quality_measure(c.measure); !m) return fail("profile", m.status());
   Result<Pair> pair = load_pair(c.sender, c.receiver);
   if (!pair) return fail("profile", pair.status());
   const Status s = run_profile(c, *pair);
@@ -282,7 +282,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
       !p.args.get_number("bandwidth", 1.0, 1e-6, 1e6, bandwidth)) {
     return fail("demo", p.args.error());
   }
-  if (!measure_named(measure)) return fail("demo", measure_named(measure).status());
+  if (const auto m = ds::plan::parse_quality_measure(measure); !m) return fail("demo", m.status());
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec)
@@ -306,7 +306,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
                     .max_intervals = 1,
                     .measure = measure,
                     .max_samples = count};
-  ds::io::PlanFile plan;
+  ds::plan::PlanFile plan;
   if (const Status s = run_profile(pc, *pair, &plan); !s) return fail("demo", s);
 
   std::printf("\n== 2/3  compare on held-out text the plan never saw ==\n");
@@ -320,7 +320,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
   std::printf(
       "\n== 3/3  run: pipelined partial prefill of one held-out context, then generation ==\n\n");
   Result<std::vector<ds::profile::Sample>> held =
-      load_samples(cc.samples, pair->receiver.vocab_size(), 1);
+      load_samples(cc.samples, *pair, 1);
   if (!held) return fail("demo", held.status());
   auto write_bytes = [&](const fs::path& path, const std::vector<std::int32_t>& tokens) {
     std::string bytes;

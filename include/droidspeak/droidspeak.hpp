@@ -8,10 +8,13 @@
 //! brings its own dependency and CMake target:
 //! - `droidspeak/io/...` (safetensors, config.json): needs nlohmann_json, link
 //!   `droidspeak::io`;
+//! - the run-artefact files `droidspeak/plan/plan_file.hpp` and
+//!   `droidspeak/profile/samples_file.hpp` (JSON, like io/): link `droidspeak::io`;
 //! - `droidspeak/reference/...` (the CPU engine): needs CBLAS, link `droidspeak::reference`;
 //! - `droidspeak/cuda/...` (launcher declarations): link `droidspeak::kernels`.
 //! Include those headers separately. The list below is maintained by hand; the hygiene
-//! test `hygiene/umbrella-complete` fails when a header of those folders is missing here.
+//! test `hygiene/umbrella-complete` fails when a header of those folders is missing here
+//! (but those that include an io/ header: they need droidspeak::io).
 #pragma once
 
 #include "droidspeak/core/concepts.hpp"
@@ -38,6 +41,7 @@
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/plan/cost_model.hpp"
 #include "droidspeak/plan/pareto.hpp"
+#include "droidspeak/plan/quality_measure.hpp"
 #include "droidspeak/plan/reuse_plan.hpp"
 #include "droidspeak/plan/runtime_policy.hpp"
 #include "droidspeak/prefill/engine.hpp"
@@ -46,3 +50,4 @@
 #include "droidspeak/prefill/transport.hpp"
 #include "droidspeak/profile/profiler.hpp"
 #include "droidspeak/profile/quality.hpp"
+#include "droidspeak/profile/sample.hpp"

@@ -1,10 +1,13 @@
 # SPDX-FileCopyrightText: 2026 The droidspeak authors
 # SPDX-License-Identifier: Apache-2.0
 # cmake -DCLANGXX=... -DSOURCE_DIR=<tests/fuzz> -DBINARY_DIR=... -DINCLUDE_DIR=...
-#       -DTARGET=<name> -DSECONDS=<n> -P run_fuzz.cmake
+#       -DTARGET=<name> -DSECONDS=<n> [-DMAX_LEN=<bytes>, default 8192] -P run_fuzz.cmake
 # Configures and builds the fuzz sub-project with clang (once per build tree), then runs
 # TARGET for SECONDS seconds over a scratch copy of its committed seed corpus. Fails on any
 # crash, leak, sanitizer report or timeout the fuzzer finds.
+if(NOT DEFINED MAX_LEN)
+  set(MAX_LEN 8192)
+endif()
 foreach(_v CLANGXX SOURCE_DIR BINARY_DIR INCLUDE_DIR TARGET SECONDS)
   if(NOT DEFINED ${_v})
     message(FATAL_ERROR "run_fuzz.cmake: -D${_v}=... is required")
@@ -33,7 +36,7 @@ set(_artifacts "${BINARY_DIR}/artifacts-${TARGET}/")
 file(REMOVE_RECURSE "${_corpus}")
 file(MAKE_DIRECTORY "${_corpus}" "${_artifacts}")
 string(REPLACE "_fuzz" "" _name "${TARGET}")
-set(_args -max_total_time=${SECONDS} -timeout=10 -rss_limit_mb=2048 -max_len=8192
+set(_args -max_total_time=${SECONDS} -timeout=10 -rss_limit_mb=2048 -max_len=${MAX_LEN}
           -print_final_stats=1 "-artifact_prefix=${_artifacts}")
 if(EXISTS "${SOURCE_DIR}/${_name}.dict")
   list(APPEND _args "-dict=${SOURCE_DIR}/${_name}.dict")

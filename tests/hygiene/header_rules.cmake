@@ -5,11 +5,24 @@
 #                   `#pragma once` before its first #include, and (for .hpp) includes no
 #                   CUDA header: only .cuh headers may need nvcc;
 #   CHECK=umbrella  droidspeak/droidspeak.hpp includes every header of its modules (but
-#                   those under detail/).
+#                   those under detail/, and the run-artefact files that include an io/
+#                   header: they need nlohmann_json, which the umbrella does not);
+#   CHECK=layers    no header includes one of a module above its own (see _layer_forbids):
+#                   io/ holds model files and sits below plan/ and profile/, plan/ decides
+#                   without knowing the executor or the profiler, and so on.
+cmake_policy(SET CMP0057 NEW)  # if(... IN_LIST ...) in script mode
 if(NOT DEFINED INCLUDE_DIR OR NOT DEFINED CHECK)
   message(FATAL_ERROR "header_rules.cmake: set INCLUDE_DIR and CHECK")
 endif()
 set(_umbrella_modules core layout plan prefill profile)  # keep in step with droidspeak/droidspeak.hpp
+# The modules each module's headers must not include (the layering of DESIGN.md). plan/ and
+# profile/ may include io/ (their file formats read JSON through io/detail), never the reverse.
+set(_layer_forbids_core layout plan prefill profile io reference)
+set(_layer_forbids_layout plan prefill profile io reference)
+set(_layer_forbids_io plan prefill profile reference)
+set(_layer_forbids_plan prefill profile reference)
+set(_layer_forbids_prefill profile io reference)
+set(_layer_forbids_profile reference)
 set(_cuda_header_regex "#[ \t]*include[ \t]*[<\"](cuda[a-zA-Z_0-9]*\\.h|cub/|thrust/|cuda/|cooperative_groups|mma\\.h|nvtx)")
 set(_problems "")
 
@@ -46,6 +59,10 @@ elseif(CHECK STREQUAL "umbrella")
     list(SORT _headers)
     list(FILTER _headers EXCLUDE REGEX "/detail/")  # internals come with their users
     foreach(_h IN LISTS _headers)
+      file(READ "${INCLUDE_DIR}/${_h}" _header_text)
+      if(_header_text MATCHES "#include \"droidspeak/io/")
+        continue()  # a file format on JSON: needs droidspeak::io, documented in the umbrella
+      endif()
       string(FIND "${_text}" "#include \"${_h}\"" _at)
       if(_at EQUAL -1)
         string(APPEND _problems "  ${_umbrella} does not include \"${_h}\"\n")
@@ -54,8 +71,25 @@ elseif(CHECK STREQUAL "umbrella")
     endforeach()
   endforeach()
   set(_what "${_umbrella} includes all ${_count} headers of ${_umbrella_modules}")
+elseif(CHECK STREQUAL "layers")
+  set(_count 0)
+  foreach(_module core layout io plan prefill profile)
+    file(GLOB_RECURSE _headers RELATIVE "${INCLUDE_DIR}" "${INCLUDE_DIR}/droidspeak/${_module}/*.hpp")
+    list(SORT _headers)
+    foreach(_h IN LISTS _headers)
+      file(STRINGS "${INCLUDE_DIR}/${_h}" _includes REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]droidspeak/")
+      foreach(_line IN LISTS _includes)
+        if(_line MATCHES "droidspeak/([a-z_]+)/" AND CMAKE_MATCH_1 IN_LIST _layer_forbids_${_module})
+          string(APPEND _problems "  ${_h}: includes ${CMAKE_MATCH_1}/ ('${_line}'); ${_module}/ sits below "
+                                  "${CMAKE_MATCH_1}/ and must not need it\n")
+        endif()
+      endforeach()
+      math(EXPR _count "${_count} + 1")
+    endforeach()
+  endforeach()
+  set(_what "${_count} headers of core, layout, io, plan, prefill and profile respect the layering")
 else()
-  message(FATAL_ERROR "header_rules.cmake: CHECK must be style or umbrella, not '${CHECK}'")
+  message(FATAL_ERROR "header_rules.cmake: CHECK must be style, umbrella or layers, not '${CHECK}'")
 endif()
 
 if(_problems)

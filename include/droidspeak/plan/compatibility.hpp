@@ -58,8 +58,13 @@ struct RopeSettings {
 //! What a model must share with another for their KV caches to be interchangeable, plus
 //! fingerprints that find the layers the two have in common.
 struct CompatibilityRecord {
-  std::string architecture;  //!< e.g. "LlamaForCausalLM" (informational: not compared)
+  //! e.g. "LlamaForCausalLM". Not compared between sender and receiver (a pair may differ),
+  //! but a plan file's record must match its model's (plan/plan_file.hpp).
+  std::string architecture;
   layout::ModelGeometry geometry;
+  //! The RMSNorm epsilon. Like the weights it may differ within a pair, and a plan profiled
+  //! for one value does not hold for another.
+  double rms_norm_eps = 0.0;
   std::int64_t vocab_size = 0;
   RopeSettings rope;
   std::uint64_t embedding_fingerprint = 0;           //!< token embedding table

@@ -13,6 +13,7 @@
 #include "droidspeak/prefill/engine.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
 #include "droidspeak/profile/quality.hpp"
+#include "droidspeak/profile/sample.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -21,12 +22,6 @@
 #include <vector>
 
 namespace droidspeak::inline DROIDSPEAK_ABI::profile {
-
-//! One profiling sample: a shared context and a suffix (the question) of at least 2 tokens.
-struct Sample {
-  std::vector<std::int32_t> context;
-  std::vector<std::int32_t> suffix;
-};
 
 struct ProfileOptions {
   std::int64_t granularity = 1;  //!< intervals start and end on multiples of g (the last may be shorter)

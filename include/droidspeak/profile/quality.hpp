@@ -6,6 +6,7 @@
 
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
+#include "droidspeak/plan/quality_measure.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -16,34 +17,10 @@
 
 namespace droidspeak::inline DROIDSPEAK_ABI::profile {
 
-//! Sums over predictions; divide through the accessors. Merge samples by adding.
-struct QualityMetrics {
-  double loss_sum = 0.0;       //!< sum of -log p(next suffix token), nats
-  double correct = 0.0;        //!< predictions whose argmax is the next suffix token
-  std::int64_t predictions = 0;
-  double kl_sum = 0.0;         //!< sum over rows of KL(full prefill || this), nats
-  std::int64_t kl_rows = 0;
-
-  double loss() const { return predictions == 0 ? 0.0 : loss_sum / static_cast<double>(predictions); }
-  double accuracy() const { return predictions == 0 ? 0.0 : correct / static_cast<double>(predictions); }
-  double kl() const { return kl_rows == 0 ? 0.0 : kl_sum / static_cast<double>(kl_rows); }
-
-  QualityMetrics& operator+=(const QualityMetrics& o) {
-    loss_sum += o.loss_sum;
-    correct += o.correct;
-    predictions += o.predictions;
-    kl_sum += o.kl_sum;
-    kl_rows += o.kl_rows;
-    return *this;
-  }
-};
-
-//! Which number a quality drop is computed from.
-enum class QualityMeasure : std::uint8_t {
-  kLoss,      //!< (loss - loss_full) / loss_full
-  kAccuracy,  //!< (accuracy_full - accuracy) / accuracy_full
-  kKl,        //!< KL to the full prefill itself, in nats (already a drop: 0 for full prefill)
-};
+// The metrics and the measure are plain data of plan/ (a plan file stores them); this file
+// computes them. The names stay usable here.
+using plan::QualityMeasure;
+using plan::QualityMetrics;
 
 //! The relative drop of `q` against the receiver's full prefill `full`; 0 or less means as
 //! good. For kKl the drop is q.kl() (full prefill has 0).

@@ -27,6 +27,7 @@ inline Result<plan::CompatibilityRecord> compatibility_record(const ModelWeights
   r.geometry = c.geometry();
   DROIDSPEAK_TRY(r.geometry.validate());
   r.vocab_size = c.vocab_size;
+  r.rms_norm_eps = static_cast<double>(c.rms_norm_eps);
   r.rope.theta = c.rope_theta;
   r.rope.llama3_scaling = c.rope_scaling.llama3;
   if (c.rope_scaling.llama3) {

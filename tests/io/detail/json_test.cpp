@@ -6,7 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <string_view>
 
 using namespace droidspeak::io::detail;
 
@@ -51,4 +53,18 @@ TEST_CASE("json: UTF-8 validation") {
   CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
   CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
   CHECK_FALSE(is_valid_utf8("\xc3\x28"));          // bad continuation
+}
+
+TEST_CASE("json: the offset of the first invalid UTF-8 byte") {
+  CHECK(invalid_utf8_at("\xc3\xbc ok") == std::string_view::npos);
+  CHECK(invalid_utf8_at("ab\xff") == 2);
+  CHECK(invalid_utf8_at("\xc3\xbc\xe2\x82") == 2);  // the cut-short sequence starts at 2
+  CHECK(invalid_utf8_at("a\xed\xa0\x80") == 1);     // a surrogate
+}
+
+TEST_CASE("json: read_text_file names a directory and a missing file") {
+  std::string text;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  CHECK(read_text_file(dir, text).message() == dir.string() + ": is a directory, not a file");
+  CHECK(read_text_file("/nonexistent/x.json", text).message() == "/nonexistent/x.json: file not found");
 }

@@ -64,9 +64,10 @@ inline bool json_to_double(const Json& j, double& out) {
 //! Reads a whole (small) file into `text`. Fails with an i/o status naming the file.
 inline Status read_text_file(const std::filesystem::path& path, std::string& text) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return Status::io_error(path.string() + ": file not found (or not a regular file)");
-  }
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (std::filesystem::is_directory(st)) return Status::io_error(path.string() + ": is a directory, not a file");
+  if (!std::filesystem::exists(st)) return Status::io_error(path.string() + ": file not found");
+  if (!std::filesystem::is_regular_file(st)) return Status::io_error(path.string() + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Status::io_error(path.string() + ": cannot open: " + std::strerror(errno));
@@ -76,8 +77,9 @@ inline Status read_text_file(const std::filesystem::path& path, std::string& tex
   return Status::ok();
 }
 
-//! True when `s` is well-formed UTF-8 (what a JSON string must hold).
-inline bool is_valid_utf8(std::string_view s) {
+//! The offset of the first byte of `s` that does not start a well-formed UTF-8 sequence
+//! (what a JSON string must hold), or std::string_view::npos when all of `s` is UTF-8.
+inline std::size_t invalid_utf8_at(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -93,22 +95,25 @@ inline bool is_valid_utf8(std::string_view s) {
     } else if ((c & 0xF8) == 0xF0) {
       n = 3, cp = c & 0x07;
     } else {
-      return false;
+      return i;
     }
-    if (i + n >= s.size()) return false;  // the sequence is cut short
+    if (i + n >= s.size()) return i;  // the sequence is cut short
     for (std::size_t k = 1; k <= n; ++k) {
       const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
+      if ((cc & 0xC0) != 0x80) return i;
       cp = (cp << 6) | (cc & 0x3F);
     }
     // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
     if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
         cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
+      return i;
     }
     i += n + 1;
   }
-  return true;
+  return std::string_view::npos;
 }
+
+//! True when `s` is well-formed UTF-8 (what a JSON string must hold).
+inline bool is_valid_utf8(std::string_view s) { return invalid_utf8_at(s) == std::string_view::npos; }
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::io::detail

@@ -3,14 +3,16 @@
 //! @file The plan file: a versioned JSON document holding a reuse plan, the compatibility
 //! records of the pair it was made for, the profiling data it came from, and its predicted
 //! quality and cost. Loading validates everything; a plan for another pair is refused.
+//! A run artefact of plan/, kept out of io/ (which holds model files only); it needs
+//! nlohmann_json, so link droidspeak::io to use it.
 #pragma once
 
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/io/detail/json.hpp"
 #include "droidspeak/plan/compatibility.hpp"
+#include "droidspeak/plan/quality_measure.hpp"
 #include "droidspeak/plan/reuse_plan.hpp"
-#include "droidspeak/profile/quality.hpp"
 
 #include <cinttypes>
 #include <cstdint>
@@ -21,12 +23,12 @@
 #include <string_view>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::io {
+namespace droidspeak::inline DROIDSPEAK_ABI::plan {
 
 //! One profiled plan as stored: the plan in ReusePlan::parse syntax and its summed metrics.
 struct StoredPlanQuality {
   std::string plan;
-  profile::QualityMetrics quality;
+  QualityMetrics quality;
 };
 
 //! Everything a plan file holds.
@@ -35,22 +37,24 @@ struct PlanFile {
   plan::ReusePlan plan;
   plan::CompatibilityRecord sender;
   plan::CompatibilityRecord receiver;
-  std::string measure = "loss";        //!< "loss", "accuracy" or "kl": what quality_drop is
-  double threshold = 0.05;             //!< the selection threshold
+  QualityMeasure measure = QualityMeasure::kLoss;  //!< what quality_drop is
+  double threshold = 0.05;             //!< the selection threshold: finite, >= 0
   std::int64_t max_intervals = 1;
   double predicted_quality_drop = 0.0;  //!< of `plan`, on the profiling samples
   double predicted_prefill_ratio = -1.0;  //!< predicted time / full prefill; < 0: not predicted
   // Profiling data.
   std::int64_t granularity = 1;
   std::int64_t num_samples = 0;
-  profile::QualityMetrics full_prefill;
-  std::vector<StoredPlanQuality> grid;
+  QualityMetrics full_prefill;
+  std::vector<StoredPlanQuality> grid;  //!< never empty
   std::vector<StoredPlanQuality> frontier;
   std::int64_t profile_context_layer_token_passes = 0;
   std::int64_t exhaustive_context_layer_token_passes = 0;
 };
 
 namespace detail {
+
+using io::detail::Json;
 
 inline std::string hex64(std::uint64_t v) {
   char buf[19];
@@ -61,6 +65,7 @@ inline std::string hex64(std::uint64_t v) {
 inline Json record_json(const plan::CompatibilityRecord& r) {
   Json j = Json::object();
   j["architecture"] = r.architecture;
+  j["rms_norm_eps"] = r.rms_norm_eps;
   j["num_layers"] = r.geometry.num_layers;
   j["hidden_size"] = r.geometry.hidden_size;
   j["num_q_heads"] = r.geometry.num_q_heads;
@@ -81,7 +86,7 @@ inline Json record_json(const plan::CompatibilityRecord& r) {
   return j;
 }
 
-inline Json metrics_json(const profile::QualityMetrics& q) {
+inline Json metrics_json(const QualityMetrics& q) {
   Json j = Json::object();
   j["loss_sum"] = q.loss_sum;
   j["correct"] = q.correct;
@@ -122,12 +127,12 @@ class Fields {
   }
   Status i64(const char* key, std::int64_t& out) const {
     const Json* v = find(key);
-    if (v == nullptr || !json_to_i64(*v, out)) return bad(key, "an integer");
+    if (v == nullptr || !io::detail::json_to_i64(*v, out)) return bad(key, "an integer");
     return Status::ok();
   }
   Status number(const char* key, double& out) const {
     const Json* v = find(key);
-    if (v == nullptr || !json_to_double(*v, out)) return bad(key, "a finite number");
+    if (v == nullptr || !io::detail::json_to_double(*v, out)) return bad(key, "a finite number");
     return Status::ok();
   }
   Status boolean(const char* key, bool& out) const {
@@ -183,6 +188,8 @@ inline Status read_record(const Fields& f, const char* key, plan::CompatibilityR
   DROIDSPEAK_TRY(g.i64("num_kv_heads", r.geometry.num_kv_heads));
   DROIDSPEAK_TRY(g.i64("head_dim", r.geometry.head_dim));
   DROIDSPEAK_TRY(r.geometry.validate().with_context(g.where()));
+  DROIDSPEAK_TRY(g.number("rms_norm_eps", r.rms_norm_eps));
+  if (!(r.rms_norm_eps > 0.0)) return Status::io_error(g.where() + ": field 'rms_norm_eps' must be > 0");
   DROIDSPEAK_TRY(g.i64("vocab_size", r.vocab_size));
   DROIDSPEAK_TRY(g.number("rope_theta", r.rope.theta));
   DROIDSPEAK_TRY(g.boolean("rope_llama3", r.rope.llama3_scaling));
@@ -209,7 +216,7 @@ inline Status read_record(const Fields& f, const char* key, plan::CompatibilityR
   return Status::ok();
 }
 
-inline Status read_metrics(const Fields& f, profile::QualityMetrics& q) {
+inline Status read_metrics(const Fields& f, QualityMetrics& q) {
   DROIDSPEAK_TRY(f.number("loss_sum", q.loss_sum));
   DROIDSPEAK_TRY(f.number("correct", q.correct));
   DROIDSPEAK_TRY(f.i64("predictions", q.predictions));
@@ -252,7 +259,7 @@ inline std::string plan_file_json(const PlanFile& p) {
   j["recomputed_intervals"] = intervals;
   j["layers_recomputed"] = p.plan.num_recomputed();
   Json sel = Json::object();
-  sel["measure"] = p.measure;
+  sel["measure"] = std::string(to_string(p.measure));
   sel["threshold"] = p.threshold;
   sel["max_intervals"] = p.max_intervals;
   j["selection"] = sel;
@@ -274,10 +281,60 @@ inline std::string plan_file_json(const PlanFile& p) {
   return j.dump(2) + "\n";
 }
 
-//! Parses and validates plan-file text; `file_name` prefixes every message.
+namespace detail {
+
+// "recomputed_intervals" and "layers_recomputed" restate "plan" for readers; a file whose
+// restatement disagrees was edited by hand or is corrupt, and is refused.
+inline Status check_restated_plan(const Fields& f, const ReusePlan& plan) {
+  const Json* arr = nullptr;
+  DROIDSPEAK_TRY(f.array("recomputed_intervals", arr));
+  std::vector<LayerInterval> listed;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const Json& v = (*arr)[i];
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+    if (!v.is_array() || v.size() != 2 || !io::detail::json_to_i64(v[0], first) ||
+        !io::detail::json_to_i64(v[1], last)) {
+      return Status::io_error(f.where() + ": field 'recomputed_intervals' entry " + std::to_string(i) +
+                              " must be a pair [first, last] of layers");
+    }
+    listed.push_back({first, last});
+  }
+  const std::vector<LayerInterval>& planned = plan.intervals();
+  bool same = listed.size() == planned.size();
+  for (std::size_t i = 0; same && i < listed.size(); ++i) {
+    same = listed[i].first == planned[i].first && listed[i].last == planned[i].last;
+  }
+  if (!same) {
+    return Status::io_error(f.where() + ": field 'recomputed_intervals' does not list the intervals of plan '" +
+                            plan.to_string() + "'");
+  }
+  std::int64_t recomputed = 0;
+  DROIDSPEAK_TRY(f.i64("layers_recomputed", recomputed));
+  if (recomputed != plan.num_recomputed()) {
+    return Status::io_error(f.where() + ": field 'layers_recomputed' is " + std::to_string(recomputed) + " but plan '" +
+                            plan.to_string() + "' recomputes " + std::to_string(plan.num_recomputed()) + " layers");
+  }
+  return Status::ok();
+}
+
+// A count that must be at least `min`.
+inline Status at_least(const Fields& f, const char* key, std::int64_t value, std::int64_t min) {
+  if (value >= min) return Status::ok();
+  return Status::io_error(f.where() + ": field '" + key + "' must be >= " + std::to_string(min) + ", got " +
+                          std::to_string(value));
+}
+
+}  // namespace detail
+
+//! Parses and validates plan-file text; `file_name` prefixes every message, which names the
+//! field at fault. Beyond types, it refuses: a plan whose restated intervals
+//! (`recomputed_intervals`, `layers_recomputed`) disagree with `plan`; records for another
+//! layer count; an unknown measure; a threshold that is negative (it is a drop: >= 0);
+//! max_intervals, granularity or num_samples below 1; and an empty profiling grid.
 inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view file_name) {
   const std::string file(file_name);
-  const detail::Json root = detail::parse_json(text);
+  const detail::Json root = io::detail::parse_json(text);
   if (root.is_discarded()) return Status::io_error(file + ": not valid JSON");
   if (!root.is_object()) return Status::io_error(file + ": top level is not a JSON object");
   const detail::Fields f(root, file);
@@ -295,9 +352,10 @@ inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view 
   DROIDSPEAK_TRY(f.i64("num_layers", layers));
   std::string plan_text;
   DROIDSPEAK_TRY(f.string("plan", plan_text));
-  Result<plan::ReusePlan> rp = plan::ReusePlan::parse(plan_text, layers);
+  Result<ReusePlan> rp = ReusePlan::parse(plan_text, layers);
   if (!rp) return rp.status().with_context(file);
   p.plan = *rp;
+  DROIDSPEAK_TRY(detail::check_restated_plan(f, p.plan));
   DROIDSPEAK_TRY(detail::read_record(f, "sender", p.sender));
   DROIDSPEAK_TRY(detail::read_record(f, "receiver", p.receiver));
   if (p.sender.geometry.num_layers != layers || p.receiver.geometry.num_layers != layers) {
@@ -308,12 +366,18 @@ inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view 
   const detail::Json* sel = nullptr;
   DROIDSPEAK_TRY(f.object("selection", sel));
   const detail::Fields s(*sel, file + ": selection");
-  DROIDSPEAK_TRY(s.string("measure", p.measure));
-  if (p.measure != "loss" && p.measure != "accuracy" && p.measure != "kl") {
-    return Status::io_error(file + ": selection: measure '" + p.measure + "' is not loss, accuracy or kl");
-  }
+  std::string measure;
+  DROIDSPEAK_TRY(s.string("measure", measure));
+  Result<QualityMeasure> m = parse_quality_measure(measure);
+  if (!m) return Status::io_error(m.status().with_context(s.where()).message());
+  p.measure = *m;
   DROIDSPEAK_TRY(s.number("threshold", p.threshold));
+  if (!(p.threshold >= 0.0)) {
+    return Status::io_error(s.where() + ": field 'threshold' must be >= 0 (a quality drop), got " +
+                            std::to_string(p.threshold));
+  }
   DROIDSPEAK_TRY(s.i64("max_intervals", p.max_intervals));
+  DROIDSPEAK_TRY(detail::at_least(s, "max_intervals", p.max_intervals, 1));
   const detail::Json* pred = nullptr;
   DROIDSPEAK_TRY(f.object("predicted", pred));
   const detail::Fields pf(*pred, file + ": predicted");
@@ -323,11 +387,14 @@ inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view 
   DROIDSPEAK_TRY(f.object("profile", prof));
   const detail::Fields pr(*prof, file + ": profile");
   DROIDSPEAK_TRY(pr.i64("granularity", p.granularity));
+  DROIDSPEAK_TRY(detail::at_least(pr, "granularity", p.granularity, 1));
   DROIDSPEAK_TRY(pr.i64("num_samples", p.num_samples));
+  DROIDSPEAK_TRY(detail::at_least(pr, "num_samples", p.num_samples, 1));
   const detail::Json* full = nullptr;
   DROIDSPEAK_TRY(pr.object("full_prefill", full));
   DROIDSPEAK_TRY(detail::read_metrics(detail::Fields(*full, file + ": profile: full_prefill"), p.full_prefill));
   DROIDSPEAK_TRY(detail::read_stored(pr, "grid", layers, p.grid));
+  if (p.grid.empty()) return Status::io_error(pr.where() + ": field 'grid' is empty (a plan comes from a profile)");
   DROIDSPEAK_TRY(detail::read_stored(pr, "frontier", layers, p.frontier));
   DROIDSPEAK_TRY(pr.i64("context_layer_token_passes", p.profile_context_layer_token_passes));
   DROIDSPEAK_TRY(pr.i64("exhaustive_context_layer_token_passes", p.exhaustive_context_layer_token_passes));
@@ -347,19 +414,25 @@ inline Status write_plan_file(const std::filesystem::path& path, const PlanFile&
 //! Reads and validates a plan file.
 inline Result<PlanFile> read_plan_file(const std::filesystem::path& path) {
   std::string text;
-  DROIDSPEAK_TRY(detail::read_text_file(path, text));
+  DROIDSPEAK_TRY(io::detail::read_text_file(path, text));
   return parse_plan_file(text, path.string());
 }
 
 //! Refuses a plan made for another pair: the records stored in the file must equal those of
-//! the models about to use it (geometry, RoPE, vocabulary and every weight fingerprint).
-inline Status check_plan_matches(const PlanFile& p, const plan::CompatibilityRecord& sender,
-                                 const plan::CompatibilityRecord& receiver) {
-  auto differ = [](const char* who, const plan::CompatibilityRecord& file, const plan::CompatibilityRecord& model) {
+//! the models about to use it (architecture, geometry, vocabulary, rms_norm_eps, RoPE and
+//! every weight fingerprint). The message names the first part that differs.
+inline Status check_plan_matches(const PlanFile& p, const CompatibilityRecord& sender,
+                                 const CompatibilityRecord& receiver) {
+  auto differ = [](const char* who, const CompatibilityRecord& file, const CompatibilityRecord& model) {
     std::string what = "weights";
-    if (!(file.geometry == model.geometry)) what = "geometry";
+    if (file.architecture != model.architecture) what = "architecture (" + file.architecture + " vs " + model.architecture + ")";
+    else if (!(file.geometry == model.geometry)) what = "geometry";
     else if (file.vocab_size != model.vocab_size) what = "vocabulary";
-    else if (!(file.rope == model.rope)) what = "rope settings";
+    else if (file.rms_norm_eps != model.rms_norm_eps) {
+      char eps[64];
+      std::snprintf(eps, sizeof eps, "%.9g vs %.9g", file.rms_norm_eps, model.rms_norm_eps);
+      what = std::string("rms_norm_eps (") + eps + ")";
+    } else if (!(file.rope == model.rope)) what = "rope settings";
     else if (file.embedding_fingerprint != model.embedding_fingerprint) what = "embedding weights";
     else {
       for (std::size_t l = 0; l < file.layer_fingerprints.size() && l < model.layer_fingerprints.size(); ++l) {
@@ -377,4 +450,4 @@ inline Status check_plan_matches(const PlanFile& p, const plan::CompatibilityRec
   return Status::ok();
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::io
+}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan

@@ -1,0 +1,215 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+#include "droidspeak/plan/plan_file.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+using namespace droidspeak;
+
+namespace {
+
+plan::CompatibilityRecord record(std::uint64_t salt) {
+  plan::CompatibilityRecord r;
+  r.architecture = "LlamaForCausalLM";
+  r.rms_norm_eps = 1e-5;
+  r.geometry = {4, 64, 4, 2, 16};
+  r.vocab_size = 256;
+  r.embedding_fingerprint = 0xABCDEF0123456789ull;
+  r.head_fingerprint = 7;
+  r.layer_fingerprints = {1, 2, 3 + salt, 0xFFFFFFFFFFFFFFFFull};
+  return r;
+}
+
+plan::PlanFile example() {
+  plan::PlanFile p;
+  p.plan = *plan::ReusePlan::parse("1-2", 4);
+  p.sender = record(0);
+  p.receiver = record(1);
+  p.threshold = 0.05;
+  p.predicted_quality_drop = 0.0312;
+  p.predicted_prefill_ratio = 0.61;
+  p.granularity = 1;
+  p.num_samples = 3;
+  p.full_prefill = {123.456789012345, 40, 60, 0.0, 63};
+  p.grid = {{"none", {150.25, 31, 60, 3.5, 63}}, {"1-2", {127.3, 39, 60, 0.125, 63}}};
+  p.frontier = {{"none", {150.25, 31, 60, 3.5, 63}}};
+  p.profile_context_layer_token_passes = 1000;
+  p.exhaustive_context_layer_token_passes = 2000;
+  return p;
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const std::size_t at = s.find(from);
+  REQUIRE_MESSAGE(at != std::string::npos, from);
+  return s.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("a plan file round-trips exactly") {
+  const plan::PlanFile p = example();
+  const std::string text = plan::plan_file_json(p);
+  Result<plan::PlanFile> back = plan::parse_plan_file(text, "plan.json");
+  REQUIRE_MESSAGE(back.is_ok(), back.status().to_string());
+  CHECK(back->plan == p.plan);
+  CHECK(back->sender == p.sender);
+  CHECK(back->receiver == p.receiver);
+  CHECK(back->full_prefill.loss_sum == p.full_prefill.loss_sum);
+  CHECK(back->grid.size() == 2);
+  CHECK(back->grid[1].plan == "1-2");
+  CHECK(back->grid[1].quality.kl_sum == 0.125);
+  CHECK(back->predicted_prefill_ratio == 0.61);
+  CHECK(plan::plan_file_json(*back) == text);
+
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "droidspeak_plan_test.json";
+  REQUIRE(plan::write_plan_file(path, p).is_ok());
+  Result<plan::PlanFile> from_disk = plan::read_plan_file(path);
+  REQUIRE(from_disk.is_ok());
+  CHECK(from_disk->plan == p.plan);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("corrupted plan files are refused with the file and the problem") {
+  const std::string text = plan::plan_file_json(example());
+  auto message = [](const std::string& t) { return plan::parse_plan_file(t, "p.json").status().message(); };
+  CHECK(message("{not json") == "p.json: not valid JSON");
+  CHECK(message("[1]") == "p.json: top level is not a JSON object");
+  CHECK(message(replace(text, "\"droidspeak-plan\"", "\"other\"")) == "p.json: format 'other' is not droidspeak-plan");
+  CHECK(plan::parse_plan_file(replace(text, "\"version\": 1", "\"version\": 2"), "p.json").status().message() ==
+        "p.json: plan file version 2, this build reads version 1");
+  CHECK(message(replace(text, "\"plan\": \"1-2\"", "\"plan\": \"2-9\"")) ==
+        "p.json: reuse plan: interval [2, 9] is not inside layers [0, 3]");
+  CHECK(message(replace(text, "\"num_layers\": 4,\n  \"plan\"", "\"num_layers\": 5,\n  \"plan\"")) ==
+        "p.json: the plan is for 5 layers but the records say 4 and 4");
+  // Keys are written sorted: the first occurrence is the receiver's (and the frontier's below).
+  CHECK(message(replace(text, "\"0xabcdef0123456789\"", "\"0xabcdefg123456789\"")) ==
+        "p.json: receiver: field 'embedding_fingerprint' must be a 0x-prefixed 16-digit lower-case hex string");
+  CHECK(message(replace(text, "\"threshold\": 0.05", "\"threshold\": \"x\"")) ==
+        "p.json: selection: field 'threshold' must be a finite number");
+  CHECK(message(replace(text, "\"measure\": \"loss\"", "\"measure\": \"bleu\"")) ==
+        "p.json: selection: measure 'bleu' is not loss, accuracy or kl");
+  CHECK(message(replace(text, "\"plan\": \"none\"", "\"plan\": \"x\"")) ==
+        "p.json: profile: frontier[0]: reuse plan: cannot read interval 'x' (expected N or N-M)");
+  const plan::PlanFile missing_profile = example();
+  std::string cut = plan::plan_file_json(missing_profile);
+  cut = replace(cut, "\"profile\"", "\"profil\"");
+  CHECK(message(cut) == "p.json: field 'profile' must be an object");
+  CHECK(plan::read_plan_file("/nonexistent/plan.json").status().code() == StatusCode::kErrorIo);
+}
+
+TEST_CASE("a plan for another pair is refused") {
+  const plan::PlanFile p = example();
+  CHECK(plan::check_plan_matches(p, record(0), record(1)).is_ok());
+  CHECK(plan::check_plan_matches(p, record(0), record(2)).message() ==
+        "plan file was made for another receiver: its weights of layer 2 differ from the model given");
+  plan::CompatibilityRecord wide = record(0);
+  wide.geometry.num_kv_heads = 4;
+  CHECK(plan::check_plan_matches(p, wide, record(1)).message() ==
+        "plan file was made for another sender: its geometry differ from the model given");
+}
+
+TEST_CASE("quality measures have names, and unknown names are refused with the valid ones") {
+  for (plan::QualityMeasure m : {plan::QualityMeasure::kLoss, plan::QualityMeasure::kAccuracy, plan::QualityMeasure::kKl}) {
+    Result<plan::QualityMeasure> back = plan::parse_quality_measure(plan::to_string(m));
+    REQUIRE(back.is_ok());
+    CHECK(*back == m);
+  }
+  CHECK(plan::to_string(plan::QualityMeasure::kKl) == "kl");
+  const Status bad = plan::parse_quality_measure("Loss").status();
+  CHECK(bad.code() == StatusCode::kErrorInvalidArgument);
+  CHECK(bad.message() == "measure 'Loss' is not loss, accuracy or kl");
+}
+
+TEST_CASE("the measure is stored as its name and read back as the enum") {
+  plan::PlanFile p = example();
+  p.measure = plan::QualityMeasure::kKl;
+  const std::string text = plan::plan_file_json(p);
+  CHECK(text.find("\"measure\": \"kl\"") != std::string::npos);
+  Result<plan::PlanFile> back = plan::parse_plan_file(text, "p.json");
+  REQUIRE_MESSAGE(back.is_ok(), back.status().to_string());
+  CHECK(back->measure == plan::QualityMeasure::kKl);
+}
+
+namespace {
+std::string bad_plan_message(const std::string& from, const std::string& to) {
+  return plan::parse_plan_file(replace(plan::plan_file_json(example()), from, to), "p.json").status().message();
+}
+}  // namespace
+
+TEST_CASE("recomputed_intervals that disagree with the plan are refused") {
+  // The plan is "1-2": intervals [[1, 2]], 2 layers recomputed.
+  CHECK(bad_plan_message("\"recomputed_intervals\": [\n    [\n      1,\n      2\n    ]\n  ]",
+                         "\"recomputed_intervals\": [[0, 3]]") ==
+        "p.json: field 'recomputed_intervals' does not list the intervals of plan '1-2'");
+  CHECK(bad_plan_message("\"recomputed_intervals\": [\n    [\n      1,\n      2\n    ]\n  ]",
+                         "\"recomputed_intervals\": []") ==
+        "p.json: field 'recomputed_intervals' does not list the intervals of plan '1-2'");
+  CHECK(bad_plan_message("\"recomputed_intervals\": [\n    [\n      1,\n      2\n    ]\n  ]",
+                         "\"recomputed_intervals\": [[1]]") ==
+        "p.json: field 'recomputed_intervals' entry 0 must be a pair [first, last] of layers");
+  CHECK(bad_plan_message("\"recomputed_intervals\"", "\"recomputed\"") ==
+        "p.json: field 'recomputed_intervals' must be an array");
+}
+
+TEST_CASE("layers_recomputed that disagrees with the plan is refused") {
+  CHECK(bad_plan_message("\"layers_recomputed\": 2", "\"layers_recomputed\": 3") ==
+        "p.json: field 'layers_recomputed' is 3 but plan '1-2' recomputes 2 layers");
+  CHECK(bad_plan_message("\"layers_recomputed\": 2", "\"layers_recomputed\": \"2\"") ==
+        "p.json: field 'layers_recomputed' must be an integer");
+}
+
+TEST_CASE("a threshold of -1 is refused") {
+  CHECK(bad_plan_message("\"threshold\": 0.05", "\"threshold\": -1") ==
+        "p.json: selection: field 'threshold' must be >= 0 (a quality drop), got -1.000000");
+  // JSON has no NaN or infinity literal (an overflowing one is not JSON); a string is no number.
+  CHECK(bad_plan_message("\"threshold\": 0.05", "\"threshold\": 1e999") == "p.json: not valid JSON");
+  CHECK(bad_plan_message("\"threshold\": 0.05", "\"threshold\": \"inf\"") ==
+        "p.json: selection: field 'threshold' must be a finite number");
+  CHECK(bad_plan_message("\"threshold\": 0.05", "\"threshold\": 0") == "");
+}
+
+TEST_CASE("an empty profiling grid is refused") {
+  plan::PlanFile p = example();
+  p.grid.clear();
+  CHECK(plan::parse_plan_file(plan::plan_file_json(p), "p.json").status().message() ==
+        "p.json: profile: field 'grid' is empty (a plan comes from a profile)");
+}
+
+TEST_CASE("counts below 1 are refused: max_intervals 0, granularity 0, num_samples 0") {
+  CHECK(bad_plan_message("\"max_intervals\": 1", "\"max_intervals\": 0") ==
+        "p.json: selection: field 'max_intervals' must be >= 1, got 0");
+  CHECK(bad_plan_message("\"granularity\": 1", "\"granularity\": 0") ==
+        "p.json: profile: field 'granularity' must be >= 1, got 0");
+  CHECK(bad_plan_message("\"num_samples\": 3", "\"num_samples\": 0") ==
+        "p.json: profile: field 'num_samples' must be >= 1, got 0");
+}
+
+TEST_CASE("a record without rms_norm_eps, or with eps 0, is refused") {
+  // Keys are written sorted: the first occurrence is the receiver's.
+  CHECK(bad_plan_message("\"rms_norm_eps\"", "\"rms_eps\"") ==
+        "p.json: receiver: field 'rms_norm_eps' must be a finite number");
+  CHECK(bad_plan_message("\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": 0") ==
+        "p.json: receiver: field 'rms_norm_eps' must be > 0");
+}
+
+TEST_CASE("a plan for a receiver with another rms_norm_eps or architecture is refused") {
+  const plan::PlanFile p = example();
+  plan::CompatibilityRecord eps = record(1);
+  eps.rms_norm_eps = 1e-6;
+  CHECK(plan::check_plan_matches(p, record(0), eps).message() ==
+        "plan file was made for another receiver: its rms_norm_eps (1e-05 vs 1e-06) differ "
+        "from the model given");
+  plan::CompatibilityRecord arch = record(0);
+  arch.architecture = "Qwen2ForCausalLM";
+  CHECK(plan::check_plan_matches(p, arch, record(1)).message() ==
+        "plan file was made for another sender: its architecture (LlamaForCausalLM vs Qwen2ForCausalLM) differ "
+        "from the model given");
+  // Both survive the file: a plan read back matches the records it was written with.
+  Result<plan::PlanFile> back = plan::parse_plan_file(plan::plan_file_json(p), "p.json");
+  REQUIRE(back.is_ok());
+  CHECK(back->receiver.rms_norm_eps == 1e-5);
+  CHECK(plan::check_plan_matches(*back, record(0), record(1)).is_ok());
+}
