@@ -110,7 +110,7 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
   // Profile on the profiling split and select.
   const auto t0 = std::chrono::steady_clock::now();
   Result<profile::ProfileResult> pr = profile::profile_intervals(sender, receiver, std::span(*prof),
-                                                                 {.granularity = args.granularity, .progress = {}});
+                                                                 {.granularity = args.granularity, .progress = {}, .prune_for = {}});
   const double profile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!pr) {
     std::fprintf(stderr, "profile: %s\n", pr.status().to_string().c_str());
@@ -168,7 +168,7 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
 
   // Does the profile transfer? The held-out grid gives the best single interval per cost.
   Result<profile::ProfileResult> hr = profile::profile_intervals(sender, receiver, std::span(*held),
-                                                                 {.granularity = args.granularity, .progress = {}});
+                                                                 {.granularity = args.granularity, .progress = {}, .prune_for = {}});
   if (!hr) return 1;
   const std::vector<plan::ProfiledPlan> held_drops = hr->drops(measure);
   const auto best_prof = best_per_cost(drops);

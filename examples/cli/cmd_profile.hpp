@@ -73,7 +73,8 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
   Result<ds::profile::ProfileResult> pr = ds::profile::profile_intervals(
       pair.sender, pair.receiver, std::span(*samples),
       {.granularity = cmd.granularity,
-       .progress = [&](std::int64_t d, std::int64_t t) { bar.update(d, t); }});
+       .progress = [&](std::int64_t d, std::int64_t t) { bar.update(d, t); },
+       .prune_for = {}});
   if (!pr) return pr.status();
   const double seconds = seconds_since(t0);
   std::vector<ds::plan::ProfiledPlan> points = pr->drops(*measure);
