@@ -145,6 +145,7 @@ struct KeptSample {
   DType kv_dtype = DType::kF32;
   std::vector<float> reference_logits;    // [m][V]
   std::vector<std::vector<float>> trunk;  // by grid index: the suffix's E[e + 1] [m][H], or empty
+  double full_reuse_value = 0.0;          // full reuse's loss or KL sum on this sample
 };
 
 // The drop `partial` would have if no further sample added anything: a lower bound of its
@@ -343,7 +344,13 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
             Result<QualityMetrics> q = score_suffix(ref_logits, suffix, vocab, ref_logits);
             if (!q) return q.status();
             res.full_prefill += *q;
+            const QualityMetrics before = res.grid[0].quality;
             DROIDSPEAK_TRY(score_into(0, full_reuse_logits));
+            if (prune) {
+              kept[si].full_reuse_value = *options.prune_for == QualityMeasure::kKl
+                                              ? res.grid[0].quality.kl_sum - before.kl_sum
+                                              : res.grid[0].quality.loss_sum - before.loss_sum;
+            }
             std::size_t at = 0;
             for (std::size_t j = 0; j < ends.size(); ++j) {
               if (prune && ends[j] != L - 1) continue;
@@ -395,9 +402,19 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     }
     return false;
   };
+  // Each plan measures the samples hardest for full reuse first (its bad plans tend to be bad
+  // there too, so they are stopped sooner), but sums them in sample order: a sum over some of
+  // the samples in that order never exceeds the sum over all (rounding is monotone and every
+  // term is >= 0), and the complete sum is bit for bit the exhaustive sweep's.
+  std::vector<std::size_t> sample_order(samples.size());
+  for (std::size_t j = 0; j < samples.size(); ++j) sample_order[j] = j;
+  std::stable_sort(sample_order.begin(), sample_order.end(), [&](std::size_t a, std::size_t b) {
+    return kept[a].full_reuse_value > kept[b].full_reuse_value;
+  });
   std::vector<std::size_t> measured(res.grid.size(), 0);  // samples measured per plan
+  std::vector<std::vector<std::optional<QualityMetrics>>> per_sample(res.grid.size());
   auto measure_next = [&](std::size_t i) -> Status {
-    const std::size_t j = measured[i];
+    const std::size_t j = sample_order[measured[i]];
     const Sample& smp = samples[j];
     const detail::KeptSample& k = kept[j];
     const auto n = static_cast<std::int64_t>(smp.context.size());
@@ -415,8 +432,14 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     }));
     Result<QualityMetrics> q = score_suffix(logits, smp.suffix, vocab, k.reference_logits);
     if (!q) return q.status();
-    res.grid[i].quality += *q;
+    per_sample[i].resize(samples.size());
+    per_sample[i][j] = *q;
     ++measured[i];
+    QualityMetrics sum;
+    for (const std::optional<QualityMetrics>& x : per_sample[i]) {
+      if (x) sum += *x;
+    }
+    res.grid[i].quality = sum;
     return Status::ok();
   };
   std::stable_sort(pending.begin(), pending.end(), [&](std::size_t a, std::size_t b) {
