@@ -7,6 +7,7 @@
 //!
 //! Usage: family_report [--models DIR] [--data DIR] [--pairs a>b,c>d] [--granularity g]
 //!        [--multi-max-layers k]
+#include "droidspeak/plan/candidates.hpp"
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/plan/pareto.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
@@ -68,20 +69,6 @@ std::map<std::int64_t, plan::ProfiledPlan> best_per_cost(const std::vector<plan:
   return best;
 }
 
-// Every plan of exactly two intervals recomputing `k` layers of `L`.
-std::vector<plan::ReusePlan> two_interval_plans(std::int64_t L, std::int64_t k) {
-  std::vector<plan::ReusePlan> out;
-  for (std::int64_t a = 1; a < k; ++a) {
-    const std::int64_t b = k - a;
-    for (std::int64_t s1 = 0; s1 + a <= L; ++s1) {
-      for (std::int64_t s2 = s1 + a; s2 + b <= L; ++s2) {
-        out.push_back(*plan::ReusePlan::create(L, {{s1, s1 + a - 1}, {s2, s2 + b - 1}}));
-      }
-    }
-  }
-  return out;
-}
-
 struct Row {
   std::string name;
   plan::ReusePlan plan;
@@ -125,7 +112,7 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
   // Profile on the profiling split and select.
   const auto t0 = std::chrono::steady_clock::now();
   Result<profile::ProfileResult> pr = profile::profile_intervals(sender, receiver, std::span(*prof),
-                                                                 {.granularity = args.granularity, .progress = {}});
+                                                                 {.granularity = args.granularity, .progress = {}, .prune_for = {}});
   const double profile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!pr) {
     std::fprintf(stderr, "profile: %s\n", pr.status().to_string().c_str());
@@ -183,7 +170,7 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
 
   // Does the profile transfer? The held-out grid gives the best single interval per cost.
   Result<profile::ProfileResult> hr = profile::profile_intervals(sender, receiver, std::span(*held),
-                                                                 {.granularity = args.granularity, .progress = {}});
+                                                                 {.granularity = args.granularity, .progress = {}, .prune_for = {}});
   if (!hr) return 1;
   const std::vector<plan::ProfiledPlan> held_drops = hr->drops(measure);
   const auto best_prof = best_per_cost(drops);
@@ -223,7 +210,8 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
   std::printf("\nTwo intervals vs one at the same number of recomputed layers (profiling split):\n\n");
   std::printf("| layers | best one interval | drop | best two intervals | drop |\n|---|---|---|---|---|\n");
   for (std::int64_t k = 2; k <= args.multi_max_layers && k < L; ++k) {
-    const std::vector<plan::ReusePlan> two = two_interval_plans(L, k);
+    const std::vector<plan::ReusePlan> two =
+        *plan::candidate_plans(L, {.min_intervals = 2, .max_intervals = 2, .min_recomputed = k, .max_recomputed = k});
     auto q2 = profile::evaluate_plans(sender, receiver, std::span(*prof), std::span(two), &prof_full);
     if (!q2) return 1;
     plan::ProfiledPlan best2{two[0], INFINITY};

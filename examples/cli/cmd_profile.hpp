@@ -10,6 +10,7 @@
 
 #include "charts.hpp"
 #include "common.hpp"
+#include "droidspeak/plan/candidates.hpp"
 #include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/plan/pareto.hpp"
 #include "droidspeak/profile/profiler.hpp"
@@ -26,22 +27,6 @@ struct ProfileCommand {
   std::int64_t max_samples = 0;
 };
 
-namespace detail {
-// Every plan of two non-adjacent intervals recomputing fewer than `below` layers in total.
-inline std::vector<ds::plan::ReusePlan> two_interval_plans(std::int64_t L, std::int64_t below) {
-  std::vector<ds::plan::ReusePlan> out;
-  for (std::int64_t k = 2; k < below; ++k) {
-    for (std::int64_t a = 1; a < k; ++a) {
-      for (std::int64_t s1 = 0; s1 + a <= L; ++s1) {
-        for (std::int64_t s2 = s1 + a + 1; s2 + (k - a) <= L; ++s2) {
-          out.push_back(*ds::plan::ReusePlan::create(L, {{s1, s1 + a - 1}, {s2, s2 + k - a - 1}}));
-        }
-      }
-    }
-  }
-  return out;
-}
-}  // namespace detail
 
 //! Profiles, selects, writes `cmd.out` and the two pictures; prints a report on stdout.
 inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
@@ -77,31 +62,33 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
   Result<ds::profile::ProfileResult> pr = ds::profile::profile_intervals(
       pair.sender, pair.receiver, std::span(*samples),
       {.granularity = cmd.granularity,
-       .progress = [&](std::int64_t d, std::int64_t t) { bar.update(d, t); }});
+       .progress = [&](std::int64_t d, std::int64_t t) { bar.update(d, t); },
+       .prune_for = {}});
   if (!pr) return pr.status();
   const double seconds = seconds_since(t0);
   std::vector<ds::plan::ProfiledPlan> points = pr->drops(*measure);
   std::vector<ds::profile::PlanQuality> qualities = pr->grid;
-  Result<ds::plan::ProfiledPlan> sel =
-      ds::plan::select_plan(points, L, cmd.threshold, cmd.max_intervals);
-  if (!sel) return sel.status();
-
-  if (cmd.max_intervals >= 2 && sel->plan.num_recomputed() > 2) {
-    const std::vector<ds::plan::ReusePlan> extra =
-        detail::two_interval_plans(L, sel->plan.num_recomputed());
-    std::printf("evaluating %zu two-interval plans cheaper than %s\n", extra.size(),
-                sel->plan.to_string().c_str());
+  // Select on the grid; with several intervals allowed, measure the cheaper multi-interval
+  // candidates and select again (plan::select_extended).
+  auto evaluate = [&](std::span<const ds::plan::ReusePlan> extra) -> Result<std::vector<double>> {
+    std::printf("evaluating %zu %s plans cheaper than the grid's selection\n", extra.size(),
+                cmd.max_intervals == 2 ? "two-interval" : "multi-interval");
     ds::profile::QualityMetrics full;
-    Result<std::vector<ds::profile::PlanQuality>> q = ds::profile::evaluate_plans(
-        pair.sender, pair.receiver, std::span(*samples), std::span(extra), &full);
+    Result<std::vector<ds::profile::PlanQuality>> q =
+        ds::profile::evaluate_plans(pair.sender, pair.receiver, std::span(*samples), extra, &full);
     if (!q) return q.status();
+    std::vector<double> drops;
     for (const ds::profile::PlanQuality& pq : *q) {
-      points.push_back({pq.plan, ds::profile::quality_drop(pq.quality, full, *measure)});
+      drops.push_back(ds::profile::quality_drop(pq.quality, full, *measure));
       qualities.push_back(pq);
     }
-    sel = ds::plan::select_plan(points, L, cmd.threshold, cmd.max_intervals);
-    if (!sel) return sel.status();
-  }
+    return drops;
+  };
+  Result<ds::plan::ExtendedSelection> ext =
+      ds::plan::select_extended(points, L, cmd.threshold, cmd.max_intervals, evaluate);
+  if (!ext) return ext.status();
+  points.insert(points.end(), ext->extension.begin(), ext->extension.end());
+  const ds::plan::ProfiledPlan* sel = &ext->selected;
   const std::vector<ds::plan::ProfiledPlan> front = ds::plan::pareto_front(points);
   if (front.empty())
     return Status::internal("profiling gave no finite quality measurement (NaN logits?)");

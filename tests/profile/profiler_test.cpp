@@ -4,6 +4,8 @@
 //! reports, the identities it must show, and bad input.
 #include "droidspeak/profile/profiler.hpp"
 
+#include "droidspeak/plan/pareto.hpp"
+
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
 
@@ -96,7 +98,7 @@ TEST_CASE("incremental profiling equals evaluating every plan from scratch") {
   const auto smp = samples(5);
   for (std::int64_t g : {1, 2, 4}) {
     CAPTURE(g);
-    Result<profile::ProfileResult> r = profile::profile_intervals(sender, receiver, std::span(smp), {.granularity = g, .progress = {}});
+    Result<profile::ProfileResult> r = profile::profile_intervals(sender, receiver, std::span(smp), {.granularity = g, .progress = {}, .prune_for = {}});
     REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
     std::vector<ReusePlan> plans;
     for (const profile::PlanQuality& pq : r->grid) plans.push_back(pq.plan);
@@ -119,10 +121,121 @@ TEST_CASE("incremental profiling equals evaluating every plan from scratch") {
     for (std::int64_t s = 0; s < 6; s += g) per_token += 6 - s;
     CHECK(r->context_tokens == 20 + 27 + 34);
     CHECK(r->context_layer_token_passes == per_token * r->context_tokens);
-    CHECK(r->suffix_layer_token_passes == static_cast<std::int64_t>(r->grid.size()) * 6 * 6 * 3);
     CHECK(r->exhaustive_context_layer_token_passes > r->context_layer_token_passes);
     CHECK(starts >= 1);
+    // Every pass counted. Per suffix token: full reuse runs all 6 layers; each start s > 0 a
+    // trunk of 6 - s layers; each interval [s, e] a tail of 5 - e layers. The start-0 chain
+    // (context and suffix) is the receiver's own prefill.
+    std::int64_t suffix_per_token = 6, context_per_token = 0;
+    for (std::int64_t s = g; s < 6; s += g) {
+      suffix_per_token += 6 - s;
+      context_per_token += 6 - s;
+    }
+    for (const profile::PlanQuality& pq : r->grid) {
+      if (pq.plan.num_intervals() == 1) suffix_per_token += 5 - pq.plan.intervals()[0].last;
+    }
+    const std::int64_t m_sum = 3 * 6;
+    const profile::ProfileCost& c = r->cost;
+    CHECK(c.sender_prefill.layer_token_passes == 6 * r->context_tokens);
+    CHECK(c.reference_prefill.layer_token_passes == 6 * (r->context_tokens + m_sum));
+    CHECK(c.context_recompute.layer_token_passes == context_per_token * r->context_tokens);
+    CHECK(c.suffix.layer_token_passes == suffix_per_token * m_sum);
+    CHECK(r->suffix_layer_token_passes == c.suffix.layer_token_passes);
+    CHECK(c.full_prefill_passes == 6 * (r->context_tokens + m_sum));
+    CHECK(c.timed);
+    // The exhaustive count is what evaluate_plans measures when it runs the sweep.
+    profile::ProfileCost swept;
+    REQUIRE(profile::evaluate_plans(sender, receiver, std::span(smp), std::span(plans), nullptr, &swept).is_ok());
+    CHECK(swept.sender_prefill.layer_token_passes == r->exhaustive_cost.sender_prefill.layer_token_passes);
+    CHECK(swept.reference_prefill.layer_token_passes == r->exhaustive_cost.reference_prefill.layer_token_passes);
+    CHECK(swept.context_recompute.layer_token_passes == r->exhaustive_cost.context_recompute.layer_token_passes);
+    CHECK(swept.suffix.layer_token_passes == r->exhaustive_cost.suffix.layer_token_passes);
+    CHECK(swept.full_prefill_passes == c.full_prefill_passes);
+    CHECK(swept.context_recompute.layer_token_passes == r->exhaustive_context_layer_token_passes);
+    CHECK(c.total().layer_token_passes < swept.total().layer_token_passes);
   }
+}
+
+TEST_CASE("pruned profiling gives the exhaustive sweep's front and selections, for less") {
+  const Pair p = pair(LayerSet::all(6), true);
+  auto sender = engine(p.base), receiver = engine(p.tuned);
+  std::vector<profile::Sample> smp = samples(5);
+  const std::vector<profile::Sample> more = samples(8);
+  smp.insert(smp.end(), more.begin(), more.end());
+  for (std::int64_t g : {1, 2}) {
+    Result<profile::ProfileResult> full = profile::profile_intervals(sender, receiver, std::span(smp), {.granularity = g, .progress = {}, .prune_for = {}});
+    REQUIRE(full.is_ok());
+    std::vector<ReusePlan> plans;
+    for (const profile::PlanQuality& pq : full->grid) plans.push_back(pq.plan);
+    profile::QualityMetrics base;
+    Result<std::vector<profile::PlanQuality>> scratch =
+        profile::evaluate_plans(sender, receiver, std::span(smp), std::span(plans), &base);
+    REQUIRE(scratch.is_ok());
+    for (profile::QualityMeasure measure :
+         {profile::QualityMeasure::kLoss, profile::QualityMeasure::kKl, profile::QualityMeasure::kAccuracy}) {
+      CAPTURE(g);
+      CAPTURE(static_cast<int>(measure));
+      Result<profile::ProfileResult> r = profile::profile_intervals(
+          sender, receiver, std::span(smp), {.granularity = g, .progress = {}, .prune_for = measure});
+      REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+      REQUIRE(r->grid.size() == plans.size());
+      CHECK(same(r->full_prefill, base));
+      std::vector<plan::ProfiledPlan> exhaustive;
+      std::int64_t pruned = 0;
+      for (std::size_t i = 0; i < plans.size(); ++i) {
+        CAPTURE(plans[i].to_string());
+        CHECK(r->grid[i].plan == plans[i]);
+        if (r->grid[i].complete) {
+          CHECK(same(r->grid[i].quality, (*scratch)[i].quality));
+        } else {
+          ++pruned;
+        }
+        exhaustive.push_back({plans[i], profile::quality_drop((*scratch)[i].quality, base, measure)});
+      }
+      const std::vector<plan::ProfiledPlan> drops = r->drops(measure);
+      const std::vector<plan::ProfiledPlan> front = plan::pareto_front(drops);
+      const std::vector<plan::ProfiledPlan> want = plan::pareto_front(exhaustive);
+      REQUIRE(front.size() == want.size());
+      for (std::size_t i = 0; i < front.size(); ++i) {
+        CHECK(front[i].plan == want[i].plan);
+        CHECK(front[i].quality_drop == want[i].quality_drop);
+      }
+      for (double threshold : {0.0, 0.001, 0.01, 0.05, 0.2, 1.0}) {
+        const plan::ProfiledPlan a = *plan::select_plan(drops, 6, threshold, 1);
+        const plan::ProfiledPlan b = *plan::select_plan(exhaustive, 6, threshold, 1);
+        CHECK(a.plan == b.plan);
+        CHECK(a.quality_drop == b.quality_drop);
+      }
+      if (measure == profile::QualityMeasure::kAccuracy) {
+        CHECK(pruned == 0);  // accuracy is not monotone in the samples: nothing may be pruned
+        CHECK(r->cost.total().layer_token_passes == full->cost.total().layer_token_passes);
+      } else {
+        CHECK(r->cost.total().layer_token_passes <= full->cost.total().layer_token_passes);
+      }
+      // KL is 0 for exact plans and grows fast for poor ones: here it prunes. (Loss sums are
+      // large and close together for every plan, so pruning by loss stops plans only late.)
+      if (measure == profile::QualityMeasure::kKl) {
+        CHECK(pruned > 0);
+        CHECK(r->cost.total().layer_token_passes < full->cost.total().layer_token_passes);
+      }
+    }
+  }
+}
+
+TEST_CASE("ProfileCost: totals, prefill equivalents and its description") {
+  profile::ProfileCost c;
+  c.sender_prefill = {100, 0.5};
+  c.reference_prefill = {100, 0.5};
+  c.context_recompute = {250, 1.0};
+  c.suffix = {50, 0.25};
+  c.full_prefill_passes = 100;
+  CHECK(c.total().layer_token_passes == 500);
+  CHECK(c.total().seconds == 2.25);
+  CHECK(c.prefills() == 5.0);
+  CHECK(c.describe() == "5.00 prefills (sender 1.00, reference 1.00, context 2.50, suffix 0.50)");
+  c.timed = true;
+  CHECK(c.describe() == "5.00 prefills (sender 1.00, reference 1.00, context 2.50, suffix 0.50); 2.25 s");
+  CHECK(profile::ProfileCost{}.prefills() == 0.0);
 }
 
 TEST_CASE("the profile shows the identities: full recompute and frozen layers lose nothing") {
@@ -151,7 +264,7 @@ TEST_CASE("the profiler refuses bad input") {
   const Pair p = pair(LayerSet::all(6), true);
   auto sender = engine(p.base), receiver = engine(p.tuned);
   auto smp = samples(7);
-  CHECK(profile::profile_intervals(sender, receiver, std::span(smp), {.granularity = 0, .progress = {}}).status().message() ==
+  CHECK(profile::profile_intervals(sender, receiver, std::span(smp), {.granularity = 0, .progress = {}, .prune_for = {}}).status().message() ==
         "profile: granularity 0 outside [1, 6]");
   CHECK(profile::profile_intervals(sender, receiver, std::span<const profile::Sample>{}).status().message() ==
         "profile: no samples");
