@@ -27,7 +27,6 @@ struct ProfileCommand {
   std::int64_t max_samples = 0;
 };
 
-
 //! Profiles, selects, writes `cmd.out` and the two pictures; prints a report on stdout.
 inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
                           ds::plan::PlanFile* written = nullptr) {
