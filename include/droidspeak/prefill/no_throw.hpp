@@ -21,18 +21,21 @@ namespace droidspeak::inline DROIDSPEAK_ABI::prefill::detail {
 //! failure: "<where>: out of memory").
 template <class F>
 auto no_throw(std::string_view where, F&& f) noexcept -> std::invoke_result_t<F&> {
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
   using R = std::invoke_result_t<F&>;
-  std::string message(where);
   try {
     return f();
   } catch (const std::bad_alloc&) {
-    message += ": out of memory";
+    return R(Status::internal(std::string(where) + ": out of memory"));
   } catch (const std::exception& e) {
-    message += std::string(": exception: ") + e.what();
+    return R(Status::internal(std::string(where) + ": exception: " + e.what()));
   } catch (...) {
-    message += ": unknown exception";
+    return R(Status::internal(std::string(where) + ": unknown exception"));
   }
-  return R(Status::internal(std::move(message)));
+#else
+  (void)where;  // built without exceptions: nothing can be thrown
+  return f();
+#endif
 }
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill::detail
