@@ -151,7 +151,7 @@ void BM_streamed_prefill_vs_prediction(benchmark::State& state) {
     prefill::SimulatedLink link(bandwidth, latency);
     const double t = seconds([&] {
       if (!prefill::streamed_partial_prefill(w.receiver, p, w.context, w.caches(), link,
-                                             prefill::Schedule::kPipelined, w.suffix, logits).is_ok()) {
+                                             prefill::Overlap::kPipelined, w.suffix, logits).is_ok()) {
         state.SkipWithError("streamed_partial_prefill failed");
       }
     });

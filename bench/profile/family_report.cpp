@@ -228,10 +228,11 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
   const profile::Sample& smp = (*held)[0];
   const auto n = static_cast<std::int64_t>(smp.context.size());
   const auto m = static_cast<std::int64_t>(smp.suffix.size());
-  const layout::ECacheLayout el{layout::LayerSet::all(L), n, receiver.geometry().hidden_size};
-  std::vector<float> e(static_cast<std::size_t>(el.pool_elements()));
-  const layout::EView ev(reinterpret_cast<std::byte*>(e.data()), DType::kF32, el);
-  if (!prefill::sender_prefill(sender, smp.context, ev).is_ok()) return 1;
+  // E for every layer (every row's plan is timed), KV read in place from the sender's cache.
+  Result<prefill::SenderCacheBuffers> sent = prefill::SenderCacheBuffers::prefill(
+      sender, plan::ReusePlan::full_reuse(L), smp.context,
+      {.layers = prefill::SenderLayers::kAll, .kv = prefill::SenderKv::kEngineCache});
+  if (!sent) return 1;
   std::vector<float> logits(static_cast<std::size_t>(receiver.vocab_size()));
   auto time_of = [&](auto&& fn) {
     std::vector<double> t;
@@ -253,7 +254,7 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
   std::printf("| plan | layers | time | ratio | expected | difference |\n|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     const double t = time_of([&] {
-      (void)prefill::partial_prefill(receiver, r.plan, smp.context, {sender.kv_cache(), ev}, smp.suffix, logits);
+      (void)prefill::partial_prefill(receiver, r.plan, smp.context, sent->caches(), smp.suffix, logits);
     });
     const double expected =
         static_cast<double>(r.plan.num_recomputed()) / static_cast<double>(L) * (1.0 - suffix_share) + suffix_share;

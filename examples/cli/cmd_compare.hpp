@@ -64,11 +64,11 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
   // Prefill time on the first sample, from the sender's caches in this process.
   const ds::profile::Sample& smp = (*samples)[0];
   const auto n = static_cast<std::int64_t>(smp.context.size());
-  const ds::layout::ModelGeometry g = pair.receiver.geometry();
-  const ds::layout::ECacheLayout el{ds::layout::LayerSet::all(L), n, g.hidden_size};
-  std::vector<float> e(static_cast<std::size_t>(el.pool_elements()));
-  const ds::layout::EView ev(reinterpret_cast<std::byte*>(e.data()), ds::DType::kF32, el);
-  DROIDSPEAK_TRY(ds::prefill::sender_prefill(pair.sender, smp.context, ev));
+  // E for every layer (three plans are timed), KV read in place from the sender's cache.
+  Result<ds::prefill::SenderCacheBuffers> sent = ds::prefill::SenderCacheBuffers::prefill(
+      pair.sender, file->plan, smp.context,
+      {.layers = ds::prefill::SenderLayers::kAll, .kv = ds::prefill::SenderKv::kEngineCache});
+  if (!sent) return sent.status();
   std::vector<float> logits(static_cast<std::size_t>(pair.receiver.vocab_size()));
   Result<double> full_t = median_seconds(
       3, [&] { return ds::prefill::full_prefill(pair.receiver, smp.context, smp.suffix, logits); });
@@ -88,7 +88,7 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
     const ds::profile::QualityMetrics& m = q[i].quality;
     Result<double> t = median_seconds(3, [&] {
       return ds::prefill::partial_prefill(pair.receiver, rows[i].plan, smp.context,
-                                          {pair.sender.kv_cache(), ev}, smp.suffix, logits);
+                                          sent->caches(), smp.suffix, logits);
     });
     if (!t) return t.status();
     std::printf("  %-15s %-9s %7lld  %11s  %10.4f  %8.3f  %10.4f  %7.2f ms  %6.3f\n",

@@ -7,12 +7,14 @@
 #pragma once
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "charts.hpp"
 #include "common.hpp"
 #include "droidspeak/plan/plan_file.hpp"
+#include "droidspeak/prefill/sender_caches.hpp"
 #include "droidspeak/prefill/transport.hpp"
 #include "droidspeak/reference/generate.hpp"
 
@@ -70,19 +72,22 @@ inline Status run_run(const RunCommand& cmd, Pair& pair) {
   const auto m = static_cast<std::int64_t>(prompt->size());
 
   // The sender: prefill with E captured at the plan's entry layers, KV into the transfer layout.
-  const ds::layout::ECacheLayout el{plan.entry_layers(), n, g.hidden_size};
-  std::vector<float> e(static_cast<std::size_t>(el.pool_elements()));
-  const ds::layout::EView e_view(reinterpret_cast<std::byte*>(e.data()), ds::DType::kF32, el);
   const auto ts = std::chrono::steady_clock::now();
-  DROIDSPEAK_TRY(ds::prefill::sender_prefill(
-      pair.sender, *context, el.entry_layers.empty() ? ds::layout::EView{} : e_view));
+  Result<ds::prefill::SenderCacheBuffers> sent =
+      ds::prefill::SenderCacheBuffers::prefill(pair.sender, plan, *context);
+  if (!sent) return sent.status();
   const double sender_seconds = seconds_since(ts);
-  const ds::layout::TransferLayout tl{g.num_layers, n, g.num_kv_heads, g.head_dim,
-                                      ds::layout::HeadOrder::kNHD};
-  std::vector<float> kv(static_cast<std::size_t>(tl.pool_elements()));
-  const ds::layout::KvView kv_view(reinterpret_cast<std::byte*>(kv.data()), ds::DType::kF32, tl);
-  DROIDSPEAK_TRY(ds::layout::copy_kv({pair.sender.kv_cache(), kv_view, plan.reused(), {0, n}, 0}));
-  const ds::prefill::SenderCaches caches{kv_view, e_view};
+  const ds::prefill::SenderCaches caches = sent->caches();
+
+  // The link, picked at run time: a simulated one of the given bandwidth, or a memcpy.
+  std::optional<ds::prefill::SimulatedLink> simulated;
+  ds::prefill::InProcessTransport in_process;
+  if (cmd.bandwidth_gbps > 0) {
+    simulated.emplace(cmd.bandwidth_gbps * 1e9, cmd.latency_ms * 1e-3);
+    DROIDSPEAK_TRY(simulated->validate());
+  }
+  const ds::prefill::TransportRef transport =
+      simulated ? ds::prefill::TransportRef(*simulated) : ds::prefill::TransportRef(in_process);
 
   // The receiver: partial prefill (median of 3 runs by total time), then its continuation.
   std::vector<float> logits(static_cast<std::size_t>(vocab));
@@ -90,20 +95,9 @@ inline Status run_run(const RunCommand& cmd, Pair& pair) {
   std::vector<double> totals;
   for (int run = 0; run < 3; ++run) {
     ds::prefill::PrefillReport rep;
-    Status s;
-    if (cmd.bandwidth_gbps > 0) {
-      ds::prefill::SimulatedLink link(cmd.bandwidth_gbps * 1e9, cmd.latency_ms * 1e-3);
-      DROIDSPEAK_TRY(link.validate());
-      s = ds::prefill::streamed_partial_prefill(pair.receiver, plan, *context, caches, link,
-                                                ds::prefill::Schedule::kPipelined, *prompt, logits,
-                                                &rep);
-    } else {
-      ds::prefill::InProcessTransport link;
-      s = ds::prefill::streamed_partial_prefill(pair.receiver, plan, *context, caches, link,
-                                                ds::prefill::Schedule::kPipelined, *prompt, logits,
-                                                &rep);
-    }
-    DROIDSPEAK_TRY(s);
+    DROIDSPEAK_TRY(ds::prefill::streamed_partial_prefill(pair.receiver, plan, *context, caches, transport,
+                                                         ds::prefill::Overlap::kPipelined, *prompt,
+                                                         logits, &rep));
     totals.push_back(rep.total_seconds);
     std::sort(totals.begin(), totals.end());
     if (run == 1 || (run == 2 && rep.total_seconds == totals[1])) best = rep;

@@ -159,7 +159,7 @@ TEST_CASE("bundled family: pipelined and sequential streaming give identical cac
     const ReusePlan p = *ReusePlan::parse(text, 12);
     const Outcome direct = partial(receiver, p, s);
     std::vector<Outcome> got;
-    for (prefill::Schedule sched : {prefill::Schedule::kSequential, prefill::Schedule::kPipelined}) {
+    for (prefill::Overlap sched : {prefill::Overlap::kSequential, prefill::Overlap::kPipelined}) {
       prefill::InProcessTransport link;
       std::vector<float> logits(256);
       REQUIRE(prefill::streamed_partial_prefill(receiver, p, kContext, streamed, link, sched, kSuffix, logits).is_ok());

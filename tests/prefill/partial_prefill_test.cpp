@@ -171,7 +171,7 @@ TEST_CASE("streamed execution, pipelined or sequential, equals direct execution"
     std::vector<float> want(64);
     REQUIRE(prefill::partial_prefill(direct, p, ctx, s.caches(), sfx, want).is_ok());
     const std::vector<float> want_cache = cache_of(direct, 58);
-    for (prefill::Schedule sched : {prefill::Schedule::kSequential, prefill::Schedule::kPipelined}) {
+    for (prefill::Overlap sched : {prefill::Overlap::kSequential, prefill::Overlap::kPipelined}) {
       prefill::InProcessTransport link;
       std::vector<float> got(64);
       prefill::PrefillReport rep;
@@ -199,12 +199,12 @@ TEST_CASE("a simulated link delivers the same bytes") {
   std::vector<float> want(64), got(64);
   REQUIRE(prefill::partial_prefill(direct, p, ctx, s.caches(), sfx, want).is_ok());
   prefill::SimulatedLink link(1e9, 1e-4);
-  REQUIRE(prefill::streamed_partial_prefill(streamed, p, ctx, s.caches(), link, prefill::Schedule::kPipelined,
+  REQUIRE(prefill::streamed_partial_prefill(streamed, p, ctx, s.caches(), link, prefill::Overlap::kPipelined,
                                             sfx, got).is_ok());
   CHECK(same_bits(want, got));
   prefill::SimulatedLink broken(0.0, 0.0);
   const Status bad = prefill::streamed_partial_prefill(streamed, p, ctx, s.caches(), broken,
-                                                       prefill::Schedule::kPipelined, sfx, got);
+                                                       prefill::Overlap::kPipelined, sfx, got);
   CHECK(bad.code() == StatusCode::kErrorInvalidArgument);
   CHECK(bad.message().find("streamed partial prefill: transfer: simulated link: need bandwidth > 0") == 0);
 }
@@ -238,7 +238,7 @@ TEST_CASE("partial prefill refuses what it cannot do") {
   c = s.caches();
   c.kv = sender.kv_cache();
   st = prefill::streamed_partial_prefill(receiver, ReusePlan::full_reuse(6), ctx, c, link,
-                                         prefill::Schedule::kPipelined, sfx, logits);
+                                         prefill::Overlap::kPipelined, sfx, logits);
   CHECK(st.message().find("streamed partial prefill: sender kv must use the transfer layout") == 0);
   CHECK(link.log().bytes() == 0);
 }

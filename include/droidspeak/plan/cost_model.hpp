@@ -51,7 +51,7 @@ struct CostPrediction {
   double total = 0.0;            //!< suffix done: the time to first token
 };
 
-//! How the executor orders work (mirrors prefill::Schedule without depending on it).
+//! How the executor orders work (mirrors prefill::Overlap without depending on it).
 enum class CostSchedule : std::uint8_t { kSequential, kPipelined };
 
 //! Predicts `plan` under `in`, following prefill::streamed_partial_prefill exactly: one

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
@@ -126,7 +127,29 @@ class SimulatedLink {
   TransferLog log_;
 };
 
+//! A non-owning reference to any Transport, chosen at run time (an in-process copy or a
+//! simulated link, say) without making the caller a template. Copyable; the referenced
+//! transport must outlive it. One indirect call per chunk.
+class TransportRef {
+ public:
+  template <Transport T>
+    requires(!std::same_as<std::remove_cvref_t<T>, TransportRef>)
+  TransportRef(T& transport)  // NOLINT(google-explicit-constructor): a reference, like T& -> T&
+      : object_(&transport),
+        transmit_([](void* object, const TransferTag& tag, std::span<const std::byte> src,
+                     std::span<std::byte> dst) { return static_cast<T*>(object)->transmit(tag, src, dst); }) {}
+
+  Status transmit(const TransferTag& tag, std::span<const std::byte> src, std::span<std::byte> dst) const {
+    return transmit_(object_, tag, src, dst);
+  }
+
+ private:
+  void* object_;
+  Status (*transmit_)(void*, const TransferTag&, std::span<const std::byte>, std::span<std::byte>);
+};
+
 static_assert(Transport<InProcessTransport>);
 static_assert(Transport<SimulatedLink>);
+static_assert(Transport<TransportRef>);
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill
