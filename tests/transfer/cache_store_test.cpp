@@ -40,7 +40,7 @@ void store_context(CacheStore& s, std::uint64_t context, LayerSet e, LayerSet kv
 }
 }  // namespace
 
-TEST_CASE("context_hash: equal tokens hash alike, any change (value, order, length) differs") {
+TEST_CASE("context_hash: equal tokens hash alike and any change of value or order or length differs") {
   const std::vector<std::int32_t> a{1, 2, 3, 4};
   CHECK(context_hash(a) == context_hash(std::vector<std::int32_t>{1, 2, 3, 4}));
   CHECK(context_hash(a) != context_hash(std::vector<std::int32_t>{1, 2, 4, 3}));
@@ -54,7 +54,7 @@ TEST_CASE("context_hash: equal tokens hash alike, any change (value, order, leng
   CHECK(context_hash(long_a) != context_hash(long_b));
 }
 
-TEST_CASE("a hit returns every needed chunk, E first, each with its checksum") {
+TEST_CASE("a hit returns every needed chunk (E first) each with its checksum") {
   CacheStore s(1 << 20);
   const plan::ReusePlan p = *plan::ReusePlan::create(8, {{0, 1}, {5, 5}});
   const Needs needs = Needs::of(p);
@@ -70,7 +70,7 @@ TEST_CASE("a hit returns every needed chunk, E first, each with its checksum") {
   CHECK(r.chunks[0].view()[1] == bytes_of(64, 5)[1]);
 }
 
-TEST_CASE("the byte budget evicts the least recently used chunk, and a miss then says evicted") {
+TEST_CASE("the byte budget evicts the least recently used chunk and a miss then says evicted") {
   CacheStore s(3 * 100);
   const Needs one{{}, LayerSet::range(0, 1)};
   store_context(s, 1, {}, LayerSet::range(0, 1), 100);
@@ -92,7 +92,7 @@ TEST_CASE("the byte budget evicts the least recently used chunk, and a miss then
   CHECK(s.num_chunks() == 3);
 }
 
-TEST_CASE("a context never stored, or missing one needed layer, misses as absent") {
+TEST_CASE("a context never stored or missing one needed layer misses as absent") {
   CacheStore s(1 << 20);
   store_context(s, 7, {}, LayerSet::range(0, 3), 16);
   const Lookup never = s.lookup(8, kSender, {{}, LayerSet::range(0, 1)});
@@ -116,7 +116,7 @@ TEST_CASE("a context cached by another model misses with fingerprint mismatch") 
   CHECK(s.lookup(7, kOther, {{}, LayerSet::range(0, 2)}).hit);
 }
 
-TEST_CASE("checksum failures are detected: on arrival, and on stored bytes that changed") {
+TEST_CASE("checksum failures are detected on arrival and on stored bytes that changed") {
   CacheStore s(1 << 20);
   const ChunkKey key{5, kSender, 1, Payload::kKv};
   std::vector<std::byte> b = bytes_of(128, 3);
@@ -142,7 +142,7 @@ TEST_CASE("checksum failures are detected: on arrival, and on stored bytes that 
   CHECK_FALSE(s.contains(key));
 }
 
-TEST_CASE("a mixed cache is never stored, so never offered, as the receiver's own prefix cache") {
+TEST_CASE("a mixed cache is never stored (so never offered) as the receiver's own prefix cache") {
   const plan::ReusePlan partial = *plan::ReusePlan::create(4, {{2, 3}});
   const plan::ReusePlan own = plan::ReusePlan::full_recompute(4);
   CHECK(origin_of(partial) == CacheOrigin::kMixed);

@@ -54,7 +54,7 @@ std::string why(const std::vector<std::byte>& f) {
 }
 }  // namespace
 
-TEST_CASE("every message round-trips, byte for byte") {
+TEST_CASE("every message round-trips byte for byte") {
   const wire::Request q{7, 0xABCDEF, 0x1234, Needs{LayerSet::from_mask(0b100100), LayerSet::range(0, 40)}};
   const std::vector<std::byte> qf = wire::encode(q);
   auto qm = wire::decode(qf);
@@ -80,7 +80,7 @@ TEST_CASE("every message round-trips, byte for byte") {
   CHECK(wire::decode(wire::encode(all)).is_ok());
 }
 
-TEST_CASE("an error text longer than the limit is cut, never sent whole") {
+TEST_CASE("an error text longer than the limit is cut and never sent whole") {
   const wire::ErrorMessage e{1, wire::ErrorKind::kInternal, MissReason::kAbsent, std::string(5000, 'x')};
   auto m = wire::decode(wire::encode(e));
   REQUIRE(m.is_ok());
