@@ -122,10 +122,21 @@ TEST_CASE("E and KV chunks cross UCX on loopback in the schedule's order with by
   std::vector<std::byte> short_dst(10);
   CHECK(r->transmit({Payload::kKv, 3}, {}, short_dst).code() == StatusCode::kErrorInvalidArgument);
 
+  // Into a registered region: the same bytes.
+  std::vector<std::byte> region(3 * chunk_size(7, Payload::kKv));
+  REQUIRE(r->register_memory(region).is_ok());
+  CHECK(r->register_memory(std::span<std::byte>(region).subspan(8, 8)).code() == StatusCode::kErrorInvalidArgument);
+  REQUIRE(r->request(kContext, kSender, {{}, LayerSet::range(6, 8)}).is_ok());
+  const std::span<std::byte> into = std::span<std::byte>(region).subspan(5, chunk_size(7, Payload::kKv));
+  CHECK_OK(r->transmit({Payload::kKv, 7}, {}, into));
+  CHECK(std::vector<std::byte>(into.begin(), into.end()) == chunk_bytes(7, Payload::kKv, into.size()));
+  CHECK_OK(r->unregister_memory(region));
+  CHECK(r->unregister_memory(region).code() == StatusCode::kErrorInvalidArgument);
+
   r.reset();
   serving.finish();
   REQUIRE(serving.result.is_ok());
-  CHECK(serving.sender->stats().chunks_sent >= 7);
+  CHECK(serving.sender->stats().chunks_sent >= 8);
   CHECK(serving.sender->stats().misses == 0);
 }
 

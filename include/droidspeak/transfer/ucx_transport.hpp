@@ -686,6 +686,42 @@ class UcxReceiver {
     });
   }
 
+  //! Registers `region` `[bytes]` (say, the engine's whole KV cache) with UCX once, so that
+  //! transmit() into any part of it passes the registration along (ucp_mem_map) instead of UCX
+  //! registering each destination on its own. The region must stay allocated until
+  //! unregister_memory(region) or the receiver's destruction. Regions must not overlap.
+  Status register_memory(std::span<std::byte> region) {
+    return ucx_detail::guarded("ucx receiver: register_memory", [&]() -> Status {
+      if (region.empty()) return Status::invalid_argument("ucx receiver: cannot register an empty region");
+      for (const Region& r : regions_) {
+        if (region.data() < r.begin + r.size && r.begin < region.data() + region.size()) {
+          return Status::invalid_argument("ucx receiver: the region overlaps one already registered");
+        }
+      }
+      ucp_mem_map_params_t mp{};
+      mp.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH;
+      mp.address = region.data();
+      mp.length = region.size();
+      ucp_mem_h memh = nullptr;
+      const ucs_status_t s = ucp_mem_map(worker_->context(), &mp, &memh);
+      if (s != UCS_OK) return ucx_detail::ucs_error("ucx receiver: ucp_mem_map", s);
+      regions_.push_back({region.data(), region.size(), memh});
+      return Status::ok();
+    });
+  }
+
+  //! Undoes register_memory(region) (the same span). Fails if it was not registered.
+  Status unregister_memory(std::span<std::byte> region) {
+    for (auto it = regions_.begin(); it != regions_.end(); ++it) {
+      if (it->begin == region.data() && it->size == region.size()) {
+        ucp_mem_unmap(worker_->context(), it->memh);
+        regions_.erase(it);
+        return Status::ok();
+      }
+    }
+    return Status::invalid_argument("ucx receiver: unregister_memory of a region never registered");
+  }
+
   //! The sender's error for the current request, once one arrived (a miss and its reason, or
   //! "malformed request").
   const std::optional<wire::ErrorMessage>& sender_error() const { return sender_error_; }
@@ -837,6 +873,10 @@ class UcxReceiver {
     ucp_tag_recv_info_t dinfo{};
     ucp_request_param_t dp{};
     dp.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+    if (ucp_mem_h memh = registration_of(dst); memh != nullptr && !dst.empty()) {
+      dp.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
+      dp.memh = memh;
+    }
     req = ucp_tag_recv_nbx(worker_->get(), dst.data(), dst.size(),
                            ucx_detail::make_tag(ucx_detail::TagType::kData, current_.request_id, tag.payload, tag.layer),
                            ucx_detail::kFullMask, &dp);
@@ -871,12 +911,29 @@ class UcxReceiver {
       }
       ep_ = nullptr;
     }
+    for (const Region& r : regions_) ucp_mem_unmap(worker_->context(), r.memh);
+    regions_.clear();
     worker_.reset();
     return Status::ok();
   }
 
+  struct Region {
+    std::byte* begin = nullptr;
+    std::size_t size = 0;
+    ucp_mem_h memh = nullptr;
+  };
+
+  //! The registration covering all of `dst`, or null.
+  ucp_mem_h registration_of(std::span<std::byte> dst) const {
+    for (const Region& r : regions_) {
+      if (dst.data() >= r.begin && dst.data() + dst.size() <= r.begin + r.size) return r.memh;
+    }
+    return nullptr;
+  }
+
   ReceiverOptions options_;
   std::unique_ptr<ucx_detail::Worker> worker_;
+  std::vector<Region> regions_;
   ucp_ep_h ep_ = nullptr;
   std::atomic<bool> peer_failed_{false};
   std::uint64_t next_request_id_ = 1;
