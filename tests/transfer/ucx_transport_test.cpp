@@ -197,6 +197,25 @@ TEST_CASE("a chunk that never arrives times out with a Status and later chunks s
   CHECK_OK(fetch_and_check(*r, 2, Payload::kKv));
 }
 
+TEST_CASE("a request the receiver abandons has its sends cancelled and the connection stays") {
+  CacheStore store(64 << 20);
+  const Needs needs{{}, LayerSet::range(0, 3)};
+  fill(store, needs);
+  SenderOptions o;
+  o.send_timeout = std::chrono::milliseconds(100);
+  ServingSender serving(store, o);
+  auto r = connect(serving.sender->port());
+  REQUIRE(r->request(kContext, kSender, needs).is_ok());
+  CHECK_OK(fetch_and_check(*r, 0, Payload::kKv));  // layers 1 and 2 are never asked for
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // ten send timeouts
+  REQUIRE(r->request(kContext, kSender, needs).is_ok());
+  CHECK_OK(fetch_and_check(*r, 2, Payload::kKv));
+  r.reset();
+  serving.finish();
+  CHECK(serving.sender->stats().send_failures >= 2);  // the abandoned sends of layers 1 and 2
+  CHECK(serving.sender->stats().connections == 1);
+}
+
 TEST_CASE("a malformed request gets an error answer and the sender stays up") {
   CacheStore store(64 << 20);
   const Needs needs{{}, LayerSet::range(0, 1)};

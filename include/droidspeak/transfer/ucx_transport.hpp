@@ -65,8 +65,8 @@ struct SenderFaults {
 struct SenderOptions {
   std::string address = "127.0.0.1";  //!< IPv4 address to listen on; loopback unless asked
   std::uint16_t port = 0;             //!< 0: any free port (read it back with port())
-  //! A send that has not completed after this long (the receiver never asked for the chunk, or
-  //! died) is cancelled and its receiver disconnected.
+  //! A send that has not completed after this long (the receiver never asked for the chunk:
+  //! it gave up on the request) is cancelled; the connection stays.
   std::chrono::milliseconds send_timeout{60000};
   std::string transports;             //!< UCX_TLS for this context ("" = UCX's own choice)
   bool verify_checksums = true;       //!< recompute each chunk's checksum before sending it
@@ -530,8 +530,8 @@ class UcxSender {
           ++it;
           continue;
         }
-        // Too slow, or its receiver failed: cancel it and drop the receiver.
-        it->peer->failed = true;
+        // Too slow (the receiver never asked for the chunk: it gave up on the request), or its
+        // receiver failed: cancel the send. A slow send alone does not end the connection.
         ucx_detail::cancel_and_free(*worker_, it->request);
         ++stats_.send_failures;
       } else {
