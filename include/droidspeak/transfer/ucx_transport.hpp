@@ -645,9 +645,11 @@ class UcxReceiver {
   ~UcxReceiver() { (void)ucx_detail::guarded("ucx receiver: close", [this] { return close(); }); }
 
   //! Asks the sender for the chunks `needs` names, made by the model `fingerprint` for the
-  //! context `context_hash`. Ends the previous request (chunks of it not fetched are dropped).
-  //! Returns once the sender has the request (bounded by the timeout); whether it can serve it
-  //! shows in transmit().
+  //! context `context_hash`. Ends the previous request: of its chunks not fetched, the large
+  //! (rendezvous) ones never move and the sender cancels them after its send_timeout; small
+  //! (eager) ones that already arrived stay in UCX's unexpected queue until the connection
+  //! closes. Returns once the sender has the request (bounded by the timeout); whether it can
+  //! serve it shows in transmit().
   Status request(std::uint64_t context_hash, std::uint64_t fingerprint, const Needs& needs) {
     wire::Request q{next_request_id_++ & ucx_detail::kRequestIdMask, context_hash, fingerprint, needs};
     return send_request(q, wire::encode(q));
