@@ -16,6 +16,7 @@ packages=(
   libopenblas-dev libopenblas0-openmp  # droidspeak::reference (CBLAS)
   clang-14 libclang-rt-14-dev        # the libFuzzer targets (clang, compiler-rt)
   librsvg2-bin                       # rsvg-convert: the README's layout diagrams
+  libucx-dev ucx-utils               # droidspeak::ucx (the UCX transport), ucx_perftest
 )
 
 installed() {

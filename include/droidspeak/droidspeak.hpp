@@ -55,5 +55,6 @@
 #include "droidspeak/prefill/threaded_driver.hpp"
 #include "droidspeak/prefill/transport.hpp"
 #include "droidspeak/profile/profiler.hpp"
+#include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/profile/quality.hpp"
 #include "droidspeak/profile/sample.hpp"

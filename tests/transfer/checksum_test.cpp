@@ -1,0 +1,62 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+#include "droidspeak/transfer/checksum.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+using namespace droidspeak;
+using namespace droidspeak::transfer;
+
+namespace {
+std::vector<std::byte> pattern(std::size_t n) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 167 + (i >> 8)) & 0xFF);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("chunk_checksum changes with any flipped bit of a full stripe or of the tail") {
+  const std::vector<std::byte> base = pattern(64 * 5 + 13);
+  const std::uint64_t sum = chunk_checksum(base);
+  CHECK(chunk_checksum(base) == sum);
+  for (std::size_t pos : {std::size_t{0}, std::size_t{7}, std::size_t{63}, std::size_t{64}, std::size_t{200},
+                          std::size_t{319}, std::size_t{320}, std::size_t{332}}) {
+    for (int bit : {0, 5, 7}) {
+      std::vector<std::byte> v = base;
+      v[pos] ^= static_cast<std::byte>(1 << bit);
+      CHECK_MESSAGE(chunk_checksum(v) != sum, "byte " << pos << " bit " << bit);
+    }
+  }
+}
+
+TEST_CASE("chunk_checksum changes when two stripes swap or the length changes") {
+  std::vector<std::byte> v = pattern(64 * 4);
+  const std::uint64_t sum = chunk_checksum(v);
+  std::swap_ranges(v.begin(), v.begin() + 64, v.begin() + 128);  // stripes 0 and 2
+  CHECK(chunk_checksum(v) != sum);
+  std::vector<std::byte> zeros(128);
+  std::vector<std::byte> longer(129);
+  CHECK(chunk_checksum(zeros) != chunk_checksum(longer));  // trailing zero byte
+  CHECK(chunk_checksum(std::span<const std::byte>(zeros).first(64)) != chunk_checksum(zeros));
+  CHECK(chunk_checksum({}) != chunk_checksum(std::span<const std::byte>(zeros).first(1)));
+}
+
+TEST_CASE("context_hash: equal tokens hash alike and any change of value or order or length differs") {
+  const std::vector<std::int32_t> a{1, 2, 3, 4};
+  CHECK(context_hash(a) == context_hash(std::vector<std::int32_t>{1, 2, 3, 4}));
+  CHECK(context_hash(a) != context_hash(std::vector<std::int32_t>{1, 2, 4, 3}));
+  CHECK(context_hash(a) != context_hash(std::vector<std::int32_t>{1, 2, 3}));
+  CHECK(context_hash(a) != context_hash(std::vector<std::int32_t>{1, 2, 3, 4, 0}));
+  CHECK(context_hash({}) != context_hash(std::vector<std::int32_t>{0}));
+  // Longer than one 64-token block: a change in the second block still shows.
+  std::vector<std::int32_t> long_a(200, 7);
+  std::vector<std::int32_t> long_b = long_a;
+  long_b[150] = 8;
+  CHECK(context_hash(long_a) != context_hash(long_b));
+}
+
