@@ -54,7 +54,7 @@
 #include "droidspeak/prefill/sequential_driver.hpp"
 #include "droidspeak/prefill/threaded_driver.hpp"
 #include "droidspeak/prefill/transport.hpp"
-#include "droidspeak/profile/profiler.hpp"
 #include "droidspeak/profile/paired_timing.hpp"
+#include "droidspeak/profile/profiler.hpp"
 #include "droidspeak/profile/quality.hpp"
 #include "droidspeak/profile/sample.hpp"
