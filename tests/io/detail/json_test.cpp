@@ -1,7 +1,10 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
-//! @file Tests of io/detail/json.hpp: non-throwing parsing, integer extraction, UTF-8 checks.
+//! @file Tests of io/detail/json.hpp: non-throwing parsing, integer extraction, UTF-8 checks,
+//! whole-file reads.
 #include "droidspeak/io/detail/json.hpp"
+
+#include "io/io_test_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,6 +12,7 @@
 #include <string>
 
 using namespace droidspeak::io::detail;
+using droidspeak::StatusCode;
 
 TEST_CASE("json: parse never throws and rejects NUL bytes") {
   CHECK(parse_json("{\"a\": 1}").is_object());
@@ -51,4 +55,16 @@ TEST_CASE("json: UTF-8 validation") {
   CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
   CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
   CHECK_FALSE(is_valid_utf8("\xc3\x28"));          // bad continuation
+}
+
+TEST_CASE("json: read_text_file on a directory says it is a directory") {
+  droidspeak::test::TempDir dir;
+  std::string text;
+  droidspeak::test::check_error(read_text_file(dir.path(), text), StatusCode::kErrorIo,
+                                {dir.path().string(), "is a directory"});
+  droidspeak::test::check_error(read_text_file(dir / "absent.json", text), StatusCode::kErrorIo,
+                                {"absent.json", "not found"});
+  droidspeak::test::write_text(dir / "a.json", "{}");
+  REQUIRE(read_text_file(dir / "a.json", text).is_ok());
+  CHECK(text == "{}");
 }
