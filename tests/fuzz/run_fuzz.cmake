@@ -33,7 +33,9 @@ set(_artifacts "${BINARY_DIR}/artifacts-${TARGET}/")
 file(REMOVE_RECURSE "${_corpus}")
 file(MAKE_DIRECTORY "${_corpus}" "${_artifacts}")
 string(REPLACE "_fuzz" "" _name "${TARGET}")
-set(_args -max_total_time=${SECONDS} -timeout=10 -rss_limit_mb=2048 -max_len=8192
+# -max_len: the seeds include ~30 KB headers (a checkpoint's worth of tensors, a config with
+# label maps), and mutations may grow them further.
+set(_args -max_total_time=${SECONDS} -timeout=10 -rss_limit_mb=2048 -max_len=65536
           -print_final_stats=1 "-artifact_prefix=${_artifacts}")
 if(EXISTS "${SOURCE_DIR}/${_name}.dict")
   list(APPEND _args "-dict=${SOURCE_DIR}/${_name}.dict")
