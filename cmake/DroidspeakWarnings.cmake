@@ -12,11 +12,16 @@ function(droidspeak_target_warnings target)
     $<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Xcompiler=-Wno-restrict>)
 endfunction()
 
-# AddressSanitizer + UndefinedBehaviorSanitizer for host test binaries.
+# AddressSanitizer + UndefinedBehaviorSanitizer (DROIDSPEAK_SANITIZE) or ThreadSanitizer
+# (DROIDSPEAK_SANITIZE_THREAD) for host test binaries.
 function(droidspeak_target_sanitize target)
   if(DROIDSPEAK_SANITIZE)
     target_compile_options(${target} PRIVATE
       $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer>)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  elseif(DROIDSPEAK_SANITIZE_THREAD)
+    target_compile_options(${target} PRIVATE
+      $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=thread -fno-omit-frame-pointer>)
+    target_link_options(${target} PRIVATE -fsanitize=thread)
   endif()
 endfunction()

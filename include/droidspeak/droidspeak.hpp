@@ -28,6 +28,7 @@
 #include "droidspeak/layout/copy.hpp"
 #include "droidspeak/layout/deviation.hpp"
 #include "droidspeak/layout/e_cache_layout.hpp"
+#include "droidspeak/layout/finite.hpp"
 #include "droidspeak/layout/geometry.hpp"
 #include "droidspeak/layout/head_order.hpp"
 #include "droidspeak/layout/layer_set.hpp"

@@ -270,9 +270,79 @@ TEST_CASE("hf_config: malformed and unsupported configs") {
               {"/nonexistent/config.json", "not found"});
 }
 
+TEST_CASE("hf_config: hidden_act gelu is refused by name") {
+  check_error(patched(R"({"hidden_act": "gelu"})").status(), StatusCode::kErrorNotSupported,
+              {"models/x/config.json", "\"hidden_act\"", "gelu", "not supported"});
+  check_error(patched(R"({"hidden_act": "gelu_pytorch_tanh"})").status(),
+              StatusCode::kErrorNotSupported, {"\"hidden_act\"", "gelu_pytorch_tanh"});
+  check_error(patched(R"({"hidden_act": 3})").status(), StatusCode::kErrorIo,
+              {"\"hidden_act\"", "string"});
+  CHECK(patched(R"({"hidden_act": "silu"})").is_ok());
+  CHECK(patched(R"({"hidden_act": null})").is_ok());  // HF's default is silu
+}
+
+TEST_CASE("hf_config: sliding_window 8 caps the context at 8 positions") {
+  // A window smaller than max_position_embeddings changes attention past the window: the
+  // engine runs full attention, which is exact only up to the window, so the window becomes
+  // the longest context the config admits.
+  Result<HfConfig> c = patched(R"({"sliding_window": 8})");
+  REQUIRE_MESSAGE(c.is_ok(), c.status().to_string());
+  CHECK(c->sliding_window == 8);
+  CHECK(c->max_position_embeddings == 8);
+  // Mistral-7B-v0.1: a 4096 window over 32768 positions.
+  Result<HfConfig> m = parse_hf_config(kMistral, "mistral/config.json");
+  REQUIRE(m.is_ok());
+  CHECK(m->sliding_window == 4096);
+  CHECK(m->max_position_embeddings == 4096);
+  check_error(patched(R"({"sliding_window": 0})").status(), StatusCode::kErrorIo,
+              {"\"sliding_window\"", "positive"});
+  check_error(patched(R"({"sliding_window": "8"})").status(), StatusCode::kErrorIo,
+              {"\"sliding_window\"", "integer"});
+}
+
+TEST_CASE("hf_config: sliding windows that never take effect leave the context alone") {
+  // Qwen2 ships a window with use_sliding_window: false.
+  Result<HfConfig> q = parse_hf_config(kQwen2, "qwen2/config.json");
+  REQUIRE(q.is_ok());
+  CHECK(q->sliding_window == 0);
+  CHECK(q->max_position_embeddings == 131072);
+  Result<HfConfig> off = patched(R"({"sliding_window": 8, "use_sliding_window": false})");
+  REQUIRE(off.is_ok());
+  CHECK(off->sliding_window == 0);
+  CHECK(off->max_position_embeddings == 256);
+  // A window at least as long as every position: full attention everywhere.
+  Result<HfConfig> wide = patched(R"({"sliding_window": 4096})");
+  REQUIRE(wide.is_ok());
+  CHECK(wide->max_position_embeddings == 256);
+  CHECK(patched(R"({"sliding_window": null})")->max_position_embeddings == 256);
+  check_error(patched(R"({"use_sliding_window": "no"})").status(), StatusCode::kErrorIo,
+              {"\"use_sliding_window\"", "true or false"});
+}
+
+TEST_CASE("hf_config: mlp_bias true, partial_rotary_factor 0.5 and quantization_config are refused") {
+  check_error(patched(R"({"mlp_bias": true})").status(), StatusCode::kErrorNotSupported,
+              {"models/x/config.json", "\"mlp_bias\"", "not supported"});
+  CHECK(patched(R"({"mlp_bias": false})").is_ok());
+  check_error(patched(R"({"partial_rotary_factor": 0.5})").status(), StatusCode::kErrorNotSupported,
+              {"models/x/config.json", "\"partial_rotary_factor\"", "not supported"});
+  CHECK(patched(R"({"partial_rotary_factor": 1.0})").is_ok());
+  check_error(patched(R"({"quantization_config": {"quant_method": "gptq", "bits": 4}})").status(),
+              StatusCode::kErrorNotSupported,
+              {"models/x/config.json", "\"quantization_config\"", "not supported"});
+}
+
+TEST_CASE("hf_config: a directory passed as config.json says it is a directory") {
+  TempDir dir;
+  check_error(read_hf_config(dir.path()).status(), StatusCode::kErrorIo,
+              {dir.path().string(), "is a directory"});
+}
+
 TEST_CASE("hf_config: written configs read back equal") {
   TempDir dir;
-  for (const char* text : {kLlama32, kMistral, kQwen2, kMinimal}) {
+  nlohmann::json windowed_json = nlohmann::json::parse(kMinimal);
+  windowed_json["sliding_window"] = 8;
+  const std::string windowed = windowed_json.dump();
+  for (const char* text : {kLlama32, kMistral, kQwen2, kMinimal, windowed.c_str()}) {
     Result<HfConfig> c = parse_hf_config(text, "in.json");
     REQUIRE(c.is_ok());
     REQUIRE(write_hf_config(dir / "config.json", *c).is_ok());

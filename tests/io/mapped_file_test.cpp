@@ -41,3 +41,9 @@ TEST_CASE("mapped_file: empty files, missing files and directories") {
   check_error(MappedFile::open(dir.path()).status(), StatusCode::kErrorIo,
               {dir.path().string(), "not a regular file"});
 }
+
+TEST_CASE("mapped_file: a directory passed as a file says it is a directory") {
+  TempDir dir;
+  check_error(MappedFile::open(dir.path()).status(), StatusCode::kErrorIo,
+              {dir.path().string(), "is a directory"});
+}

@@ -9,6 +9,7 @@
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/hf_loader.hpp"
 #include "droidspeak/reference/tokenizer.hpp"
+#include "support/skip.hpp"
 
 #include <doctest/doctest.h>
 
@@ -92,8 +93,8 @@ Outcome full(reference::Engine& r) {
 
 TEST_CASE("bundled family: the all-layers plan equals full prefill, bit for bit") {
   if (!have("base") || !have("ft-code")) {
-    MESSAGE("SKIPPED: bundled models base and ft-code not found under ", models_dir().string());
-    return;
+    return droidspeak::test::skip_test("bundled models base and ft-code not found under " +
+                                       models_dir().string());
   }
   auto sender = load("base"), receiver = load("ft-code");
   const Run s = sender_run(sender);
@@ -105,8 +106,8 @@ TEST_CASE("bundled family: the all-layers plan equals full prefill, bit for bit"
 
 TEST_CASE("bundled family: a model reusing its own cache gets full prefill for every plan") {
   if (!have("ft-scripture")) {
-    MESSAGE("SKIPPED: bundled model ft-scripture not found under ", models_dir().string());
-    return;
+    return droidspeak::test::skip_test("bundled model ft-scripture not found under " +
+                                       models_dir().string());
   }
   auto sender = load("ft-scripture"), receiver = load("ft-scripture");
   const Run s = sender_run(sender);
@@ -119,8 +120,8 @@ TEST_CASE("bundled family: a model reusing its own cache gets full prefill for e
 
 TEST_CASE("bundled family: reusing exactly the frozen layers is exact") {
   if (!have("base") || !have("frozen-code")) {
-    MESSAGE("SKIPPED: bundled models base and frozen-code not found under ", models_dir().string());
-    return;
+    return droidspeak::test::skip_test("bundled models base and frozen-code not found under " +
+                                       models_dir().string());
   }
   auto wb = reference::load_hf_model(models_dir() / "base");
   auto wf = reference::load_hf_model(models_dir() / "frozen-code");
@@ -141,8 +142,8 @@ TEST_CASE("bundled family: reusing exactly the frozen layers is exact") {
 
 TEST_CASE("bundled family: pipelined and sequential streaming give identical caches") {
   if (!have("base") || !have("ft-code")) {
-    MESSAGE("SKIPPED: bundled models base and ft-code not found under ", models_dir().string());
-    return;
+    return droidspeak::test::skip_test("bundled models base and ft-code not found under " +
+                                       models_dir().string());
   }
   auto sender = load("base"), receiver = load("ft-code");
   const Run s = sender_run(sender);

@@ -9,6 +9,7 @@
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/hf_loader.hpp"
 #include "io/io_test_support.hpp"
+#include "support/skip.hpp"
 
 #include <doctest/doctest.h>
 
@@ -54,14 +55,12 @@ std::vector<std::filesystem::path> fixture_dirs() {
 
 }  // namespace
 
-// NOTE: decided at run time (not doctest::skip): CTest lists tests when the binary is built,
-// and the models may arrive later.
+// Skipped at run time (support/skip.hpp: CTest reports SKIPPED) when the models are absent.
 TEST_CASE("fixtures: the engine matches PyTorch on every bundled model") {
   const auto dirs = fixture_dirs();
   if (dirs.empty()) {
-    MESSAGE("SKIPPED: no bundled model with fixtures.safetensors under "
-            << droidspeak::test::bundled_models_dir().string());
-    return;
+    return droidspeak::test::skip_test("no bundled model with fixtures.safetensors under " +
+                                       droidspeak::test::bundled_models_dir().string());
   }
   for (const auto& dir : dirs) {
     CAPTURE(dir.string());

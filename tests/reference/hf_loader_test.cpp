@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -170,4 +171,30 @@ TEST_CASE("hf_loader: refused checkpoints name the file and the tensor") {
     droidspeak::test::write_text(out / "config.json", "{}");
     check_error(reference::load_hf_model(out.path()).status(), StatusCode::kErrorIo, {"config.json"});
   }
+}
+
+TEST_CASE("hf_loader: a NaN in a q_proj weight is refused at load, naming the tensor") {
+  // A NaN weight used to load and run: the engine's softmax turned the NaN scores into
+  // uniform attention and the loss stayed finite.
+  const io::HfConfig c = droidspeak::test::small_config();
+  for (DType dt : {DType::kF32, DType::kBF16}) {
+    CAPTURE(to_string(dt));
+    reference::ModelWeights w = droidspeak::test::random_model(c, 5, dt);
+    w.layers[1].q_proj.set(37, std::numeric_limits<float>::quiet_NaN());
+    TempDir dir;
+    REQUIRE(reference::save_hf_model(dir.path(), w).is_ok());
+    check_error(reference::load_hf_model(dir.path()).status(), StatusCode::kErrorIo,
+                {"model.safetensors", "\"model.layers.1.self_attn.q_proj.weight\"", "non-finite",
+                 "nan", "element 37"});
+  }
+}
+
+TEST_CASE("hf_loader: an infinite norm weight is refused at load, naming the tensor") {
+  const io::HfConfig c = droidspeak::test::small_config();
+  reference::ModelWeights w = droidspeak::test::random_model(c, 6, DType::kF16);
+  w.norm.set(3, -std::numeric_limits<float>::infinity());
+  TempDir dir;
+  REQUIRE(reference::save_hf_model(dir.path(), w).is_ok());
+  check_error(reference::load_hf_model(dir.path()).status(), StatusCode::kErrorIo,
+              {"\"model.norm.weight\"", "non-finite", "-inf", "element 3"});
 }

@@ -35,7 +35,12 @@ struct RopeScaling {
 //! Bias convention: `attention_bias` defaults to true for Qwen2ForCausalLM (its q/k/v
 //! projections carry biases, its o_proj does not) and to false for Llama/Mistral, where a
 //! true `attention_bias` field means q/k/v/o all carry biases (HF's LlamaAttention).
-//! Mistral's `sliding_window` is not read: the engine attends over the full context.
+//!
+//! Sliding-window attention: the engine attends over the full context, which equals a
+//! window of W tokens for every context of at most W tokens. A window in effect
+//! (`sliding_window` set and `use_sliding_window` not false) therefore lowers
+//! `max_position_embeddings` to W, so longer contexts are refused instead of run with the
+//! wrong attention. Mistral-7B-v0.1 (W = 4096) runs contexts up to 4096 tokens exactly.
 struct HfConfig {
   std::string architecture;  //!< "LlamaForCausalLM", "MistralForCausalLM" or "Qwen2ForCausalLM"
   std::int64_t hidden_size = 0;
@@ -45,7 +50,12 @@ struct HfConfig {
   std::int64_t head_dim = 0;      //!< head_dim (default: hidden_size / num_attention_heads)
   std::int64_t intermediate_size = 0;
   std::int64_t vocab_size = 0;
+  //! The longest context the engine computes exactly: the file's max_position_embeddings,
+  //! lowered to `sliding_window` when that is smaller.
   std::int64_t max_position_embeddings = 0;
+  //! The attention window in effect (HF `sliding_window`); 0 when there is none, or it is
+  //! disabled (`use_sliding_window: false`, as Qwen2 configs ship).
+  std::int64_t sliding_window = 0;
   float rms_norm_eps = 0;
   float rope_theta = 10000;  //!< default 10000
   RopeScaling rope_scaling;  //!< `rope_scaling: null` (or absent) leaves the default
@@ -210,6 +220,52 @@ inline Status read_rope_scaling(const ConfigFields& f, const Json& rs, std::stri
   return Status::ok();
 }
 
+// Fields that change the math of a Llama-family model in ways the engine does not
+// implement: refused by name rather than ignored (ignoring them runs a different model).
+inline Status refuse_unsupported_fields(const ConfigFields& f) {
+  const std::string file(f.file());
+  std::string act = "silu";  // HF's default for all three architectures
+  DROIDSPEAK_TRY(f.string(f.root(), "hidden_act", "hidden_act", act));
+  if (act != "silu") {
+    return Status::not_supported(file + ": field \"hidden_act\": activation \"" + act +
+                                 "\" is not supported (the engine's MLP is SiLU-gated; "
+                                 "supported: silu)");
+  }
+  bool mlp_bias = false;
+  DROIDSPEAK_TRY(f.boolean("mlp_bias", mlp_bias));
+  if (mlp_bias) {
+    return Status::not_supported(file + ": field \"mlp_bias\": true is not supported (the "
+                                 "engine's MLP has no biases)");
+  }
+  if (const Json* p = f.find(f.root(), "partial_rotary_factor")) {
+    double x = 0;
+    if (!json_to_double(*p, x)) return f.wrong("partial_rotary_factor", "a finite number", *p);
+    if (x != 1.0) {
+      return Status::not_supported(file + ": field \"partial_rotary_factor\": " +
+                                   std::to_string(x) +
+                                   " is not supported (the engine rotates the whole head)");
+    }
+  }
+  if (f.find(f.root(), "quantization_config") != nullptr) {
+    return Status::not_supported(file + ": field \"quantization_config\": quantized "
+                                 "checkpoints are not supported (weights must be f32, f16 "
+                                 "or bf16)");
+  }
+  return Status::ok();
+}
+
+// The window in effect, 0 for none: `sliding_window` unless null, absent or switched off by
+// `use_sliding_window: false` (Qwen2's configs carry a window they do not use).
+inline Status read_sliding_window(const ConfigFields& f, std::int64_t& out) {
+  out = 0;
+  bool use = true;
+  DROIDSPEAK_TRY(f.boolean("use_sliding_window", use));
+  std::int64_t w = 0;
+  DROIDSPEAK_TRY(f.positive_int("sliding_window", false, w));
+  if (use) out = w;
+  return Status::ok();
+}
+
 }  // namespace detail
 
 //! Parses the text of a `config.json`.
@@ -219,7 +275,10 @@ inline Status read_rope_scaling(const ConfigFields& f, const Json& rs, std::stri
 //!   (hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, vocab_size,
 //!   max_position_embeddings, rms_norm_eps, and architectures or model_type) is missing, or a
 //!   field has the wrong type or an impossible value; kErrorNotSupported for another
-//!   architecture or a rope scaling other than llama3. Messages name the file and the field.
+//!   architecture, a rope scaling other than llama3, or a field that changes the math in a
+//!   way the engine does not implement (`hidden_act` other than silu, `mlp_bias: true`,
+//!   `partial_rotary_factor` other than 1, `quantization_config`). Messages name the file
+//!   and the field. A sliding window in effect lowers max_position_embeddings (see HfConfig).
 inline Result<HfConfig> parse_hf_config(std::string_view text, std::string_view file_name) {
   const detail::Json root = detail::parse_json(text);
   const std::string file(file_name);
@@ -249,6 +308,11 @@ inline Result<HfConfig> parse_hf_config(std::string_view text, std::string_view 
   DROIDSPEAK_TRY(f.positive_int("vocab_size", true, c.vocab_size));
   DROIDSPEAK_TRY(f.positive_int("max_position_embeddings", true, c.max_position_embeddings));
   DROIDSPEAK_TRY(f.positive_float("rms_norm_eps", true, c.rms_norm_eps));
+  DROIDSPEAK_TRY(detail::refuse_unsupported_fields(f));
+  DROIDSPEAK_TRY(detail::read_sliding_window(f, c.sliding_window));
+  if (c.sliding_window > 0 && c.sliding_window < c.max_position_embeddings) {
+    c.max_position_embeddings = c.sliding_window;
+  }
 
   // RoPE: transformers >= 4.56 may nest theta and scaling in "rope_parameters".
   const detail::Json* rope_params = f.find(root, "rope_parameters");
@@ -304,6 +368,7 @@ inline std::string hf_config_json(const HfConfig& c) {
   j["intermediate_size"] = c.intermediate_size;
   j["vocab_size"] = c.vocab_size;
   j["max_position_embeddings"] = c.max_position_embeddings;
+  if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
   j["rms_norm_eps"] = c.rms_norm_eps;
   j["rope_theta"] = c.rope_theta;
   if (c.rope_scaling.llama3) {

@@ -43,7 +43,8 @@ class MappedFile {
   ~MappedFile() { reset(); }
 
   //! Maps `path`. Fails with kErrorIo naming the file (and the OS's reason) when it does not
-  //! exist, is not a regular file, or cannot be opened or mapped.
+  //! exist, is a directory ("is a directory"), is not a regular file, or cannot be opened or
+  //! mapped.
   static Result<MappedFile> open(const std::filesystem::path& path) {
     const std::string name = path.string();
     const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
@@ -53,6 +54,10 @@ class MappedFile {
       const int err = errno;
       ::close(fd);
       return Status::io_error(name + ": cannot stat: " + std::strerror(err));
+    }
+    if (S_ISDIR(st.st_mode)) {
+      ::close(fd);
+      return Status::io_error(name + ": is a directory, not a regular file");
     }
     if (!S_ISREG(st.st_mode)) {
       ::close(fd);

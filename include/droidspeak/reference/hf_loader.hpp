@@ -7,6 +7,7 @@
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/io/checkpoint.hpp"     // io::open_checkpoint, io::Checkpoint
+#include "droidspeak/layout/finite.hpp"     // layout::first_non_finite
 #include "droidspeak/reference/weights.hpp"  // ModelWeights, for_each_tensor
 
 #include <algorithm>
@@ -29,7 +30,8 @@ namespace droidspeak::inline DROIDSPEAK_ABI::reference {
 //! model does not have (e.g. `rotary_emb.inv_freq` buffers). Biases the engine has no slot
 //! for (o_proj, MLP) are refused rather than silently dropped.
 //! @return the weights, validated; or kErrorIo naming the checkpoint's file and the tensor
-//!   for a missing tensor or a shape that does not match the config; kErrorNotSupported for
+//!   for a missing tensor, a shape that does not match the config, or a NaN or infinity in
+//!   its values (every element is checked, once, as it is copied); kErrorNotSupported for
 //!   another dtype or an unsupported bias.
 inline Result<ModelWeights> load_weights(const io::Checkpoint& checkpoint) {
   Result<ModelWeights> w = ModelWeights::for_config(checkpoint.config);
@@ -65,6 +67,15 @@ inline Result<ModelWeights> load_weights(const io::Checkpoint& checkpoint) {
         slot.dtype = t->dtype;
         slot.shape = t->shape;
         slot.data.assign(t->data.begin(), t->data.end());
+        // A NaN or infinity in a weight spreads to every logit it touches, and the engine's
+        // softmax cannot tell it from a real score: refuse it here, where it can be named.
+        Result<std::int64_t> bad = layout::first_non_finite(slot.data.data(), slot.dtype, slot.numel());
+        if (!bad) return bad.status().with_context(source + ": tensor \"" + name + "\"");
+        if (*bad >= 0) {
+          return Status::io_error(source + ": tensor \"" + name + "\" holds a non-finite value (" +
+                                  std::to_string(slot.get(*bad)) + ") at element " +
+                                  std::to_string(*bad) + " of " + std::to_string(slot.numel()));
+        }
         return Status::ok();
       }));
   DROIDSPEAK_TRY(w->validate().with_context(source));

@@ -1,7 +1,10 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
-//! @file Tests of io/detail/json.hpp: non-throwing parsing, integer extraction, UTF-8 checks.
+//! @file Tests of io/detail/json.hpp: non-throwing parsing, integer extraction, UTF-8 checks,
+//! whole-file reads.
 #include "droidspeak/io/detail/json.hpp"
+
+#include "io/io_test_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,6 +14,7 @@
 #include <string_view>
 
 using namespace droidspeak::io::detail;
+using droidspeak::StatusCode;
 
 TEST_CASE("json: parse never throws and rejects NUL bytes") {
   CHECK(parse_json("{\"a\": 1}").is_object());
@@ -62,9 +66,14 @@ TEST_CASE("json: the offset of the first invalid UTF-8 byte") {
   CHECK(invalid_utf8_at("a\xed\xa0\x80") == 1);     // a surrogate
 }
 
-TEST_CASE("json: read_text_file names a directory and a missing file") {
+TEST_CASE("json: read_text_file on a directory says it is a directory") {
+  droidspeak::test::TempDir dir;
   std::string text;
-  const std::filesystem::path dir = std::filesystem::temp_directory_path();
-  CHECK(read_text_file(dir, text).message() == dir.string() + ": is a directory, not a file");
-  CHECK(read_text_file("/nonexistent/x.json", text).message() == "/nonexistent/x.json: file not found");
+  droidspeak::test::check_error(read_text_file(dir.path(), text), StatusCode::kErrorIo,
+                                {dir.path().string(), "is a directory"});
+  droidspeak::test::check_error(read_text_file(dir / "absent.json", text), StatusCode::kErrorIo,
+                                {"absent.json", "not found"});
+  droidspeak::test::write_text(dir / "a.json", "{}");
+  REQUIRE(read_text_file(dir / "a.json", text).is_ok());
+  CHECK(text == "{}");
 }

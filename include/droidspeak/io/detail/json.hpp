@@ -61,7 +61,8 @@ inline bool json_to_double(const Json& j, double& out) {
   return std::isfinite(out);
 }
 
-//! Reads a whole (small) file into `text`. Fails with an i/o status naming the file.
+//! Reads a whole (small) file into `text`. Fails with an i/o status naming the file: "is a
+//! directory" for a directory, "file not found" for anything else that is not a file.
 inline Status read_text_file(const std::filesystem::path& path, std::string& text) {
   std::error_code ec;
   const std::filesystem::file_status st = std::filesystem::status(path, ec);
