@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "droidspeak/profile/samples_file.hpp"
 
+#include "support/skip.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -56,8 +58,7 @@ TEST_CASE("the bundled samples files read") {
   const std::filesystem::path dir =
       std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "examples" / "data";
   if (!std::filesystem::exists(dir / "code_profile.jsonl")) {
-    MESSAGE("no bundled samples under ", dir.string());
-    return;
+    return droidspeak::test::skip_test("no bundled samples under " + dir.string());
   }
   for (const char* f : {"prose_profile.jsonl", "code_heldout.jsonl", "scripture_profile.jsonl"}) {
     Result<std::vector<profile::Sample>> s = profile::read_samples(dir / f, 256, kPositions);
