@@ -17,6 +17,7 @@
 //! BM_Decode: one decoding step (tokens/s) after a 1024-token context.
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
+#include "support/tiny_model.hpp"
 #if __has_include("droidspeak/reference/hf_loader.hpp")
 #include "droidspeak/reference/hf_loader.hpp"  // load_hf_model: the bundled models, when present
 #define DROIDSPEAK_BENCH_HAS_LOADER 1
@@ -36,32 +37,13 @@ using namespace droidspeak;
 namespace {
 
 io::HfConfig realistic_config() {  // a 0.3B Llama: 16 layers, hidden 1024, GQA 16/8
-  io::HfConfig c{};
-  c.architecture = "LlamaForCausalLM";
-  c.hidden_size = 1024;
-  c.num_layers = 16;
-  c.num_q_heads = 16;
-  c.num_kv_heads = 8;
-  c.head_dim = 64;
-  c.intermediate_size = 2816;
-  c.vocab_size = 32000;
-  c.max_position_embeddings = 4096;
-  c.rms_norm_eps = 1e-5f;
-  c.rope_theta = 10000.0f;
-  return c;
+  return test::tiny_config({.layers = 16, .hidden = 1024, .q_heads = 16, .kv_heads = 8, .head_dim = 64,
+                           .intermediate = 2816, .vocab = 32000});
 }
 
 io::HfConfig bundled_config() {  // examples/models/*: 12 layers, hidden 192, GQA 4/2, bytes
-  io::HfConfig c = realistic_config();
-  c.hidden_size = 192;
-  c.num_layers = 12;
-  c.num_q_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 48;
-  c.intermediate_size = 512;
-  c.vocab_size = 256;
-  c.max_position_embeddings = 2048;
-  return c;
+  return test::tiny_config({.layers = 12, .hidden = 192, .q_heads = 4, .kv_heads = 2, .head_dim = 48,
+                           .intermediate = 512, .vocab = 256, .max_positions = 2048});
 }
 
 double model_flops(const io::HfConfig& c, std::int64_t n) {

@@ -8,7 +8,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -174,19 +176,19 @@ TEST_CASE("engine: matches an independent double-precision forward pass") {
     c.attention_bias = true;
     c.tie_word_embeddings = true;
     c.num_kv_heads = 1;
-    c.rope_theta = 1e6f;
+    c.rope.theta = 1e6f;
     variants.push_back({"qwen2 bias tied mqa", c});
   }
   {
     auto c = small_config();
     c.num_kv_heads = 4;
     c.head_dim = 8;
-    c.rope_theta = 500000.0f;
-    c.rope_scaling.llama3 = true;
-    c.rope_scaling.factor = 8.0f;
-    c.rope_scaling.low_freq_factor = 1.0f;
-    c.rope_scaling.high_freq_factor = 4.0f;
-    c.rope_scaling.original_max_position_embeddings = 64;  // puts the bands inside head_dim 8
+    c.rope.theta = 500000.0f;
+    c.rope.llama3_scaling = true;
+    c.rope.factor = 8.0f;
+    c.rope.low_freq_factor = 1.0f;
+    c.rope.high_freq_factor = 4.0f;
+    c.rope.original_max_position_embeddings = 64;  // puts the bands inside head_dim 8
     variants.push_back({"llama3 rope mha", c});
   }
   {
@@ -243,7 +245,7 @@ TEST_CASE("engine: a hand-checked one-layer model (hidden 4)") {
   c.intermediate_size = 1;
   c.vocab_size = 4;
   c.rms_norm_eps = 1e-6f;
-  c.rope_theta = 10000.0f;
+  c.rope.theta = 10000.0f;
   auto wr = reference::ModelWeights::for_config(c);
   REQUIRE(wr.is_ok());
   auto w = std::move(wr).value();
@@ -306,6 +308,23 @@ TEST_CASE("engine: growing the cache keeps every cached value") {
   for (std::int64_t l = 0; l < 4; ++l) {
     CHECK(same_bits(read_kv(a, l, layout::KvPart::kV, 50), read_kv(b, l, layout::KvPart::kV, 50)));
   }
+}
+
+TEST_CASE("engine: a NaN in a q_proj weight gives non-finite logits, not a finite answer") {
+  auto w = random_model(small_config(), 11);
+  reference::Tensor& q = w.layers[1].q_proj;
+  REQUIRE(q.dtype == DType::kF32);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(q.data.data() + 5 * sizeof(float), &nan, sizeof nan);  // one element of head 0
+  auto e = make_engine(w);
+  const auto tokens = some_tokens(9, small_config().vocab_size, 3);
+  const auto h = full_run(e, tokens);
+  std::vector<float> logits(static_cast<std::size_t>(small_config().vocab_size));
+  const std::size_t hs = static_cast<std::size_t>(small_config().hidden_size);
+  REQUIRE(e.logits(std::span<const float>(h).last(hs), logits).is_ok());
+  bool any_non_finite = false;
+  for (float x : logits) any_non_finite = any_non_finite || !std::isfinite(x);
+  CHECK(any_non_finite);
 }
 
 TEST_CASE("engine: bad input returns a status that says what was wrong") {

@@ -7,7 +7,8 @@
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/dtype.hpp"
 #include "droidspeak/core/status.hpp"
-#include "droidspeak/layout/copy.hpp"        // copy_kv: moving the cache when it grows
+#include "droidspeak/layout/copy.hpp"        // copy_kv (growing the cache), copy_e (capture)
+#include "droidspeak/layout/e_cache_layout.hpp"
 #include "droidspeak/layout/geometry.hpp"
 #include "droidspeak/layout/paged_layout.hpp"
 #include "droidspeak/layout/view.hpp"
@@ -193,12 +194,9 @@ class Engine {
 
   //! The whole cache: block-table layout over split f32 pools, num_tokens = capacity().
   layout::KvView kv_cache() {
-    layout::PagePool pool{geo_.num_layers, pages_,        opt_.page_size,
-                          geo_.num_kv_heads, geo_.head_dim, layout::HeadOrder::kNHD,
-                          layout::KvPlacement::kSplit};
-    layout::BlockTableLayout bt{pool, block_table_.data(), pages_, capacity_};
     return layout::KvView(reinterpret_cast<std::byte*>(k_pool_.data()),
-                          reinterpret_cast<std::byte*>(v_pool_.data()), DType::kF32, bt);
+                          reinterpret_cast<std::byte*>(v_pool_.data()), DType::kF32,
+                          cache_layout());
   }
 
   //! hidden [tokens.size()][H] := embed_tokens rows.
@@ -233,7 +231,7 @@ class Engine {
     if (n == 0) return Status::ok();
     for (std::int64_t l = first; l < last; ++l) {
       if (capture != nullptr && capture->layout.entry_layers.contains(l)) {
-        write_capture(*capture, l, position, n, hidden.data());
+        DROIDSPEAK_TRY(write_capture(*capture, l, position, n, hidden.data()));
       }
       layer_forward(l, position, n, hidden.data());
       std::int64_t& valid = layer_tokens_[static_cast<std::size_t>(l)];
@@ -359,36 +357,24 @@ class Engine {
     return v;
   }
 
-  void write_capture(const layout::EView& c, std::int64_t layer, std::int64_t position,
-                     std::int64_t n, const float* hidden) {
-    const std::int64_t h = geo_.hidden_size;
-    pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        std::byte* dst = c.row(layer, position + i);
-        const float* src = hidden + i * h;
-        if (c.dtype == DType::kF32) {
-          std::memcpy(dst, src, static_cast<std::size_t>(h) * sizeof(float));
-        } else if (c.dtype == DType::kF16) {
-          for (std::int64_t j = 0; j < h; ++j) {
-            const std::uint16_t bits = to_half(src[j]).bits;
-            std::memcpy(dst + 2 * j, &bits, 2);
-          }
-        } else {
-          for (std::int64_t j = 0; j < h; ++j) {
-            const std::uint16_t bits = to_bfloat16(src[j]).bits;
-            std::memcpy(dst + 2 * j, &bits, 2);
-          }
-        }
-      }
-    });
+  // The residual stream entering `layer` for positions [position, position + n) into the
+  // capture, through the library's E copy (its dtype conversion is core/dtype's rounding).
+  // `hidden` [n][H] is seen as a one-entry E cache. check_run has validated the capture.
+  Status write_capture(const layout::EView& c, std::int64_t layer, std::int64_t position,
+                       std::int64_t n, const float* hidden) const {
+    const layout::LayerSet entry = layout::LayerSet::range(layer, layer + 1);
+    const layout::ConstEView src(reinterpret_cast<const std::byte*>(hidden), DType::kF32,
+                                 layout::ECacheLayout{entry, n, geo_.hidden_size});
+    return layout::copy_e({src, c, entry, {0, n}, position});
   }
 
-  // Element offset of (layer, token, kv head) in a pool; same for K and V (split pools).
-  std::int64_t kv_offset(std::int64_t layer, std::int64_t token, std::int64_t head) const {
-    const std::int64_t page = block_table_[static_cast<std::size_t>(token / opt_.page_size)];
-    return ((layer * pages_ + page) * opt_.page_size + token % opt_.page_size) *
-               geo_.num_kv_heads * geo_.head_dim +
-           head * geo_.head_dim;
+  // The cache's library layout: block table over split f32 pools, num_tokens = capacity().
+  // Every K/V row offset the engine uses comes from its row_offset.
+  layout::BlockTableLayout cache_layout() const {
+    const layout::PagePool pool{geo_.num_layers, pages_,        opt_.page_size,
+                                geo_.num_kv_heads, geo_.head_dim, layout::HeadOrder::kNHD,
+                                layout::KvPlacement::kSplit};
+    return {pool, block_table_.data(), pages_, capacity_};
   }
 
   void layer_forward(std::int64_t li, std::int64_t p, std::int64_t n, float* hidden) {
@@ -401,6 +387,7 @@ class Engine {
     std::vector<float>& xn = scratch(xn_, n * h);
     std::vector<float>& qkv = scratch(qkv_, n * qkv_dim);
     std::vector<float>& attn = scratch(attn_, n * q_dim);
+    const layout::BlockTableLayout cache = cache_layout();
 
     // Attention block: norm, fused q/k/v projection, bias, rotary, cache write.
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
@@ -420,10 +407,10 @@ class Engine {
         apply_rope(row, qh, d, c, s);
         apply_rope(row + q_dim, kvh, d, c, s);
         for (std::int64_t g = 0; g < kvh; ++g) {
-          const std::int64_t off = kv_offset(li, p + i, g);
-          std::memcpy(k_pool_.data() + off, row + q_dim + g * d, static_cast<std::size_t>(d) * 4);
-          std::memcpy(v_pool_.data() + off, row + q_dim + kv_dim + g * d,
-                      static_cast<std::size_t>(d) * 4);
+          std::memcpy(k_pool_.data() + cache.row_offset(li, layout::KvPart::kK, p + i, g),
+                      row + q_dim + g * d, static_cast<std::size_t>(d) * 4);
+          std::memcpy(v_pool_.data() + cache.row_offset(li, layout::KvPart::kV, p + i, g),
+                      row + q_dim + kv_dim + g * d, static_cast<std::size_t>(d) * 4);
         }
       }
     });
@@ -443,9 +430,12 @@ class Engine {
     for (std::int64_t g = 0; g < kvh; ++g) {
       pool_->parallel_for(t_all, [&](std::int64_t b, std::int64_t e) {
         for (std::int64_t t = b; t < e; ++t) {
-          const std::int64_t off = kv_offset(li, t, g);
-          std::memcpy(kg.data() + t * d, k_pool_.data() + off, static_cast<std::size_t>(d) * 4);
-          std::memcpy(vg.data() + t * d, v_pool_.data() + off, static_cast<std::size_t>(d) * 4);
+          std::memcpy(kg.data() + t * d,
+                      k_pool_.data() + cache.row_offset(li, layout::KvPart::kK, t, g),
+                      static_cast<std::size_t>(d) * 4);
+          std::memcpy(vg.data() + t * d,
+                      v_pool_.data() + cache.row_offset(li, layout::KvPart::kV, t, g),
+                      static_cast<std::size_t>(d) * 4);
         }
       }, 64);
       for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
