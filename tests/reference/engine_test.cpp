@@ -71,7 +71,7 @@ TEST_CASE("engine: all layers at once equal layers 0..k-1 then k..L-1, bit for b
   const auto ha = full_run(a, tokens);
   for (std::int64_t k = 0; k <= 4; ++k) {
     CAPTURE(k);
-    auto b = make_engine(w, {.page_size = 7, .num_threads = 3, .attention_tile = 128});
+    auto b = make_engine(w, {.page_size = 7, .num_threads = 3, .attention_tile = 128, .min_parallel_work = 1});
     REQUIRE(b.reserve(37).is_ok());
     auto hb = embed(b, tokens);
     REQUIRE(b.run_layers(0, k, 0, 37, hb, nullptr).is_ok());
@@ -89,9 +89,14 @@ TEST_CASE("engine: all layers at once equal layers 0..k-1 then k..L-1, bit for b
 TEST_CASE("engine: thread count and page size do not change a single bit") {
   const auto w = random_model(small_config(), 3);
   const auto tokens = some_tokens(300, 50, 4);
-  auto a = make_engine(w, {.page_size = 16, .num_threads = 1, .attention_tile = 64});
-  auto b = make_engine(w, {.page_size = 5, .num_threads = 4, .attention_tile = 64});
+  auto a = make_engine(w, {.page_size = 16, .num_threads = 1, .attention_tile = 64, .min_parallel_work = 1});
+  auto b = make_engine(w, {.page_size = 5, .num_threads = 4, .attention_tile = 64, .min_parallel_work = 1});
   CHECK(same_bits(full_run(a, tokens), full_run(b, tokens)));
+  // The default split threshold and one static piece per thread change nothing either.
+  auto c = make_engine(w, {.page_size = 16, .num_threads = 2, .attention_tile = 64, .pieces_per_thread = 1});
+  auto d = make_engine(w, {.page_size = 3, .num_threads = 3, .attention_tile = 64});
+  CHECK(same_bits(full_run(a, tokens), full_run(c, tokens)));
+  CHECK(same_bits(full_run(a, tokens), full_run(d, tokens)));
 }
 
 TEST_CASE("engine: prefill in chunks equals one chunk within 1e-5 (hidden) and 1e-4 (logits)") {
@@ -208,7 +213,7 @@ TEST_CASE("engine: matches an independent double-precision forward pass") {
       const auto w = random_model(v.cfg, 13, dt);
       const auto tokens = some_tokens(33, v.cfg.vocab_size, 14);
       const auto naive = droidspeak::test::naive_forward(w, tokens);
-      auto e = make_engine(w, {.page_size = 4, .num_threads = 2, .attention_tile = 8});
+      auto e = make_engine(w, {.page_size = 4, .num_threads = 2, .attention_tile = 8, .min_parallel_work = 1});
       REQUIRE(e.reserve(33).is_ok());
       auto h = embed(e, tokens);
       for (std::int64_t l = 0; l < v.cfg.num_layers; ++l) {

@@ -25,6 +25,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <thread>  // hardware_concurrency
 #include <utility>
 #include <vector>
 
@@ -33,11 +34,19 @@ namespace droidspeak::inline DROIDSPEAK_ABI::reference {
 //! How the engine lays out its cache and splits work.
 struct EngineOptions {
   std::int64_t page_size = 16;        //!< tokens per KV page
-  //! Threads of the engine's row-parallel loops, the caller included; 0: all cores. The
-  //! matrix products run on OpenBLAS's own threads (OPENBLAS_NUM_THREADS); the engine's
-  //! workers sleep while they do.
+  //! Threads of the engine's row-parallel loops, the caller included; 0: as many as the
+  //! BLAS uses for the matrix products (OpenBLAS's thread count, at most the cores), so the
+  //! two never add up to more threads than cores. The engine's workers sleep while the BLAS
+  //! runs.
   int num_threads = 0;
   std::int64_t attention_tile = 128;  //!< query rows per attention block (causal skipping)
+  //! Elements (floats read or written) a row loop must give each thread before it is split:
+  //! a fork-join costs tens of microseconds (hundreds under load), so the prompt, a short
+  //! suffix and decoding stay on the calling thread. 1: split every loop (the old runtime).
+  std::int64_t min_parallel_work = 32768;
+  //! Pieces per thread of a split loop, claimed dynamically (see ThreadPool); 1: one static
+  //! piece per thread (the old runtime).
+  int pieces_per_thread = ThreadPool::kPiecesPerThread;
 };
 
 //! A CPU Llama-family engine over one sequence.
@@ -54,7 +63,9 @@ struct EngineOptions {
 //! Weights: converted once to f32 at construction (the engine owns the copies; the
 //! ModelWeights can be dropped), q/k/v and gate/up fused into one matrix each. Matrix
 //! products go through cblas_sgemm; norms, rotary embeddings, softmax and cache writes are
-//! split by rows over a ThreadPool, each row computed by one thread in a fixed order.
+//! split by rows over a ThreadPool (as wide as the BLAS's thread pool, and only for loops
+//! big enough to pay for a fork-join), each row computed by one thread in a fixed order.
+//! Prefill, recompute, suffix and decoding all run this one path.
 //!
 //! KV cache: a library layout, `layout::BlockTableLayout` over a split f32 page pool
 //! (kNHD pages of `page_size` tokens; vLLM's shape), with a block table that does not map
@@ -86,16 +97,20 @@ class Engine {
   //! @return the engine, or the status of weights.validate() / bad options.
   static Result<Engine> create(const ModelWeights& weights, const EngineOptions& options = {}) {
     DROIDSPEAK_TRY(weights.validate());
-    if (options.page_size <= 0 || options.attention_tile <= 0) {
-      return Status::invalid_argument("reference engine: page_size and attention_tile must be "
-                                      "positive, got " + std::to_string(options.page_size) +
-                                      " and " + std::to_string(options.attention_tile));
+    if (options.page_size <= 0 || options.attention_tile <= 0 || options.min_parallel_work <= 0 ||
+        options.pieces_per_thread <= 0) {
+      return Status::invalid_argument(
+          "reference engine: page_size, attention_tile, min_parallel_work and pieces_per_thread "
+          "must be positive, got " + std::to_string(options.page_size) + ", " +
+          std::to_string(options.attention_tile) + ", " + std::to_string(options.min_parallel_work) +
+          " and " + std::to_string(options.pieces_per_thread));
     }
     Engine e;
     e.cfg_ = weights.config;
     e.geo_ = weights.geometry();
     e.opt_ = options;
-    e.pool_ = std::make_unique<ThreadPool>(options.num_threads);
+    e.pool_ = std::make_unique<ThreadPool>(
+        options.num_threads > 0 ? options.num_threads : blas_threads(), options.pieces_per_thread);
     e.inv_freq_ = rope_inv_freq(e.cfg_);
     e.embed_ = weights.embed_tokens.to_f32();
     e.final_norm_ = weights.norm.to_f32();
@@ -260,7 +275,7 @@ class Engine {
       for (std::int64_t i = b; i < e; ++i) {
         rms_norm(hidden.data() + i * h, final_norm_.data(), cfg_.rms_norm_eps, h, x.data() + i * h);
       }
-    });
+    }, rows_per_thread(2 * h));
     const float* w = tied_ ? embed_.data() : lm_head_.data();
     gemm_nt(m, v, h, 1.0f, x.data(), h, w, h, 0.0f, out.data(), v);
     return Status::ok();
@@ -352,6 +367,21 @@ class Engine {
     return out;
   }
 
+  // Rows a thread must get before a loop over rows of `row_elements` is split.
+  std::int64_t rows_per_thread(std::int64_t row_elements) const {
+    return std::max<std::int64_t>(1, opt_.min_parallel_work / std::max<std::int64_t>(1, row_elements));
+  }
+
+  // The BLAS's thread count (OpenBLAS), at most the cores; the cores without OpenBLAS.
+  static int blas_threads() {
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+#ifdef OPENBLAS_VERSION
+    return std::clamp(openblas_get_num_threads(), 1, cores);
+#else
+    return cores;
+#endif
+  }
+
   static std::vector<float>& scratch(std::vector<float>& v, std::int64_t n) {
     if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
     return v;
@@ -394,7 +424,7 @@ class Engine {
       for (std::int64_t i = b; i < e; ++i) {
         rms_norm(hidden + i * h, w.norm1.data(), eps, h, xn.data() + i * h);
       }
-    });
+    }, rows_per_thread(2 * h));
     gemm_nt(n, qkv_dim, h, 1.0f, xn.data(), h, w.wqkv.data(), h, 0.0f, qkv.data(), qkv_dim);
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
@@ -413,7 +443,7 @@ class Engine {
                       row + q_dim + kv_dim + g * d, static_cast<std::size_t>(d) * 4);
         }
       }
-    });
+    }, rows_per_thread(qkv_dim + 2 * kv_dim));
 
     // Grouped-query causal attention, per KV head g: gather its keys and values [0, p + n)
     // from the pages; per tile of query rows, stack the rows of the g's query heads into one
@@ -437,7 +467,7 @@ class Engine {
                       v_pool_.data() + cache.row_offset(li, layout::KvPart::kV, t, g),
                       static_cast<std::size_t>(d) * 4);
         }
-      }, 64);
+      }, std::max<std::int64_t>(64, rows_per_thread(4 * d)));
       for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
         const std::int64_t rows = std::min(tile, n - i0), keys = p + i0 + rows, m = rep * rows;
         for (std::int64_t j = 0; j < rep; ++j) {
@@ -452,7 +482,7 @@ class Engine {
           for (std::int64_t x = b; x < e; ++x) {
             masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
           }
-        }, 4);
+        }, std::max<std::int64_t>(4, rows_per_thread(2 * keys)));
         gemm_nn(m, d, keys, 1.0f, sc.data(), keys, vg.data(), d, 0.0f, og.data(), d);
         for (std::int64_t j = 0; j < rep; ++j) {
           for (std::int64_t r = 0; r < rows; ++r) {
@@ -472,14 +502,14 @@ class Engine {
       for (std::int64_t i = b; i < e; ++i) {
         rms_norm(hidden + i * h, w.norm2.data(), eps, h, xn.data() + i * h);
       }
-    });
+    }, rows_per_thread(2 * h));
     gemm_nt(n, 2 * inter, h, 1.0f, xn.data(), h, w.wgu.data(), h, 0.0f, gu.data(), 2 * inter);
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         float* row = gu.data() + i * 2 * inter;
         swiglu(row, row + inter, inter, row);  // the activation overwrites the gate half
       }
-    });
+    }, rows_per_thread(3 * inter));
     gemm_nt(n, h, inter, 1.0f, gu.data(), 2 * inter, w.wd.data(), inter, 1.0f, hidden, h);
   }
 
