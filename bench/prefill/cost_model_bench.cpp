@@ -7,6 +7,7 @@
 #include "droidspeak/prefill/partial_prefill.hpp"
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
+#include "support/tiny_model.hpp"
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>  // openblas_set_num_threads
@@ -24,19 +25,8 @@ constexpr std::int64_t kContext = 512;
 constexpr std::int64_t kSuffix = 16;
 
 io::HfConfig bench_config() {
-  io::HfConfig c{};
-  c.architecture = "LlamaForCausalLM";
-  c.hidden_size = 256;
-  c.num_layers = 8;
-  c.num_q_heads = 8;
-  c.num_kv_heads = 4;
-  c.head_dim = 32;
-  c.intermediate_size = 704;
-  c.vocab_size = 256;
-  c.max_position_embeddings = 4096;
-  c.rms_norm_eps = 1e-5f;
-  c.rope_theta = 10000.0f;
-  return c;
+  return test::tiny_config(
+      {.layers = 8, .hidden = 256, .q_heads = 8, .kv_heads = 4, .head_dim = 32, .intermediate = 704, .vocab = 256});
 }
 
 double seconds(auto&& fn) {

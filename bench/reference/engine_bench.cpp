@@ -15,8 +15,18 @@
 //!                 outside the benchmark's timed region), so both see the same machine load
 //!   ratio         GFLOP/s / sgemm_GFLOP/s (the target: >= 0.5 at n = 1024)
 //! BM_Decode: one decoding step (tokens/s) after a 1024-token context.
+//! BM_Paired: the engine's threading A/B, paired. A is the old runtime (every row loop
+//!   forked, one static piece per thread), B the current defaults; each repetition times A,
+//!   B and an N = 2048 sgemm back to back (alternating A/B order), so all three see the same
+//!   load. Counters: medians over repetitions of the per-pair ratios, with their spread
+//!   (max - min), and the 1-minute load average at the start and the end:
+//!     B_over_A        prefill time of B / A (< 1: B is faster)
+//!     A_vs_sgemm2048, B_vs_sgemm2048  GFLOP/s of the prefill / GFLOP/s of the sgemm
+//!     prompt32_cost   B's per-layer-token cost of a 32-token prompt after the context,
+//!                     divided by the context's own per-layer-token cost
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
+#include "support/tiny_model.hpp"
 #if __has_include("droidspeak/reference/hf_loader.hpp")
 #include "droidspeak/reference/hf_loader.hpp"  // load_hf_model: the bundled models, when present
 #define DROIDSPEAK_BENCH_HAS_LOADER 1
@@ -24,8 +34,11 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -36,32 +49,13 @@ using namespace droidspeak;
 namespace {
 
 io::HfConfig realistic_config() {  // a 0.3B Llama: 16 layers, hidden 1024, GQA 16/8
-  io::HfConfig c{};
-  c.architecture = "LlamaForCausalLM";
-  c.hidden_size = 1024;
-  c.num_layers = 16;
-  c.num_q_heads = 16;
-  c.num_kv_heads = 8;
-  c.head_dim = 64;
-  c.intermediate_size = 2816;
-  c.vocab_size = 32000;
-  c.max_position_embeddings = 4096;
-  c.rms_norm_eps = 1e-5f;
-  c.rope_theta = 10000.0f;
-  return c;
+  return test::tiny_config({.layers = 16, .hidden = 1024, .q_heads = 16, .kv_heads = 8, .head_dim = 64,
+                           .intermediate = 2816, .vocab = 32000});
 }
 
 io::HfConfig bundled_config() {  // examples/models/*: 12 layers, hidden 192, GQA 4/2, bytes
-  io::HfConfig c = realistic_config();
-  c.hidden_size = 192;
-  c.num_layers = 12;
-  c.num_q_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 48;
-  c.intermediate_size = 512;
-  c.vocab_size = 256;
-  c.max_position_embeddings = 2048;
-  return c;
+  return test::tiny_config({.layers = 12, .hidden = 192, .q_heads = 4, .kv_heads = 2, .head_dim = 48,
+                           .intermediate = 512, .vocab = 256, .max_positions = 2048});
 }
 
 double model_flops(const io::HfConfig& c, std::int64_t n) {
@@ -95,6 +89,30 @@ struct Model {
   io::HfConfig config;
   std::unique_ptr<reference::Engine> engine;
 };
+
+double load_average() {  // the 1-minute load average (Linux), or -1
+  std::ifstream f("/proc/loadavg");
+  double l = -1;
+  f >> l;
+  return l;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+double spread(const std::vector<double>& v) {
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  return *hi - *lo;
+}
+
+template <class Fn>
+double seconds(Fn&& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 Model& model(bool realistic) {
   static Model models[2];
@@ -206,7 +224,91 @@ void BM_Decode(benchmark::State& state) {
   state.SetLabel(m.name);
 }
 
+// Prefill of `tokens` (all layers, last-row logits) on `e`; false when a call failed.
+bool prefill(reference::Engine& e, const io::HfConfig& c, const std::vector<std::int32_t>& tokens,
+             std::vector<float>& hidden, std::vector<float>& logits) {
+  const std::int64_t n = static_cast<std::int64_t>(tokens.size());
+  return e.reset().is_ok() && e.reserve(n).is_ok() && e.embed(tokens, hidden).is_ok() &&
+         e.run_layers(0, c.num_layers, 0, n, hidden, nullptr).is_ok() &&
+         e.logits(std::span<const float>(hidden).last(static_cast<std::size_t>(c.hidden_size)), logits).is_ok();
+}
+
+void BM_Paired(benchmark::State& state) {
+  const bool realistic = state.range(0) != 0;
+  const std::int64_t n = state.range(1);
+  const int reps = static_cast<int>(state.range(2));
+  // Random weights of the shape (bits do not matter for time); two engines of ~1 GB each
+  // for the realistic model, so the shared Model of the other benchmarks is not built.
+  const io::HfConfig c = realistic ? realistic_config() : bundled_config();
+  auto r = reference::make_random_model(c, 1, DType::kF16);
+  if (!r) {
+    state.SkipWithError("could not build the model");
+    return;
+  }
+  // A: the old runtime; B: the defaults.
+  auto a = reference::Engine::create(*r, {.min_parallel_work = 1, .pieces_per_thread = 1});
+  auto b = reference::Engine::create(*r);
+  if (!a || !b) {
+    state.SkipWithError("could not build the engines");
+    return;
+  }
+  const std::int64_t prompt = 32;
+  std::vector<std::int32_t> tokens(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) tokens[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919) % c.vocab_size);
+  std::vector<float> hidden(static_cast<std::size_t>(n * c.hidden_size)), logits(static_cast<std::size_t>(c.vocab_size));
+  std::vector<float> ph(static_cast<std::size_t>(prompt * c.hidden_size));
+  std::vector<std::int32_t> ptok(tokens.begin(), tokens.begin() + prompt);
+  Sgemm gemm(2048, 2048, 2048);
+  const double flops = model_flops(c, n);
+  const double load_start = load_average();
+  bool ok = prefill(*a, c, tokens, hidden, logits) && prefill(*b, c, tokens, hidden, logits);  // warm-up
+  gemm.run();
+  std::vector<double> b_over_a, a_vs, b_vs, prompt_cost;
+  for (auto _ : state) {
+    for (int i = 0; i < reps && ok; ++i) {
+      double ta = 0, tb = 0;
+      if (i % 2 == 0) {
+        ta = seconds([&] { ok = ok && prefill(*a, c, tokens, hidden, logits); });
+        tb = seconds([&] { ok = ok && prefill(*b, c, tokens, hidden, logits); });
+      } else {
+        tb = seconds([&] { ok = ok && prefill(*b, c, tokens, hidden, logits); });
+        ta = seconds([&] { ok = ok && prefill(*a, c, tokens, hidden, logits); });
+      }
+      // B's 32-token prompt after its n-token context (the cache is rolled back each time).
+      ok = ok && b->reserve(n + prompt).is_ok() && b->set_num_tokens(n).is_ok() && b->embed(ptok, ph).is_ok();
+      const double tp = seconds([&] { ok = ok && b->run_layers(0, c.num_layers, n, prompt, ph, nullptr).is_ok(); });
+      const double gemm_rate = gemm.flops() / gemm.run();
+      b_over_a.push_back(tb / ta);
+      a_vs.push_back(flops / ta / gemm_rate);
+      b_vs.push_back(flops / tb / gemm_rate);
+      prompt_cost.push_back((tp / static_cast<double>(prompt)) / (tb / static_cast<double>(n)));
+    }
+  }
+  if (!ok) {
+    state.SkipWithError("engine call failed");
+    return;
+  }
+  state.counters["B_over_A"] = median(b_over_a);
+  state.counters["B_over_A_spread"] = spread(b_over_a);
+  state.counters["A_vs_sgemm2048"] = median(a_vs);
+  state.counters["B_vs_sgemm2048"] = median(b_vs);
+  state.counters["B_vs_sgemm_spread"] = spread(b_vs);
+  state.counters["prompt32_cost"] = median(prompt_cost);
+  state.counters["load_start"] = load_start;
+  state.counters["load_end"] = load_average();
+  state.SetLabel(std::string(realistic ? "random 16x1024" : "random bundled shape") + ", " +
+                 std::to_string(reps) + " pairs, " + std::to_string(b->num_threads()) + " threads");
+}
+
 }  // namespace
+
+BENCHMARK(BM_Paired)
+    ->ArgNames({"realistic", "tokens", "pairs"})
+    ->Args({0, 1024, 9})
+    ->Args({1, 1024, 3})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK(BM_Decode)
     ->ArgNames({"realistic", "context"})

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   c.vocab_size = 256;
   c.max_position_embeddings = 4096;
   c.rms_norm_eps = 1e-5f;
-  c.rope_theta = 10000.0f;
+  c.rope.theta = 10000.0f;
   c.torch_dtype = "float16";
   auto base = ds::reference::make_random_model(c, 1, ds::DType::kF16);
   if (!base) return std::fprintf(stderr, "%s\n", base.status().to_string().c_str()), 1;

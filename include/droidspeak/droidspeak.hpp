@@ -35,6 +35,7 @@
 #include "droidspeak/layout/operations.hpp"
 #include "droidspeak/layout/paged_layout.hpp"
 #include "droidspeak/layout/quantize.hpp"
+#include "droidspeak/layout/rope.hpp"
 #include "droidspeak/layout/row_ops.hpp"
 #include "droidspeak/layout/token_range.hpp"
 #include "droidspeak/layout/transfer_layout.hpp"

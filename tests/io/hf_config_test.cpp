@@ -141,12 +141,12 @@ TEST_CASE("hf_config: Llama 3.2 with llama3 rope scaling") {
   CHECK(c->vocab_size == 128256);
   CHECK(c->max_position_embeddings == 131072);
   CHECK(c->rms_norm_eps == 1e-5f);
-  CHECK(c->rope_theta == 500000.0f);
-  CHECK(c->rope_scaling.llama3);
-  CHECK(c->rope_scaling.factor == 32.0f);
-  CHECK(c->rope_scaling.low_freq_factor == 1.0f);
-  CHECK(c->rope_scaling.high_freq_factor == 4.0f);
-  CHECK(c->rope_scaling.original_max_position_embeddings == 8192);
+  CHECK(c->rope.theta == 500000.0f);
+  CHECK(c->rope.llama3_scaling);
+  CHECK(c->rope.factor == 32.0f);
+  CHECK(c->rope.low_freq_factor == 1.0f);
+  CHECK(c->rope.high_freq_factor == 4.0f);
+  CHECK(c->rope.original_max_position_embeddings == 8192);
   CHECK_FALSE(c->attention_bias);
   CHECK(c->tie_word_embeddings);
   CHECK(c->torch_dtype == "bfloat16");
@@ -160,8 +160,8 @@ TEST_CASE("hf_config: Mistral and Qwen2") {
   CHECK(m->architecture == "MistralForCausalLM");
   CHECK(m->head_dim == 128);  // hidden_size / num_attention_heads
   CHECK(m->num_kv_heads == 8);
-  CHECK(m->rope_theta == 10000.0f);
-  CHECK_FALSE(m->rope_scaling.llama3);
+  CHECK(m->rope.theta == 10000.0f);
+  CHECK_FALSE(m->rope.llama3_scaling);
   CHECK_FALSE(m->attention_bias);
   CHECK_FALSE(m->tie_word_embeddings);
 
@@ -173,7 +173,7 @@ TEST_CASE("hf_config: Mistral and Qwen2") {
   CHECK(q->head_dim == 64);
   CHECK(q->num_kv_heads == 2);
   CHECK(q->rms_norm_eps == 1e-6f);
-  CHECK(q->rope_theta == 1000000.0f);
+  CHECK(q->rope.theta == 1000000.0f);
   CHECK(q->geometry() == layout::ModelGeometry{24, 896, 14, 2, 64});
 }
 
@@ -182,24 +182,24 @@ TEST_CASE("hf_config: defaults") {
   REQUIRE_MESSAGE(c.is_ok(), c.status().to_string());
   CHECK(c->num_kv_heads == 4);  // = num_attention_heads
   CHECK(c->head_dim == 48);     // = hidden_size / num_attention_heads
-  CHECK(c->rope_theta == 10000.0f);
-  CHECK(c->rope_scaling == RopeScaling{});
+  CHECK(c->rope.theta == 10000.0f);
+  CHECK(c->rope == layout::RopeSettings{});
   CHECK_FALSE(c->attention_bias);
   CHECK_FALSE(c->tie_word_embeddings);
   CHECK(c->torch_dtype.empty());
 
   CHECK(patched(R"({"attention_bias": true})")->attention_bias);
   CHECK(patched(R"({"head_dim": null, "num_key_value_heads": null})")->head_dim == 48);
-  CHECK(patched(R"({"rope_scaling": null})")->rope_scaling == RopeScaling{});
-  CHECK(patched(R"({"rope_scaling": {"rope_type": "default"}})")->rope_scaling == RopeScaling{});
+  CHECK(patched(R"({"rope_scaling": null})")->rope == layout::RopeSettings{});
+  CHECK(patched(R"({"rope_scaling": {"rope_type": "default"}})")->rope == layout::RopeSettings{});
   CHECK(patched(R"({"dtype": "float16"})")->torch_dtype == "float16");
   // Older configs: "type" instead of "rope_type"; model_type instead of architectures.
   Result<HfConfig> t = patched(
       R"({"rope_scaling": {"type": "llama3", "factor": 8, "low_freq_factor": 1,
           "high_freq_factor": 4, "original_max_position_embeddings": 8192}})");
   REQUIRE(t.is_ok());
-  CHECK(t->rope_scaling.llama3);
-  CHECK(t->rope_scaling.factor == 8.0f);
+  CHECK(t->rope.llama3_scaling);
+  CHECK(t->rope.factor == 8.0f);
   Result<HfConfig> mt = patched(R"({"architectures": null, "model_type": "qwen2"})");
   REQUIRE(mt.is_ok());
   CHECK(mt->architecture == "Qwen2ForCausalLM");
@@ -209,8 +209,8 @@ TEST_CASE("hf_config: defaults") {
       R"({"rope_parameters": {"rope_type": "llama3", "rope_theta": 500000, "factor": 32,
           "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 8192}})");
   REQUIRE_MESSAGE(rp.is_ok(), rp.status().to_string());
-  CHECK(rp->rope_theta == 500000.0f);
-  CHECK(rp->rope_scaling.llama3);
+  CHECK(rp->rope.theta == 500000.0f);
+  CHECK(rp->rope.llama3_scaling);
   // Qwen2 with an explicit attention_bias keeps it.
   CHECK_FALSE(patched(R"({"attention_bias": false})", kQwen2)->attention_bias);
 }

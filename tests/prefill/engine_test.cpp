@@ -8,6 +8,7 @@
 #include "droidspeak/layout/copy.hpp"
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
+#include "support/tiny_model.hpp"
 
 #include <doctest/doctest.h>
 
@@ -99,18 +100,8 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 io::HfConfig pair_config() {
-  io::HfConfig c{};
-  c.architecture = "LlamaForCausalLM";
-  c.hidden_size = 48;
-  c.num_layers = 6;
-  c.num_q_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 12;
-  c.intermediate_size = 80;
-  c.vocab_size = 64;
-  c.rms_norm_eps = 1e-5f;
-  c.rope_theta = 10000.0f;
-  return c;
+  return test::tiny_config(
+      {.layers = 6, .hidden = 48, .head_dim = 12, .intermediate = 80, .vocab = 64, .max_positions = 0});
 }
 
 std::vector<std::int32_t> tokens(std::int64_t n, std::uint64_t seed) {

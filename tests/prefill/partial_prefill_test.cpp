@@ -7,6 +7,8 @@
 
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
+#include "reference/reference_test_util.hpp"  // test::random_model, test::make_engine
+#include "support/tiny_model.hpp"
 
 #include <doctest/doctest.h>
 
@@ -20,26 +22,10 @@ using droidspeak::plan::ReusePlan;
 namespace {
 
 io::HfConfig config() {
-  io::HfConfig c{};
-  c.architecture = "LlamaForCausalLM";
-  c.hidden_size = 48;
-  c.num_layers = 6;
-  c.num_q_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 12;
-  c.intermediate_size = 80;
-  c.vocab_size = 64;
-  c.max_position_embeddings = 4096;
-  c.rms_norm_eps = 1e-5f;
-  c.rope_theta = 10000.0f;
-  return c;
+  return test::tiny_config({.layers = 6, .hidden = 48, .head_dim = 12, .intermediate = 80, .vocab = 64});
 }
 
-reference::ModelWeights model(std::uint64_t seed) {
-  auto w = reference::make_random_model(config(), seed);
-  REQUIRE_MESSAGE(w.is_ok(), w.status().to_string());
-  return std::move(w).value();
-}
+reference::ModelWeights model(std::uint64_t seed) { return test::random_model(config(), seed); }
 
 reference::ModelWeights perturbed(const reference::ModelWeights& w, LayerSet layers, bool embeddings) {
   auto p = reference::perturb_layers(w, layers, 0.2f, 99, embeddings);
@@ -48,9 +34,7 @@ reference::ModelWeights perturbed(const reference::ModelWeights& w, LayerSet lay
 }
 
 reference::Engine engine(const reference::ModelWeights& w, std::int64_t page_size = 16) {
-  auto e = reference::Engine::create(w, {.page_size = page_size});
-  REQUIRE_MESSAGE(e.is_ok(), e.status().to_string());
-  return std::move(e).value();
+  return test::make_engine(w, {.page_size = page_size});
 }
 
 std::vector<std::int32_t> tokens(std::int64_t n, std::uint64_t seed) {

@@ -4,6 +4,8 @@
 
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
+#include "reference/reference_test_util.hpp"  // test::make_engine
+#include "support/tiny_model.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,26 +19,10 @@ using droidspeak::plan::ReusePlan;
 namespace {
 
 io::HfConfig config() {
-  io::HfConfig c{};
-  c.architecture = "LlamaForCausalLM";
-  c.hidden_size = 32;
-  c.num_layers = 4;
-  c.num_q_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.intermediate_size = 48;
-  c.vocab_size = 40;
-  c.max_position_embeddings = 4096;
-  c.rms_norm_eps = 1e-5f;
-  c.rope_theta = 10000.0f;
-  return c;
+  return test::tiny_config({.layers = 4, .hidden = 32, .head_dim = 8, .intermediate = 48, .vocab = 40});
 }
 
-reference::Engine engine(const reference::ModelWeights& w) {
-  auto e = reference::Engine::create(w, {.page_size = 4});
-  REQUIRE(e.is_ok());
-  return std::move(e).value();
-}
+reference::Engine engine(const reference::ModelWeights& w) { return test::make_engine(w, {.page_size = 4}); }
 
 struct Setup {
   reference::ModelWeights base, tuned;

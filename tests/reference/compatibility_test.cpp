@@ -3,6 +3,7 @@
 #include "droidspeak/reference/compatibility.hpp"
 
 #include "droidspeak/reference/random_model.hpp"
+#include "support/tiny_model.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,19 +12,7 @@ using droidspeak::layout::LayerSet;
 
 namespace {
 io::HfConfig config() {
-  io::HfConfig c{};
-  c.architecture = "LlamaForCausalLM";
-  c.hidden_size = 32;
-  c.num_layers = 5;
-  c.num_q_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.intermediate_size = 48;
-  c.vocab_size = 40;
-  c.max_position_embeddings = 4096;
-  c.rms_norm_eps = 1e-5f;
-  c.rope_theta = 10000.0f;
-  return c;
+  return test::tiny_config({.layers = 5, .hidden = 32, .head_dim = 8, .intermediate = 48, .vocab = 40});
 }
 }  // namespace
 

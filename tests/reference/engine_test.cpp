@@ -8,7 +8,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -85,7 +87,7 @@ TEST_CASE("engine: all layers at once equal layers 0..k-1 then k..L-1, bit for b
   const auto ha = full_run(a, tokens);
   for (std::int64_t k = 0; k <= 4; ++k) {
     CAPTURE(k);
-    auto b = make_engine(w, {.page_size = 7, .num_threads = 3, .attention_tile = 128});
+    auto b = make_engine(w, {.page_size = 7, .num_threads = 3, .attention_tile = 128, .min_parallel_work = 1});
     REQUIRE(b.reserve(37).is_ok());
     auto hb = embed(b, tokens);
     REQUIRE(b.run_layers(0, k, 0, 37, hb, nullptr).is_ok());
@@ -103,9 +105,14 @@ TEST_CASE("engine: all layers at once equal layers 0..k-1 then k..L-1, bit for b
 TEST_CASE("engine: thread count and page size do not change a single bit") {
   const auto w = random_model(small_config(), 3);
   const auto tokens = some_tokens(300, 50, 4);
-  auto a = make_engine(w, {.page_size = 16, .num_threads = 1, .attention_tile = 64});
-  auto b = make_engine(w, {.page_size = 5, .num_threads = 4, .attention_tile = 64});
+  auto a = make_engine(w, {.page_size = 16, .num_threads = 1, .attention_tile = 64, .min_parallel_work = 1});
+  auto b = make_engine(w, {.page_size = 5, .num_threads = 4, .attention_tile = 64, .min_parallel_work = 1});
   CHECK(same_bits(full_run(a, tokens), full_run(b, tokens)));
+  // The default split threshold and one static piece per thread change nothing either.
+  auto c = make_engine(w, {.page_size = 16, .num_threads = 2, .attention_tile = 64, .pieces_per_thread = 1});
+  auto d = make_engine(w, {.page_size = 3, .num_threads = 3, .attention_tile = 64});
+  CHECK(same_bits(full_run(a, tokens), full_run(c, tokens)));
+  CHECK(same_bits(full_run(a, tokens), full_run(d, tokens)));
 }
 
 TEST_CASE("engine: prefill in chunks equals one chunk within 1e-5 (hidden) and 1e-4 (logits)") {
@@ -190,19 +197,19 @@ TEST_CASE("engine: matches an independent double-precision forward pass") {
     c.attention_bias = true;
     c.tie_word_embeddings = true;
     c.num_kv_heads = 1;
-    c.rope_theta = 1e6f;
+    c.rope.theta = 1e6f;
     variants.push_back({"qwen2 bias tied mqa", c});
   }
   {
     auto c = small_config();
     c.num_kv_heads = 4;
     c.head_dim = 8;
-    c.rope_theta = 500000.0f;
-    c.rope_scaling.llama3 = true;
-    c.rope_scaling.factor = 8.0f;
-    c.rope_scaling.low_freq_factor = 1.0f;
-    c.rope_scaling.high_freq_factor = 4.0f;
-    c.rope_scaling.original_max_position_embeddings = 64;  // puts the bands inside head_dim 8
+    c.rope.theta = 500000.0f;
+    c.rope.llama3_scaling = true;
+    c.rope.factor = 8.0f;
+    c.rope.low_freq_factor = 1.0f;
+    c.rope.high_freq_factor = 4.0f;
+    c.rope.original_max_position_embeddings = 64;  // puts the bands inside head_dim 8
     variants.push_back({"llama3 rope mha", c});
   }
   {
@@ -222,7 +229,7 @@ TEST_CASE("engine: matches an independent double-precision forward pass") {
       const auto w = random_model(v.cfg, 13, dt);
       const auto tokens = some_tokens(33, v.cfg.vocab_size, 14);
       const auto naive = droidspeak::test::naive_forward(w, tokens);
-      auto e = make_engine(w, {.page_size = 4, .num_threads = 2, .attention_tile = 8});
+      auto e = make_engine(w, {.page_size = 4, .num_threads = 2, .attention_tile = 8, .min_parallel_work = 1});
       REQUIRE(e.reserve(33).is_ok());
       auto h = embed(e, tokens);
       for (std::int64_t l = 0; l < v.cfg.num_layers; ++l) {
@@ -259,7 +266,7 @@ TEST_CASE("engine: a hand-checked one-layer model (hidden 4)") {
   c.intermediate_size = 1;
   c.vocab_size = 4;
   c.rms_norm_eps = 1e-6f;
-  c.rope_theta = 10000.0f;
+  c.rope.theta = 10000.0f;
   auto wr = reference::ModelWeights::for_config(c);
   REQUIRE(wr.is_ok());
   auto w = std::move(wr).value();
@@ -322,6 +329,23 @@ TEST_CASE("engine: growing the cache keeps every cached value") {
   for (std::int64_t l = 0; l < 4; ++l) {
     CHECK(same_bits(read_kv(a, l, layout::KvPart::kV, 50), read_kv(b, l, layout::KvPart::kV, 50)));
   }
+}
+
+TEST_CASE("engine: a NaN in a q_proj weight gives non-finite logits, not a finite answer") {
+  auto w = random_model(small_config(), 11);
+  reference::Tensor& q = w.layers[1].q_proj;
+  REQUIRE(q.dtype == DType::kF32);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(q.data.data() + 5 * sizeof(float), &nan, sizeof nan);  // one element of head 0
+  auto e = make_engine(w);
+  const auto tokens = some_tokens(9, small_config().vocab_size, 3);
+  const auto h = full_run(e, tokens);
+  std::vector<float> logits(static_cast<std::size_t>(small_config().vocab_size));
+  const std::size_t hs = static_cast<std::size_t>(small_config().hidden_size);
+  REQUIRE(e.logits(std::span<const float>(h).last(hs), logits).is_ok());
+  bool any_non_finite = false;
+  for (float x : logits) any_non_finite = any_non_finite || !std::isfinite(x);
+  CHECK(any_non_finite);
 }
 
 TEST_CASE("engine: bad input returns a status that says what was wrong") {

@@ -16,7 +16,7 @@ namespace {
 io::HfConfig rope_config(std::int64_t head_dim, float theta) {
   io::HfConfig c{};
   c.head_dim = head_dim;
-  c.rope_theta = theta;
+  c.rope.theta = theta;
   return c;
 }
 }  // namespace
@@ -58,11 +58,11 @@ TEST_CASE("kernels: rotate-half RoPE equals the direct rotation of (x_i, x_{i+d/
 TEST_CASE("kernels: llama3 rope scaling follows HF's _compute_llama3_parameters") {
   // Llama 3.1's own parameters: theta 500000, head_dim 128, factor 8, low 1, high 4, 8192.
   io::HfConfig c = rope_config(128, 500000.0f);
-  c.rope_scaling.llama3 = true;
-  c.rope_scaling.factor = 8.0f;
-  c.rope_scaling.low_freq_factor = 1.0f;
-  c.rope_scaling.high_freq_factor = 4.0f;
-  c.rope_scaling.original_max_position_embeddings = 8192;
+  c.rope.llama3_scaling = true;
+  c.rope.factor = 8.0f;
+  c.rope.low_freq_factor = 1.0f;
+  c.rope.high_freq_factor = 4.0f;
+  c.rope.original_max_position_embeddings = 8192;
   const auto inv = reference::rope_inv_freq(c);
   int kept = 0, divided = 0, smoothed = 0;
   for (int i = 0; i < 64; ++i) {
@@ -129,4 +129,25 @@ TEST_CASE("kernels: exp_f32 is within 2e-7 relative of exp on -87..88") {
   CHECK(reference::exp_f32(0.0f) == 1.0f);
   CHECK(reference::exp_f32(-INFINITY) < 1e-37f);
   CHECK(reference::exp_f32(-INFINITY) >= 0.0f);
+}
+
+TEST_CASE("kernels: NaN propagates through exp, SwiGLU and softmax") {
+  CHECK(std::isnan(reference::exp_f32(NAN)));
+  // One NaN among finite lanes: only its lane is NaN.
+  const reference::F32x4 x = {0.0f, NAN, -1.0f, 2.0f};
+  const reference::F32x4 y = reference::exp_f32x4(x);
+  CHECK(y[0] == 1.0f);
+  CHECK(std::isnan(y[1]));
+  CHECK(std::isfinite(y[2]));
+  CHECK(std::isfinite(y[3]));
+  float gate[3] = {1.0f, NAN, -2.0f}, up[3] = {1.0f, 1.0f, 1.0f}, out[3];
+  reference::swiglu(gate, up, 3, out);
+  CHECK(std::isnan(out[1]));
+  CHECK(std::isfinite(out[0]));
+  // A NaN score makes its softmax row NaN instead of uniform attention.
+  float row[5] = {0.5f, NAN, 1.0f, 0.0f, 7.0f};
+  reference::masked_softmax(row, 4, 5);
+  CHECK(std::isnan(row[0]));
+  CHECK(std::isnan(row[3]));
+  CHECK(row[4] == 0.0f);  // masked
 }

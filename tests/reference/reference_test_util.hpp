@@ -6,6 +6,7 @@
 
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
+#include "support/tiny_model.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,19 +19,7 @@ namespace droidspeak::test {
 
 //! 4 layers, hidden 64, 4 query heads over 2 KV heads of head_dim 16, vocab 50.
 inline io::HfConfig small_config() {
-  io::HfConfig c{};
-  c.architecture = "LlamaForCausalLM";
-  c.hidden_size = 64;
-  c.num_layers = 4;
-  c.num_q_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 16;
-  c.intermediate_size = 96;
-  c.vocab_size = 50;
-  c.max_position_embeddings = 4096;
-  c.rms_norm_eps = 1e-5f;
-  c.rope_theta = 10000.0f;
-  return c;
+  return tiny_config();
 }
 
 inline reference::ModelWeights random_model(const io::HfConfig& c, std::uint64_t seed,
@@ -106,16 +95,16 @@ inline NaiveOut naive_forward(const reference::ModelWeights& w, const std::vecto
   };
   std::vector<double> inv(static_cast<std::size_t>(d / 2));
   for (std::int64_t i = 0; i < d / 2; ++i) {
-    double f = 1.0 / std::pow(static_cast<double>(c.rope_theta), 2.0 * i / d);
-    if (c.rope_scaling.llama3) {
-      const double old = c.rope_scaling.original_max_position_embeddings;
-      const double lo = c.rope_scaling.low_freq_factor, hi = c.rope_scaling.high_freq_factor;
+    double f = 1.0 / std::pow(static_cast<double>(c.rope.theta), 2.0 * i / d);
+    if (c.rope.llama3_scaling) {
+      const double old = c.rope.original_max_position_embeddings;
+      const double lo = c.rope.low_freq_factor, hi = c.rope.high_freq_factor;
       const double wl = 2 * std::numbers::pi / f;
       if (wl > old / lo) {
-        f /= c.rope_scaling.factor;
+        f /= c.rope.factor;
       } else if (wl >= old / hi) {
         const double sm = (old / wl - lo) / (hi - lo);
-        f = (1 - sm) * f / c.rope_scaling.factor + sm * f;
+        f = (1 - sm) * f / c.rope.factor + sm * f;
       }
     }
     inv[static_cast<std::size_t>(i)] = f;

@@ -8,6 +8,7 @@
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/io/detail/json.hpp"  // parse_json, json_to_i64, read_text_file
 #include "droidspeak/layout/geometry.hpp"
+#include "droidspeak/layout/rope.hpp"
 
 #include <array>
 #include <cstdint>
@@ -17,18 +18,6 @@
 #include <string_view>
 
 namespace droidspeak::inline DROIDSPEAK_ABI::io {
-
-//! RoPE frequency scaling. Only Llama 3's scheme (`rope_type: "llama3"`) is supported;
-//! `llama3 == false` means plain RoPE with `rope_theta`.
-struct RopeScaling {
-  bool llama3 = false;
-  float factor = 1;
-  float low_freq_factor = 1;
-  float high_freq_factor = 4;
-  std::int64_t original_max_position_embeddings = 8192;
-
-  friend bool operator==(const RopeScaling&, const RopeScaling&) = default;
-};
 
 //! The fields of a HF `config.json` the reference engine needs, with HF's defaults applied.
 //!
@@ -57,8 +46,8 @@ struct HfConfig {
   //! disabled (`use_sliding_window: false`, as Qwen2 configs ship).
   std::int64_t sliding_window = 0;
   float rms_norm_eps = 0;
-  float rope_theta = 10000;  //!< default 10000
-  RopeScaling rope_scaling;  //!< `rope_scaling: null` (or absent) leaves the default
+  //! rope_theta (default 10000) and `rope_scaling` (null or absent: none).
+  layout::RopeSettings rope;
   bool attention_bias = false;
   bool tie_word_embeddings = false;  //!< default false: lm_head.weight is its own tensor
   std::string torch_dtype;           //!< "float16", "bfloat16", ...; empty when absent
@@ -116,17 +105,19 @@ class ConfigFields {
     return positive_int(root_, name, name, required, out);
   }
 
+  template <class Float>
   Status positive_float(const Json& obj, std::string_view name, std::string_view full_name,
-                        bool required, float& out) const {
+                        bool required, Float& out) const {
     const Json* v = find(obj, name);
     if (v == nullptr) return required ? missing(full_name) : Status::ok();
     double x = 0;
     if (!json_to_double(*v, x)) return wrong(full_name, "a finite number", *v);
     if (!(x > 0)) return bad_value(full_name, "must be positive, got " + std::to_string(x));
-    out = static_cast<float>(x);
+    out = static_cast<Float>(x);
     return Status::ok();
   }
-  Status positive_float(std::string_view name, bool required, float& out) const {
+  template <class Float>
+  Status positive_float(std::string_view name, bool required, Float& out) const {
     return positive_float(root_, name, name, required, out);
   }
 
@@ -188,7 +179,7 @@ inline Status read_architecture(const ConfigFields& f, std::string& out) {
 }
 
 inline Status read_rope_scaling(const ConfigFields& f, const Json& rs, std::string_view field,
-                                RopeScaling& out) {
+                                layout::RopeSettings& out) {
   if (!rs.is_object()) return f.wrong(field, "an object or null", rs);
   std::string type;
   const std::string type_field = std::string(field) + ".rope_type";
@@ -201,8 +192,9 @@ inline Status read_rope_scaling(const ConfigFields& f, const Json& rs, std::stri
                                  "\" is not supported (supported: llama3, default)");
   }
   const std::string p = std::string(field) + ".";
-  RopeScaling r;
-  r.llama3 = true;
+  layout::RopeSettings r;
+  r.theta = out.theta;
+  r.llama3_scaling = true;
   DROIDSPEAK_TRY(f.positive_float(rs, "factor", p + "factor", true, r.factor));
   DROIDSPEAK_TRY(
       f.positive_float(rs, "low_freq_factor", p + "low_freq_factor", true, r.low_freq_factor));
@@ -319,13 +311,12 @@ inline Result<HfConfig> parse_hf_config(std::string_view text, std::string_view 
   if (rope_params != nullptr) {
     if (!rope_params->is_object()) return f.wrong("rope_parameters", "an object", *rope_params);
     DROIDSPEAK_TRY(f.positive_float(*rope_params, "rope_theta", "rope_parameters.rope_theta",
-                                    false, c.rope_theta));
-    DROIDSPEAK_TRY(
-        detail::read_rope_scaling(f, *rope_params, "rope_parameters", c.rope_scaling));
+                                    false, c.rope.theta));
+    DROIDSPEAK_TRY(detail::read_rope_scaling(f, *rope_params, "rope_parameters", c.rope));
   }
-  DROIDSPEAK_TRY(f.positive_float("rope_theta", false, c.rope_theta));
+  DROIDSPEAK_TRY(f.positive_float("rope_theta", false, c.rope.theta));
   if (const detail::Json* rs = f.find(root, "rope_scaling")) {
-    DROIDSPEAK_TRY(detail::read_rope_scaling(f, *rs, "rope_scaling", c.rope_scaling));
+    DROIDSPEAK_TRY(detail::read_rope_scaling(f, *rs, "rope_scaling", c.rope));
   }
 
   c.attention_bias = c.architecture == "Qwen2ForCausalLM";  // Qwen2's q/k/v always have biases
@@ -370,14 +361,14 @@ inline std::string hf_config_json(const HfConfig& c) {
   j["max_position_embeddings"] = c.max_position_embeddings;
   if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
   j["rms_norm_eps"] = c.rms_norm_eps;
-  j["rope_theta"] = c.rope_theta;
-  if (c.rope_scaling.llama3) {
+  j["rope_theta"] = c.rope.theta;
+  if (c.rope.llama3_scaling) {
     j["rope_scaling"] = {{"rope_type", "llama3"},
-                         {"factor", c.rope_scaling.factor},
-                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
-                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                         {"factor", c.rope.factor},
+                         {"low_freq_factor", c.rope.low_freq_factor},
+                         {"high_freq_factor", c.rope.high_freq_factor},
                          {"original_max_position_embeddings",
-                          c.rope_scaling.original_max_position_embeddings}};
+                          c.rope.original_max_position_embeddings}};
   } else {
     j["rope_scaling"] = nullptr;
   }

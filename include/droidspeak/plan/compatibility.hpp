@@ -9,6 +9,7 @@
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/layout/geometry.hpp"
 #include "droidspeak/layout/layer_set.hpp"
+#include "droidspeak/layout/rope.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -44,16 +45,7 @@ inline std::uint64_t fingerprint64(std::span<const std::byte> bytes, std::uint64
 }
 
 //! Rotary embedding settings; K is cached after RoPE, so sender and receiver must agree.
-struct RopeSettings {
-  double theta = 10000.0;
-  bool llama3_scaling = false;
-  double factor = 1.0;
-  double low_freq_factor = 1.0;
-  double high_freq_factor = 4.0;
-  std::int64_t original_max_position_embeddings = 0;
-
-  friend bool operator==(const RopeSettings&, const RopeSettings&) = default;
-};
+using RopeSettings = layout::RopeSettings;
 
 //! What a model must share with another for their KV caches to be interchangeable, plus
 //! fingerprints that find the layers the two have in common.

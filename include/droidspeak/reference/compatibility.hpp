@@ -28,14 +28,9 @@ inline Result<plan::CompatibilityRecord> compatibility_record(const ModelWeights
   DROIDSPEAK_TRY(r.geometry.validate());
   r.vocab_size = c.vocab_size;
   r.rms_norm_eps = static_cast<double>(c.rms_norm_eps);
-  r.rope.theta = c.rope_theta;
-  r.rope.llama3_scaling = c.rope_scaling.llama3;
-  if (c.rope_scaling.llama3) {
-    r.rope.factor = c.rope_scaling.factor;
-    r.rope.low_freq_factor = c.rope_scaling.low_freq_factor;
-    r.rope.high_freq_factor = c.rope_scaling.high_freq_factor;
-    r.rope.original_max_position_embeddings = c.rope_scaling.original_max_position_embeddings;
-  }
+  // Without llama3 scaling its parameters mean nothing: keep them at their defaults, so two
+  // plain-RoPE models compare equal whatever else their configs say.
+  r.rope = c.rope.llama3_scaling ? c.rope : layout::RopeSettings{.theta = c.rope.theta};
   r.layer_fingerprints.assign(static_cast<std::size_t>(c.num_layers), 0);
   auto absorb = [](std::uint64_t& fp, const Tensor& t) {
     std::uint64_t meta[8] = {static_cast<std::uint64_t>(t.dtype), t.shape.size()};

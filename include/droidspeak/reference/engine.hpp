@@ -7,7 +7,8 @@
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/dtype.hpp"
 #include "droidspeak/core/status.hpp"
-#include "droidspeak/layout/copy.hpp"        // copy_kv: moving the cache when it grows
+#include "droidspeak/layout/copy.hpp"        // copy_kv (growing the cache), copy_e (capture)
+#include "droidspeak/layout/e_cache_layout.hpp"
 #include "droidspeak/layout/geometry.hpp"
 #include "droidspeak/layout/paged_layout.hpp"
 #include "droidspeak/layout/view.hpp"
@@ -24,6 +25,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <thread>  // hardware_concurrency
 #include <utility>
 #include <vector>
 
@@ -32,11 +34,19 @@ namespace droidspeak::inline DROIDSPEAK_ABI::reference {
 //! How the engine lays out its cache and splits work.
 struct EngineOptions {
   std::int64_t page_size = 16;        //!< tokens per KV page
-  //! Threads of the engine's row-parallel loops, the caller included; 0: all cores. The
-  //! matrix products run on OpenBLAS's own threads (OPENBLAS_NUM_THREADS); the engine's
-  //! workers sleep while they do.
+  //! Threads of the engine's row-parallel loops, the caller included; 0: as many as the
+  //! BLAS uses for the matrix products (OpenBLAS's thread count, at most the cores), so the
+  //! two never add up to more threads than cores. The engine's workers sleep while the BLAS
+  //! runs.
   int num_threads = 0;
   std::int64_t attention_tile = 128;  //!< query rows per attention block (causal skipping)
+  //! Elements (floats read or written) a row loop must give each thread before it is split:
+  //! a fork-join costs tens of microseconds (hundreds under load), so the prompt, a short
+  //! suffix and decoding stay on the calling thread. 1: split every loop (the old runtime).
+  std::int64_t min_parallel_work = 32768;
+  //! Pieces per thread of a split loop, claimed dynamically (see ThreadPool); 1: one static
+  //! piece per thread (the old runtime).
+  int pieces_per_thread = ThreadPool::kPiecesPerThread;
 };
 
 //! A CPU Llama-family engine over one sequence.
@@ -53,7 +63,9 @@ struct EngineOptions {
 //! Weights: converted once to f32 at construction (the engine owns the copies; the
 //! ModelWeights can be dropped), q/k/v and gate/up fused into one matrix each. Matrix
 //! products go through cblas_sgemm; norms, rotary embeddings, softmax and cache writes are
-//! split by rows over a ThreadPool, each row computed by one thread in a fixed order.
+//! split by rows over a ThreadPool (as wide as the BLAS's thread pool, and only for loops
+//! big enough to pay for a fork-join), each row computed by one thread in a fixed order.
+//! Prefill, recompute, suffix and decoding all run this one path.
 //!
 //! KV cache: a library layout, `layout::BlockTableLayout` over a split f32 page pool
 //! (kNHD pages of `page_size` tokens; vLLM's shape), with a block table that does not map
@@ -85,16 +97,20 @@ class Engine {
   //! @return the engine, or the status of weights.validate() / bad options.
   static Result<Engine> create(const ModelWeights& weights, const EngineOptions& options = {}) {
     DROIDSPEAK_TRY(weights.validate());
-    if (options.page_size <= 0 || options.attention_tile <= 0) {
-      return Status::invalid_argument("reference engine: page_size and attention_tile must be "
-                                      "positive, got " + std::to_string(options.page_size) +
-                                      " and " + std::to_string(options.attention_tile));
+    if (options.page_size <= 0 || options.attention_tile <= 0 || options.min_parallel_work <= 0 ||
+        options.pieces_per_thread <= 0) {
+      return Status::invalid_argument(
+          "reference engine: page_size, attention_tile, min_parallel_work and pieces_per_thread "
+          "must be positive, got " + std::to_string(options.page_size) + ", " +
+          std::to_string(options.attention_tile) + ", " + std::to_string(options.min_parallel_work) +
+          " and " + std::to_string(options.pieces_per_thread));
     }
     Engine e;
     e.cfg_ = weights.config;
     e.geo_ = weights.geometry();
     e.opt_ = options;
-    e.pool_ = std::make_unique<ThreadPool>(options.num_threads);
+    e.pool_ = std::make_unique<ThreadPool>(
+        options.num_threads > 0 ? options.num_threads : blas_threads(), options.pieces_per_thread);
     e.inv_freq_ = rope_inv_freq(e.cfg_);
     e.embed_ = weights.embed_tokens.to_f32();
     e.final_norm_ = weights.norm.to_f32();
@@ -193,12 +209,9 @@ class Engine {
 
   //! The whole cache: block-table layout over split f32 pools, num_tokens = capacity().
   layout::KvView kv_cache() {
-    layout::PagePool pool{geo_.num_layers, pages_,        opt_.page_size,
-                          geo_.num_kv_heads, geo_.head_dim, layout::HeadOrder::kNHD,
-                          layout::KvPlacement::kSplit};
-    layout::BlockTableLayout bt{pool, block_table_.data(), pages_, capacity_};
     return layout::KvView(reinterpret_cast<std::byte*>(k_pool_.data()),
-                          reinterpret_cast<std::byte*>(v_pool_.data()), DType::kF32, bt);
+                          reinterpret_cast<std::byte*>(v_pool_.data()), DType::kF32,
+                          cache_layout());
   }
 
   //! hidden [tokens.size()][H] := embed_tokens rows.
@@ -233,7 +246,7 @@ class Engine {
     if (n == 0) return Status::ok();
     for (std::int64_t l = first; l < last; ++l) {
       if (capture != nullptr && capture->layout.entry_layers.contains(l)) {
-        write_capture(*capture, l, position, n, hidden.data());
+        DROIDSPEAK_TRY(write_capture(*capture, l, position, n, hidden.data()));
       }
       layer_forward(l, position, n, hidden.data());
       std::int64_t& valid = layer_tokens_[static_cast<std::size_t>(l)];
@@ -262,7 +275,7 @@ class Engine {
       for (std::int64_t i = b; i < e; ++i) {
         rms_norm(hidden.data() + i * h, final_norm_.data(), cfg_.rms_norm_eps, h, x.data() + i * h);
       }
-    });
+    }, rows_per_thread(2 * h));
     const float* w = tied_ ? embed_.data() : lm_head_.data();
     gemm_nt(m, v, h, 1.0f, x.data(), h, w, h, 0.0f, out.data(), v);
     return Status::ok();
@@ -354,41 +367,44 @@ class Engine {
     return out;
   }
 
+  // Rows a thread must get before a loop over rows of `row_elements` is split.
+  std::int64_t rows_per_thread(std::int64_t row_elements) const {
+    return std::max<std::int64_t>(1, opt_.min_parallel_work / std::max<std::int64_t>(1, row_elements));
+  }
+
+  // The BLAS's thread count (OpenBLAS), at most the cores; the cores without OpenBLAS.
+  static int blas_threads() {
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+#ifdef OPENBLAS_VERSION
+    return std::clamp(openblas_get_num_threads(), 1, cores);
+#else
+    return cores;
+#endif
+  }
+
   static std::vector<float>& scratch(std::vector<float>& v, std::int64_t n) {
     if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
     return v;
   }
 
-  void write_capture(const layout::EView& c, std::int64_t layer, std::int64_t position,
-                     std::int64_t n, const float* hidden) {
-    const std::int64_t h = geo_.hidden_size;
-    pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        std::byte* dst = c.row(layer, position + i);
-        const float* src = hidden + i * h;
-        if (c.dtype == DType::kF32) {
-          std::memcpy(dst, src, static_cast<std::size_t>(h) * sizeof(float));
-        } else if (c.dtype == DType::kF16) {
-          for (std::int64_t j = 0; j < h; ++j) {
-            const std::uint16_t bits = to_half(src[j]).bits;
-            std::memcpy(dst + 2 * j, &bits, 2);
-          }
-        } else {
-          for (std::int64_t j = 0; j < h; ++j) {
-            const std::uint16_t bits = to_bfloat16(src[j]).bits;
-            std::memcpy(dst + 2 * j, &bits, 2);
-          }
-        }
-      }
-    });
+  // The residual stream entering `layer` for positions [position, position + n) into the
+  // capture, through the library's E copy (its dtype conversion is core/dtype's rounding).
+  // `hidden` [n][H] is seen as a one-entry E cache. check_run has validated the capture.
+  Status write_capture(const layout::EView& c, std::int64_t layer, std::int64_t position,
+                       std::int64_t n, const float* hidden) const {
+    const layout::LayerSet entry = layout::LayerSet::range(layer, layer + 1);
+    const layout::ConstEView src(reinterpret_cast<const std::byte*>(hidden), DType::kF32,
+                                 layout::ECacheLayout{entry, n, geo_.hidden_size});
+    return layout::copy_e({src, c, entry, {0, n}, position});
   }
 
-  // Element offset of (layer, token, kv head) in a pool; same for K and V (split pools).
-  std::int64_t kv_offset(std::int64_t layer, std::int64_t token, std::int64_t head) const {
-    const std::int64_t page = block_table_[static_cast<std::size_t>(token / opt_.page_size)];
-    return ((layer * pages_ + page) * opt_.page_size + token % opt_.page_size) *
-               geo_.num_kv_heads * geo_.head_dim +
-           head * geo_.head_dim;
+  // The cache's library layout: block table over split f32 pools, num_tokens = capacity().
+  // Every K/V row offset the engine uses comes from its row_offset.
+  layout::BlockTableLayout cache_layout() const {
+    const layout::PagePool pool{geo_.num_layers, pages_,        opt_.page_size,
+                                geo_.num_kv_heads, geo_.head_dim, layout::HeadOrder::kNHD,
+                                layout::KvPlacement::kSplit};
+    return {pool, block_table_.data(), pages_, capacity_};
   }
 
   void layer_forward(std::int64_t li, std::int64_t p, std::int64_t n, float* hidden) {
@@ -401,13 +417,14 @@ class Engine {
     std::vector<float>& xn = scratch(xn_, n * h);
     std::vector<float>& qkv = scratch(qkv_, n * qkv_dim);
     std::vector<float>& attn = scratch(attn_, n * q_dim);
+    const layout::BlockTableLayout cache = cache_layout();
 
     // Attention block: norm, fused q/k/v projection, bias, rotary, cache write.
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         rms_norm(hidden + i * h, w.norm1.data(), eps, h, xn.data() + i * h);
       }
-    });
+    }, rows_per_thread(2 * h));
     gemm_nt(n, qkv_dim, h, 1.0f, xn.data(), h, w.wqkv.data(), h, 0.0f, qkv.data(), qkv_dim);
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
@@ -420,13 +437,13 @@ class Engine {
         apply_rope(row, qh, d, c, s);
         apply_rope(row + q_dim, kvh, d, c, s);
         for (std::int64_t g = 0; g < kvh; ++g) {
-          const std::int64_t off = kv_offset(li, p + i, g);
-          std::memcpy(k_pool_.data() + off, row + q_dim + g * d, static_cast<std::size_t>(d) * 4);
-          std::memcpy(v_pool_.data() + off, row + q_dim + kv_dim + g * d,
-                      static_cast<std::size_t>(d) * 4);
+          std::memcpy(k_pool_.data() + cache.row_offset(li, layout::KvPart::kK, p + i, g),
+                      row + q_dim + g * d, static_cast<std::size_t>(d) * 4);
+          std::memcpy(v_pool_.data() + cache.row_offset(li, layout::KvPart::kV, p + i, g),
+                      row + q_dim + kv_dim + g * d, static_cast<std::size_t>(d) * 4);
         }
       }
-    });
+    }, rows_per_thread(qkv_dim + 2 * kv_dim));
 
     // Grouped-query causal attention, per KV head g: gather its keys and values [0, p + n)
     // from the pages; per tile of query rows, stack the rows of the g's query heads into one
@@ -443,11 +460,14 @@ class Engine {
     for (std::int64_t g = 0; g < kvh; ++g) {
       pool_->parallel_for(t_all, [&](std::int64_t b, std::int64_t e) {
         for (std::int64_t t = b; t < e; ++t) {
-          const std::int64_t off = kv_offset(li, t, g);
-          std::memcpy(kg.data() + t * d, k_pool_.data() + off, static_cast<std::size_t>(d) * 4);
-          std::memcpy(vg.data() + t * d, v_pool_.data() + off, static_cast<std::size_t>(d) * 4);
+          std::memcpy(kg.data() + t * d,
+                      k_pool_.data() + cache.row_offset(li, layout::KvPart::kK, t, g),
+                      static_cast<std::size_t>(d) * 4);
+          std::memcpy(vg.data() + t * d,
+                      v_pool_.data() + cache.row_offset(li, layout::KvPart::kV, t, g),
+                      static_cast<std::size_t>(d) * 4);
         }
-      }, 64);
+      }, std::max<std::int64_t>(64, rows_per_thread(4 * d)));
       for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
         const std::int64_t rows = std::min(tile, n - i0), keys = p + i0 + rows, m = rep * rows;
         for (std::int64_t j = 0; j < rep; ++j) {
@@ -462,7 +482,7 @@ class Engine {
           for (std::int64_t x = b; x < e; ++x) {
             masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
           }
-        }, 4);
+        }, std::max<std::int64_t>(4, rows_per_thread(2 * keys)));
         gemm_nn(m, d, keys, 1.0f, sc.data(), keys, vg.data(), d, 0.0f, og.data(), d);
         for (std::int64_t j = 0; j < rep; ++j) {
           for (std::int64_t r = 0; r < rows; ++r) {
@@ -482,14 +502,14 @@ class Engine {
       for (std::int64_t i = b; i < e; ++i) {
         rms_norm(hidden + i * h, w.norm2.data(), eps, h, xn.data() + i * h);
       }
-    });
+    }, rows_per_thread(2 * h));
     gemm_nt(n, 2 * inter, h, 1.0f, xn.data(), h, w.wgu.data(), h, 0.0f, gu.data(), 2 * inter);
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         float* row = gu.data() + i * 2 * inter;
         swiglu(row, row + inter, inter, row);  // the activation overwrites the gate half
       }
-    });
+    }, rows_per_thread(3 * inter));
     gemm_nt(n, h, inter, 1.0f, gu.data(), 2 * inter, w.wd.data(), inter, 1.0f, hidden, h);
   }
 

@@ -5,7 +5,8 @@
 #pragma once
 
 #include "droidspeak/core/config.hpp"
-#include "droidspeak/io/hf_config.hpp"  // io::HfConfig (rope_theta, rope_scaling)
+#include "droidspeak/io/hf_config.hpp"  // io::HfConfig (head_dim, rope)
+#include "droidspeak/layout/rope.hpp"
 
 #include <cblas.h>  // cblas_sgemm (OpenBLAS)
 
@@ -30,23 +31,26 @@ inline void rms_norm(const float* x, const float* w, float eps, std::int64_t n, 
 }
 
 //! The rotary inverse frequencies [head_dim / 2] of HF's `_compute_default_rope_parameters`
-//! (1 / theta^(2i / head_dim), computed in f32 like torch), rescaled by
-//! `_compute_llama3_parameters` when `cfg.rope_scaling.llama3`: wavelengths 2*pi/f shorter
+//! (1 / theta^(2i / head_dim), computed in f32 like torch: every setting is rounded to f32
+//! once, then all arithmetic is f32), rescaled by `_compute_llama3_parameters` when
+//! `cfg.rope.llama3_scaling`: wavelengths 2*pi/f shorter
 //! than original_max_position_embeddings / high_freq_factor are kept, longer than
 //! original / low_freq_factor are divided by `factor`, and the band between interpolates
 //! with smooth = (original / wavelen - low) / (high - low): (1 - smooth) * f / factor + smooth * f.
 inline std::vector<float> rope_inv_freq(const io::HfConfig& cfg) {
+  const layout::RopeSettings& rope = cfg.rope;
+  const float theta = static_cast<float>(rope.theta);
   const std::int64_t half = cfg.head_dim / 2;
   std::vector<float> inv(static_cast<std::size_t>(half));
   for (std::int64_t i = 0; i < half; ++i) {
     const float exponent = static_cast<float>(2 * i) / static_cast<float>(cfg.head_dim);
-    inv[static_cast<std::size_t>(i)] = 1.0f / std::pow(cfg.rope_theta, exponent);
+    inv[static_cast<std::size_t>(i)] = 1.0f / std::pow(theta, exponent);
   }
-  if (!cfg.rope_scaling.llama3) return inv;
-  const float factor = cfg.rope_scaling.factor;
-  const float low = cfg.rope_scaling.low_freq_factor;
-  const float high = cfg.rope_scaling.high_freq_factor;
-  const float old_len = static_cast<float>(cfg.rope_scaling.original_max_position_embeddings);
+  if (!rope.llama3_scaling) return inv;
+  const float factor = static_cast<float>(rope.factor);
+  const float low = static_cast<float>(rope.low_freq_factor);
+  const float high = static_cast<float>(rope.high_freq_factor);
+  const float old_len = static_cast<float>(rope.original_max_position_embeddings);
   const float low_wavelen = old_len / low;
   const float high_wavelen = old_len / high;
   for (float& f : inv) {
@@ -96,12 +100,14 @@ using U32x4 = std::uint32_t __attribute__((vector_size(16)));
 
 //! exp of four lanes without a libm call: Cephes' expf (round(x / ln 2) by the 1.5 * 2^23
 //! trick, reduction by ln 2 in two parts, degree-7 polynomial, 2^k through exponent bits).
-//! Relative error below 2e-7 on [-87, 88]; inputs are clamped to that range (so exp(-inf)
-//! gives ~1.6e-38, not 0, and NaN gives a finite value).
+//! Relative error below 2e-7 on [-87, 88]; other numbers are clamped to that range (so
+//! exp(-inf) gives ~1.6e-38, not 0). NaN propagates: a NaN lane gives NaN, so a NaN score
+//! poisons its softmax row instead of turning into a finite weight.
 inline F32x4 exp_f32x4(F32x4 x) {
   const F32x4 lo = {-87.0f, -87.0f, -87.0f, -87.0f}, hi = {88.0f, 88.0f, 88.0f, 88.0f};
-  x = x > lo ? x : lo;
-  x = x < hi ? x : hi;
+  // Written so that NaN fails both comparisons and passes through unchanged.
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
   const F32x4 v = x * 1.44269504088896341f + 12582912.0f;  // k + 1.5 * 2^23, k in the low bits
   const F32x4 k = v - 12582912.0f;
   const F32x4 r = (x - k * 0.693359375f) + k * 2.12194440e-4f;

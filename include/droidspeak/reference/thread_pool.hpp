@@ -1,11 +1,13 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
-//! @file A small fork-join thread pool with static, contiguous work splitting.
+//! @file A small fork-join thread pool: contiguous pieces claimed dynamically, so a thread
+//! whose core is busy with another process takes fewer of them.
 #pragma once
 
 #include "droidspeak/core/config.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -15,19 +17,28 @@
 
 namespace droidspeak::inline DROIDSPEAK_ABI::reference {
 
-//! Runs `f(begin, end)` over contiguous pieces of [0, n), one piece per thread, and waits.
+//! Runs `f(begin, end)` over contiguous pieces of [0, n) and waits. The pieces are fixed by n
+//! and the thread count; which thread runs a piece is decided at run time (each thread
+//! claims the next unclaimed piece), so on a loaded machine the threads that do get a core
+//! do most of the work instead of every thread waiting for the slowest one.
 //! Workers sleep on a condition variable between calls (they never spin, so they leave the
-//! cores to the BLAS's own threads). Results are deterministic whatever the thread count as
-//! long as `f` computes each index independently of how [0, n) was split — which is how every
-//! caller in reference/ uses it (one output row per index).
+//! cores to the BLAS's own threads). Results are deterministic whatever the thread count and
+//! whoever runs a piece, as long as `f` computes each index independently of how [0, n) was
+//! split — which is how every caller in reference/ uses it (one output row per index).
 //! Not reentrant: one parallel_for at a time, from the owning thread.
 class ThreadPool {
  public:
+  //! Pieces per thread: enough for load balancing, few enough that claiming stays cheap.
+  static constexpr std::int64_t kPiecesPerThread = 4;
+
   //! @param num_threads threads including the caller; 0 means hardware_concurrency().
-  explicit ThreadPool(int num_threads = 0) {
+  //! @param pieces_per_thread pieces a split loop is cut into per thread (at least 1; 1 is
+  //!   a static split, one piece per thread).
+  explicit ThreadPool(int num_threads = 0, int pieces_per_thread = kPiecesPerThread)
+      : pieces_per_thread_(std::max(1, pieces_per_thread)) {
     if (num_threads <= 0) num_threads = static_cast<int>(std::thread::hardware_concurrency());
     num_threads_ = std::max(1, num_threads);
-    for (int t = 1; t < num_threads_; ++t) workers_.emplace_back([this, t] { work(t); });
+    for (int t = 1; t < num_threads_; ++t) workers_.emplace_back([this] { work(); });
   }
   ~ThreadPool() {
     {
@@ -42,55 +53,81 @@ class ThreadPool {
 
   int num_threads() const noexcept { return num_threads_; }
 
-  //! Calls f(begin, end) on pieces covering [0, n); the caller runs the first piece.
-  //! `min_per_thread` keeps tiny loops on the calling thread.
+  //! Calls f(begin, end) on pieces covering [0, n); the caller takes part.
+  //! `min_per_thread` keeps small loops on the calling thread: a loop is split only into
+  //! pieces of at least that many indices (a fork-join costs tens of microseconds, more
+  //! under load, so a split must pay for it).
   template <class F>
   void parallel_for(std::int64_t n, F&& f, std::int64_t min_per_thread = 1) {
     if (n <= 0) return;
-    const std::int64_t threads =
-        std::min<std::int64_t>(num_threads_, std::max<std::int64_t>(1, n / std::max<std::int64_t>(1, min_per_thread)));
+    const std::int64_t min_piece = std::max<std::int64_t>(1, min_per_thread);
+    const std::int64_t threads = std::min<std::int64_t>(num_threads_, std::max<std::int64_t>(1, n / min_piece));
     if (threads <= 1) {
       f(std::int64_t{0}, n);
       return;
     }
+    const std::int64_t pieces =
+        std::max(threads, std::min<std::int64_t>(threads * pieces_per_thread_, n / min_piece));
     auto call = [](const void* fn, std::int64_t b, std::int64_t e) {
       (*static_cast<const std::remove_reference_t<F>*>(fn))(b, e);
     };
+    std::uint64_t gen = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      gen = ++generation_;
       fn_ = &f;
       call_ = call;
       n_ = n;
-      pieces_ = threads;
-      pending_ = static_cast<int>(threads - 1);
-      ++generation_;
+      pieces_ = pieces;
+      done_pieces_.store(0, std::memory_order_relaxed);
+      next_.store(gen << 32, std::memory_order_release);
     }
     wake_.notify_all();
-    f(std::int64_t{0}, n / threads);
+    run_pieces(gen, &f, call, n, pieces);
     std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    done_.wait(lock, [&] { return done_pieces_.load(std::memory_order_acquire) == pieces; });
   }
 
  private:
-  void work(int index) {
+  // Claims and runs pieces of job `gen` until none is left. The claim counter carries the
+  // job's generation in its high half, so a worker that wakes late cannot claim a piece of
+  // a later job with an earlier job's function.
+  void run_pieces(std::uint64_t gen, const void* fn,
+                  void (*call)(const void*, std::int64_t, std::int64_t), std::int64_t n,
+                  std::int64_t pieces) {
+    for (;;) {
+      std::uint64_t v = next_.load(std::memory_order_acquire);
+      std::int64_t k = 0;
+      do {
+        if ((v >> 32) != (gen & 0xFFFFFFFFu)) return;
+        k = static_cast<std::int64_t>(v & 0xFFFFFFFFu);
+        if (k >= pieces) return;
+      } while (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel));
+      call(fn, n * k / pieces, n * (k + 1) / pieces);
+      if (done_pieces_.fetch_add(1, std::memory_order_acq_rel) + 1 == pieces) {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_.notify_one();
+      }
+    }
+  }
+
+  void work() {
     std::uint64_t seen = 0;
     for (;;) {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
-      if (index >= pieces_) continue;
-      const std::int64_t b = n_ * index / pieces_, e = n_ * (index + 1) / pieces_;
       const void* fn = fn_;
       void (*call)(const void*, std::int64_t, std::int64_t) = call_;
+      const std::int64_t n = n_, pieces = pieces_;
       lock.unlock();
-      call(fn, b, e);
-      lock.lock();
-      if (--pending_ == 0) done_.notify_one();
+      run_pieces(seen, fn, call, n, pieces);
     }
   }
 
   int num_threads_ = 1;
+  int pieces_per_thread_ = kPiecesPerThread;
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_, done_;
@@ -100,7 +137,8 @@ class ThreadPool {
   void (*call_)(const void*, std::int64_t, std::int64_t) = nullptr;
   std::int64_t n_ = 0;
   std::int64_t pieces_ = 0;
-  int pending_ = 0;
+  std::atomic<std::uint64_t> next_{0};      // (generation << 32) | next piece
+  std::atomic<std::int64_t> done_pieces_{0};
 };
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::reference

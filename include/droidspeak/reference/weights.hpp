@@ -143,18 +143,16 @@ struct ModelWeights {
                                       "positive, got " + std::to_string(cfg.intermediate_size) +
                                       " and " + std::to_string(cfg.vocab_size));
     }
-    if (!(cfg.rms_norm_eps > 0.0f) || !(cfg.rope_theta > 0.0f)) {
+    if (!(cfg.rms_norm_eps > 0.0f) || !(cfg.rope.theta > 0.0)) {
       return Status::invalid_argument("model config: rms_norm_eps and rope_theta must be positive");
     }
     if (cfg.head_dim % 2 != 0) {
       return Status::not_supported("model config: rotary embeddings need an even head_dim, got " +
                                    std::to_string(cfg.head_dim));
     }
-    if (cfg.rope_scaling.llama3 &&
-        (!(cfg.rope_scaling.factor > 0.0f) ||
-         !(cfg.rope_scaling.high_freq_factor > cfg.rope_scaling.low_freq_factor) ||
-         !(cfg.rope_scaling.low_freq_factor > 0.0f) ||
-         cfg.rope_scaling.original_max_position_embeddings <= 0)) {
+    if (cfg.rope.llama3_scaling &&
+        (!(cfg.rope.factor > 0.0) || !(cfg.rope.high_freq_factor > cfg.rope.low_freq_factor) ||
+         !(cfg.rope.low_freq_factor > 0.0) || cfg.rope.original_max_position_embeddings <= 0)) {
       return Status::invalid_argument(
           "model config: llama3 rope_scaling needs factor > 0, 0 < low_freq_factor < "
           "high_freq_factor and original_max_position_embeddings > 0");
