@@ -13,8 +13,11 @@
 
 namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
 
-Status copy_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
-  DROIDSPEAK_TRY(layout::can_implement(a, layout::IndexMemory::kDevice));
+namespace {
+
+Status checked_copy(const layout::KvCopyArgs& a, layout::CopyDirection direction,
+                    CUstream_st* stream) {
+  DROIDSPEAK_TRY(layout::can_implement(a, layout::IndexMemory::kDevice, direction));
   const detail::KvCopyMap map{
       a.src, a.dst,
       detail::make_kv_rows(a.layers, a.src_tokens, a.dst_token_begin, a.src.layout.num_kv_heads())};
@@ -23,24 +26,18 @@ Status copy_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
                                  stream);
 }
 
+}  // namespace
+
+Status copy_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
+  return checked_copy(a, layout::CopyDirection::kAny, stream);
+}
+
 Status gather_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
-  if (a.src.layout.kind == layout::LayoutKind::kTransfer ||
-      a.dst.layout.kind != layout::LayoutKind::kTransfer) {
-    return Status::invalid_argument(
-        "gather_kv: expects a paged src and a transfer-layout dst, got " +
-        a.src.layout.describe() + " -> " + a.dst.layout.describe());
-  }
-  return copy_kv(a, stream);
+  return checked_copy(a, layout::CopyDirection::kGather, stream);
 }
 
 Status scatter_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
-  if (a.src.layout.kind != layout::LayoutKind::kTransfer ||
-      a.dst.layout.kind == layout::LayoutKind::kTransfer) {
-    return Status::invalid_argument(
-        "scatter_kv: expects a transfer-layout src and a paged dst, got " +
-        a.src.layout.describe() + " -> " + a.dst.layout.describe());
-  }
-  return copy_kv(a, stream);
+  return checked_copy(a, layout::CopyDirection::kScatter, stream);
 }
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
