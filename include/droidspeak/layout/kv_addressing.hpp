@@ -42,6 +42,16 @@ struct RowStrides {
   }
 };
 
+//! Reads an index-array entry: through the read-only data cache on the device (the arrays
+//! never change during a kernel), a plain load on the host.
+DROIDSPEAK_HOST_DEVICE std::int32_t read_index(const std::int32_t* p) {
+#if defined(__CUDA_ARCH__)
+  return __ldg(p);
+#else
+  return *p;
+#endif
+}
+
 //! Divides with the `/` and `%` operators; a fast divider (layout/fast_divmod.hpp) models
 //! the same `divmod`, so the page lookup below is written once for both.
 struct PlainDivmod {
@@ -81,8 +91,8 @@ struct KvAddressing {
     std::int64_t block = 0;
     std::int64_t slot = 0;
     div.divmod(token, block, slot);
-    const std::int64_t first = first_page == nullptr ? 0 : *first_page;
-    const std::int64_t page = pages[first + block];
+    const std::int64_t first = first_page == nullptr ? 0 : read_index(first_page);
+    const std::int64_t page = read_index(pages + first + block);
     if (page < 0 || page >= num_pages) return -1;
     return strides.offset(layer, part, page, slot, 0);
   }
