@@ -18,9 +18,8 @@ namespace {
 Status checked_copy(const layout::KvCopyArgs& a, layout::CopyDirection direction,
                     CUstream_st* stream) {
   DROIDSPEAK_TRY(layout::can_implement(a, layout::IndexMemory::kDevice, direction));
-  const detail::KvCopyMap map{
-      a.src, a.dst,
-      detail::make_kv_rows(a.layers, a.src_tokens, a.dst_token_begin, a.src.layout.num_kv_heads())};
+  const detail::KvCopyMap map =
+      detail::KvCopyMap::make(a.src, a.dst, a.layers, a.src_tokens, a.dst_token_begin);
   return detail::launch_row_copy(map, a.src.dtype, a.dst.dtype, a.src.layout.head_dim(),
                                  {a.src.k_data, a.src.v_data, a.dst.k_data, a.dst.v_data},
                                  stream);
