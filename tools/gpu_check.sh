@@ -50,7 +50,7 @@ else
   cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n 1 | tr -d ' .')
   card=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)
 fi
-[[ "$cap" =~ ^[0-9]+$ ]] || fail "could not read the compute capability (got '$cap')"
+[[ "$cap" =~ ^[0-9]+(;[0-9]+)*$ ]] || fail "could not read the compute capability (got '$cap')"
 echo "gpu_check: $card, compute capability $cap"
 
 prefix=()

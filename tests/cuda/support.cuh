@@ -5,6 +5,8 @@
 #pragma once
 
 #include "droidspeak/layout/any_layout.hpp"
+#include "droidspeak/layout/layer_set.hpp"
+#include "droidspeak/layout/token_range.hpp"
 #include "droidspeak/layout/view.hpp"
 #include "support/layouts.hpp"  // test::OwnedCache, make_cache, all_specs
 
