@@ -110,27 +110,36 @@ constexpr DType kQuantTypes[] = {DType::kFP8E4M3, DType::kI8};
 
 }  // namespace
 
-TEST_CASE("quantize_kv matches the host at awkward sizes for every dtype pair") {
+// Every float/quantised dtype pair at awkward sizes: page sizes around 16, head_dim 64 / 80
+// / 128, one or eight heads.
+template <class F>
+void for_awkward_sizes(F&& check) {
   for (DType f : kFloatTypes) {
     for (DType q : kQuantTypes) {
       for (std::int64_t page : {1, 3, 16, 17}) {
         for (std::int64_t head_dim : {64, 80, 128}) {
           for (std::int64_t heads : {1, 8}) {
             QuantCase c;
-            c.src.page_size = page;
             c.float_dtype = f;
             c.quant_dtype = q;
             c.head_dim = head_dim;
             c.heads = heads;
-            c.dst_tokens = 40;
-            c.range = {3, 37};
-            c.dst_begin = 5;
-            check_quantize(c);
+            check(c, page);
           }
         }
       }
     }
   }
+}
+
+TEST_CASE("quantize_kv matches the host at awkward sizes for every dtype pair") {
+  for_awkward_sizes([](QuantCase c, std::int64_t page) {
+    c.src.page_size = page;
+    c.dst_tokens = 40;
+    c.range = {3, 37};
+    c.dst_begin = 5;
+    check_quantize(c);
+  });
 }
 
 TEST_CASE("quantize_kv matches the host for every layout pair") {
@@ -177,26 +186,13 @@ TEST_CASE("quantize_kv and dequantize_kv move a layer subset with gaps") {
 }
 
 TEST_CASE("dequantize_kv matches the host at awkward sizes for every dtype pair") {
-  for (DType q : kQuantTypes) {
-    for (DType f : kFloatTypes) {
-      for (std::int64_t page : {1, 3, 16, 17}) {
-        for (std::int64_t head_dim : {64, 80, 128}) {
-          for (std::int64_t heads : {1, 8}) {
-            QuantCase c;  // scatter: transfer -> paged
-            c.src = {LayoutKind::kTransfer, HeadOrder::kNHD, KvPlacement::kSplit, page};
-            c.dst = {LayoutKind::kBlockTable, HeadOrder::kHND, KvPlacement::kFused, page};
-            c.quant_dtype = q;
-            c.float_dtype = f;
-            c.head_dim = head_dim;
-            c.heads = heads;
-            c.dst_tokens = 41;
-            c.dst_begin = 4;
-            check_dequantize(c);
-          }
-        }
-      }
-    }
-  }
+  for_awkward_sizes([](QuantCase c, std::int64_t page) {  // scatter: transfer -> paged
+    c.src = {LayoutKind::kTransfer, HeadOrder::kNHD, KvPlacement::kSplit, page};
+    c.dst = {LayoutKind::kBlockTable, HeadOrder::kHND, KvPlacement::kFused, page};
+    c.dst_tokens = 41;
+    c.dst_begin = 4;
+    check_dequantize(c);
+  });
 }
 
 TEST_CASE("dequantize_kv matches the host for every layout pair and unvectorised") {
