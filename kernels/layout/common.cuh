@@ -1,8 +1,9 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
-//! @file Internals shared by the layout kernels: error macro, the row spaces a grid walks
-//! (selected layer x K|V x token x head, or selected layer x token for E caches), vector
-//! loads and stores, and launch-shape helpers. Not installed; kernels/ only.
+//! @file Internals shared by the layout kernels: error macro, the units a grid walks (a KV
+//! token unit, selected layer x K|V x token, whose heads are a stride apart; or one E-cache
+//! row, selected layer x token), vector and streaming loads and stores, and launch-shape
+//! helpers (grid_for, cached per kernel and device). Not installed; kernels/ only.
 #pragma once
 
 #include "droidspeak/core/config.hpp"
