@@ -3,14 +3,12 @@
 //! @file Host gather (paged -> transfer) and scatter (transfer -> paged) against memcpy of
 //! the same bytes, measured in the same benchmark: bf16, head_dim 128, 8 KV heads, page 16.
 #include "droidspeak/layout/copy.hpp"
+#include "kv_bench_shape.hpp"
 
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <numeric>
-#include <random>
 #include <vector>
 
 using namespace droidspeak;
@@ -18,11 +16,7 @@ using namespace droidspeak::layout;
 
 namespace {
 
-constexpr std::int64_t kLayers = 32;
-constexpr std::int64_t kHeads = 8;
-constexpr std::int64_t kHeadDim = 128;
-constexpr std::int64_t kPage = 16;
-constexpr std::int64_t kBytesPerToken = kLayers * 2 * kHeads * kHeadDim * 2;  // bf16
+using namespace droidspeak::bench;
 
 struct Caches {
   std::int64_t tokens;
@@ -31,14 +25,11 @@ struct Caches {
   BlockTableLayout paged;
   TransferLayout flat;
 
-  explicit Caches(std::int64_t mib) : tokens(mib * (1 << 20) / kBytesPerToken) {
-    const std::int64_t pages = (tokens + kPage - 1) / kPage;
-    table.resize(static_cast<std::size_t>(pages));
-    std::iota(table.begin(), table.end(), 0);
-    std::shuffle(table.begin(), table.end(), std::mt19937(1));  // engine pages are scattered
-    paged = {PagePool{kLayers, pages, kPage, kHeads, kHeadDim, HeadOrder::kNHD, KvPlacement::kSplit},
-             table.data(), pages, tokens};
-    flat = {kLayers, tokens, kHeads, kHeadDim, HeadOrder::kNHD};
+  explicit Caches(std::int64_t mib)
+      : tokens(tokens_of(mib)),
+        table(shuffled_table(pages_of(tokens))),
+        paged(paged_layout(table.data(), tokens)),
+        flat(transfer_layout(tokens)) {
     k_pool.assign(static_cast<std::size_t>(paged.pool_elements() * 2), std::byte{1});
     v_pool.assign(k_pool.size(), std::byte{2});
     transfer.assign(static_cast<std::size_t>(flat.pool_elements() * 2), std::byte{3});

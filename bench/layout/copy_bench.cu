@@ -1,20 +1,19 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
 //! @file GPU gather (paged block-table NHD -> transfer layout) and scatter (the reverse),
-//! for all layers and for a layer subset with gaps, and the fused fp8 quantise-gather,
+//! for all layers and for a layer subset with gaps, the fused fp8 quantise-gather and
+//! dequantise-scatter, and the per-layer deviation,
 //! against cudaMemcpyAsync device-to-device of the same bytes in the same benchmark: bf16,
 //! head_dim 128, 8 KV heads, page 16, 32 layers, 8 MiB to 256 MiB. Timed with CUDA events
 //! (UseManualTime), L2 flushed before every timed operation.
 #include "droidspeak/cuda/device.hpp"
 #include "droidspeak/cuda/layout.hpp"
+#include "kv_bench_shape.hpp"
 
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <numeric>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -23,11 +22,7 @@ using namespace droidspeak::layout;
 
 namespace {
 
-constexpr std::int64_t kLayers = 32;
-constexpr std::int64_t kHeads = 8;
-constexpr std::int64_t kHeadDim = 128;
-constexpr std::int64_t kPage = 16;
-constexpr std::int64_t kBytesPerToken = kLayers * 2 * kHeads * kHeadDim * 2;  // bf16, K and V
+using namespace droidspeak::bench;
 
 // Reports a failed CUDA call as the benchmark's error; true when it failed.
 bool failed(benchmark::State& state, cudaError_t e, const char* what) {
@@ -66,24 +61,21 @@ struct Caches {
   TransferLayout flat;
 
   explicit Caches(std::int64_t mib)
-      : tokens(mib * (1 << 20) / kBytesPerToken),
-        pages((tokens + kPage - 1) / kPage),
+      : tokens(tokens_of(mib)),
+        pages(pages_of(tokens)),
         table(static_cast<std::size_t>(pages) * sizeof(std::int32_t)),
         k_pool(static_cast<std::size_t>(kLayers * pages * kPage * kHeads * kHeadDim * 2)),
         v_pool(static_cast<std::size_t>(kLayers * pages * kPage * kHeads * kHeadDim * 2)),
         transfer(static_cast<std::size_t>(tokens * kBytesPerToken)),
         fp8(static_cast<std::size_t>(tokens * kBytesPerToken / 2)),
         scales(static_cast<std::size_t>(kLayers * 2 * tokens * kHeads) * sizeof(float)) {
-    std::vector<std::int32_t> h_table(static_cast<std::size_t>(pages));
-    std::iota(h_table.begin(), h_table.end(), 0);
-    std::shuffle(h_table.begin(), h_table.end(), std::mt19937(1));  // engine pages are scattered
+    const std::vector<std::int32_t> h_table = shuffled_table(pages);
     if (table.ptr != nullptr) {
       (void)cudaMemcpy(table.ptr, h_table.data(), h_table.size() * sizeof(std::int32_t),
                        cudaMemcpyHostToDevice);
     }
-    paged = {PagePool{kLayers, pages, kPage, kHeads, kHeadDim, HeadOrder::kNHD, KvPlacement::kSplit},
-             static_cast<const std::int32_t*>(table.ptr), pages, tokens};
-    flat = {kLayers, tokens, kHeads, kHeadDim, HeadOrder::kNHD};
+    paged = paged_layout(static_cast<const std::int32_t*>(table.ptr), tokens);
+    flat = transfer_layout(tokens);
     // Non-zero bf16 values (0x3C00 is 0.0078125) so the quantiser has work to do.
     if (k_pool.ptr != nullptr) {
       (void)cudaMemset(k_pool.ptr, 0x3C, static_cast<std::size_t>(paged.pool_elements() * 2));
@@ -176,22 +168,6 @@ auto copy_op(benchmark::State& state, const KvCopyArgs& args) {
   };
 }
 
-void BM_gather_paged_to_transfer(benchmark::State& state) {
-  if (no_device(state)) return;
-  const Caches c(state.range(0));
-  if (!c.ok()) return state.SkipWithError("cudaMalloc failed");
-  const KvCopyArgs args{c.paged_view(), c.flat_view(), LayerSet::all(kLayers), {0, c.tokens}, 0};
-  run_against_memcpy(state, c.tokens * kBytesPerToken, copy_op(state, args));
-}
-
-void BM_scatter_transfer_to_paged(benchmark::State& state) {
-  if (no_device(state)) return;
-  const Caches c(state.range(0));
-  if (!c.ok()) return state.SkipWithError("cudaMalloc failed");
-  const KvCopyArgs args{c.flat_view(), c.paged_view(), LayerSet::all(kLayers), {0, c.tokens}, 0};
-  run_against_memcpy(state, c.tokens * kBytesPerToken, copy_op(state, args));
-}
-
 // The layers a DroidSpeak plan typically reuses: all but two recomputed intervals
 // ({4..7} and {20..23}), 24 of 32 layers, in one launch. memcpy copies as many bytes.
 LayerSet layers_with_gaps() {
@@ -200,24 +176,26 @@ LayerSet layers_with_gaps() {
   return s;
 }
 
-void BM_gather_layer_subset(benchmark::State& state) {
+// Gather (paged -> transfer) or scatter of `layers`; memcpy copies as many bytes.
+void bench_copy(benchmark::State& state, bool gather, const LayerSet& layers) {
   if (no_device(state)) return;
   const Caches c(state.range(0));
   if (!c.ok()) return state.SkipWithError("cudaMalloc failed");
-  const LayerSet subset = layers_with_gaps();
-  const KvCopyArgs args{c.paged_view(), c.flat_view(), subset, {0, c.tokens}, 0};
-  run_against_memcpy(state, c.tokens * kBytesPerToken / kLayers * subset.count(),
+  const KvCopyArgs args{gather ? c.paged_view() : c.flat_view(),
+                        gather ? c.flat_view() : c.paged_view(), layers, {0, c.tokens}, 0};
+  run_against_memcpy(state, c.tokens * kBytesPerToken / kLayers * layers.count(),
                      copy_op(state, args));
 }
 
+void BM_gather_paged_to_transfer(benchmark::State& state) {
+  bench_copy(state, true, LayerSet::all(kLayers));
+}
+void BM_scatter_transfer_to_paged(benchmark::State& state) {
+  bench_copy(state, false, LayerSet::all(kLayers));
+}
+void BM_gather_layer_subset(benchmark::State& state) { bench_copy(state, true, layers_with_gaps()); }
 void BM_scatter_layer_subset(benchmark::State& state) {
-  if (no_device(state)) return;
-  const Caches c(state.range(0));
-  if (!c.ok()) return state.SkipWithError("cudaMalloc failed");
-  const LayerSet subset = layers_with_gaps();
-  const KvCopyArgs args{c.flat_view(), c.paged_view(), subset, {0, c.tokens}, 0};
-  run_against_memcpy(state, c.tokens * kBytesPerToken / kLayers * subset.count(),
-                     copy_op(state, args));
+  bench_copy(state, false, layers_with_gaps());
 }
 
 // bf16 paged -> fp8 transfer with one scale per (layer, part, token, head): reads 2 bytes,
@@ -236,6 +214,43 @@ void BM_gather_quantize_fp8(benchmark::State& state) {
   });
 }
 
+// fp8 transfer -> bf16 paged with the scales of the quantise: the reverse traffic.
+void BM_scatter_dequantize_fp8(benchmark::State& state) {
+  if (no_device(state)) return;
+  const Caches c(state.range(0));
+  if (!c.ok()) return state.SkipWithError("cudaMalloc failed");
+  const KvDequantizeArgs args{c.fp8_view(), static_cast<const float*>(c.scales.ptr),
+                              c.paged_view(), LayerSet::all(kLayers), {0, c.tokens}, 0};
+  (void)cudaMemset(c.scales.ptr, 0, static_cast<std::size_t>(kLayers * 2 * c.tokens * kHeads) * 4);
+  const std::int64_t rows = kLayers * 2 * c.tokens * kHeads;
+  const std::int64_t traffic = c.tokens * kBytesPerToken * 3 / 2 + rows * 4;
+  run_against_memcpy(state, traffic / 2, [&state, args](cudaStream_t s) {
+    const Status st = cuda::dequantize_kv(args, s);
+    if (!st.is_ok()) state.SkipWithError(st.to_string().c_str());
+  });
+}
+
+// Per-layer deviation of the paged cache against the transfer one (both bf16): reads both,
+// writes a few statistics; memcpy moves the same traffic by copying one cache's bytes.
+void BM_deviation_paged_vs_transfer(benchmark::State& state) {
+  if (no_device(state)) return;
+  const Caches c(state.range(0));
+  if (!c.ok()) return state.SkipWithError("cudaMalloc failed");
+  const KvDeviationArgs args{c.paged_view(), c.flat_view(), LayerSet::all(kLayers), {0, c.tokens}};
+  std::size_t workspace_bytes = 0;
+  if (!cuda::kv_deviation(args, nullptr, nullptr, workspace_bytes, nullptr).is_ok()) {
+    return state.SkipWithError("kv_deviation size query failed");
+  }
+  const DeviceMemory workspace(workspace_bytes), out(sizeof(KvDeviation) * kLayers);
+  if (workspace.ptr == nullptr || out.ptr == nullptr) return state.SkipWithError("cudaMalloc failed");
+  run_against_memcpy(state, c.tokens * kBytesPerToken, [&](cudaStream_t s) {
+    std::size_t bytes = workspace_bytes;
+    const Status st = cuda::kv_deviation(args, static_cast<KvDeviation*>(out.ptr), workspace.ptr,
+                                         bytes, s);
+    if (!st.is_ok()) state.SkipWithError(st.to_string().c_str());
+  });
+}
+
 }  // namespace
 
 BENCHMARK(BM_gather_paged_to_transfer)->RangeMultiplier(2)->Range(8, 256)->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -243,5 +258,7 @@ BENCHMARK(BM_scatter_transfer_to_paged)->RangeMultiplier(2)->Range(8, 256)->UseM
 BENCHMARK(BM_gather_layer_subset)->RangeMultiplier(2)->Range(8, 256)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_scatter_layer_subset)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_gather_quantize_fp8)->RangeMultiplier(2)->Range(8, 256)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_scatter_dequantize_fp8)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_deviation_paged_vs_transfer)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -1,15 +1,19 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
-//! @file Internals shared by the layout kernels: error macro, the row spaces a grid walks
-//! (selected layer x K|V x token x head, or selected layer x token for E caches), vector
-//! loads and stores, and launch-shape helpers. Not installed; kernels/ only.
+//! @file Internals shared by the layout kernels: error macro, the units a grid walks (a KV
+//! token unit, selected layer x K|V x token, whose heads are a stride apart; or one E-cache
+//! row, selected layer x token), vector and streaming loads and stores, and launch-shape
+//! helpers (grid_for, cached per kernel and device). Not installed; kernels/ only.
 #pragma once
 
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/dtype.hpp"
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/layout/head_order.hpp"   // KvPart
+#include "droidspeak/layout/fast_divmod.hpp"
+#include "droidspeak/layout/kv_token_map.hpp"
 #include "droidspeak/layout/layer_set.hpp"
+#include "droidspeak/layout/operations.hpp"  // ECopyArgs
 #include "droidspeak/layout/token_range.hpp"
 #include "droidspeak/layout/view.hpp"
 
@@ -18,7 +22,9 @@
 #include <cstdint>
 #include <cstring>  // std::memcpy: register reinterpretation of loaded words
 #include <initializer_list>
+#include <mutex>
 #include <string>
+#include <vector>
 
 //! Returns Status::cuda_error naming the call and the runtime's message if `expr` failed.
 #define DROIDSPEAK_CUDA_TRY(expr)                                                     \
@@ -35,92 +41,91 @@ namespace droidspeak::inline DROIDSPEAK_ABI::cuda::detail {
 //! Threads per block of every layout kernel.
 inline constexpr int kBlockThreads = 256;
 
-//! The selected layers in ascending order. Expanded once on the host and passed in the
-//! kernel parameters, so a thread maps a row to its layer with one read instead of
-//! LayerSet::nth's bit loop, and no table is copied to the device.
-struct LayerTable {
-  std::uint8_t layer[layout::kMaxLayers];
-  std::int64_t count;
-};
+using layout::LayerTable;
 
-inline LayerTable make_layer_table(const layout::LayerSet& set) {
-  LayerTable t{};
-  t.count = 0;
-  for (std::int64_t l = 0; l < layout::kMaxLayers; ++l) {
-    if (set.contains(l)) t.layer[t.count++] = static_cast<std::uint8_t>(l);
+inline LayerTable make_layer_table(const layout::LayerSet& set) { return LayerTable::of(set); }
+
+//! One side of a KV copy as byte addresses: K rows from `k`, V rows from `v` (the same
+//! pointer unless the layout has two bases), `elem_bytes` per element, `head_bytes` from a
+//! token's head h row to its head h + 1 row.
+template <class Byte>
+struct KvBases {
+  Byte* k;
+  Byte* v;
+  std::int64_t elem_bytes;
+  std::int64_t head_bytes;
+
+  template <class View>
+  static KvBases of(const View& view) {
+    const std::int64_t e = dtype_size(view.dtype);
+    return {view.k_data, view.layout.two_bases() ? view.v_data : view.k_data, e,
+            view.layout.head_stride() * e};
   }
-  return t;
-}
-
-//! One K or V row of head_dim elements, with its token in both caches.
-struct KvRow {
-  std::int64_t layer;
-  layout::KvPart part;
-  std::int64_t src_token;
-  std::int64_t dst_token;
-  std::int64_t head;
-};
-
-//! Rows of a KV transfer in the order (selected layer, K|V, token, head), head fastest:
-//! row r of a transfer of T tokens and H heads is layer index r / (2 T H), part
-//! (r / (T H)) % 2, token (r / H) % T, head r % H.
-struct KvRows {
-  LayerTable layers;
-  std::int64_t num_tokens;
-  std::int64_t num_heads;
-  std::int64_t src_token_begin;
-  std::int64_t dst_token_begin;
-
-  DROIDSPEAK_HOST_DEVICE std::int64_t size() const {
-    return layers.count * 2 * num_tokens * num_heads;
-  }
-  DROIDSPEAK_HOST_DEVICE KvRow at(std::int64_t r) const {
-    const std::int64_t head = r % num_heads;
-    r /= num_heads;
-    const std::int64_t t = r % num_tokens;
-    r /= num_tokens;
-    return {layers.layer[r >> 1], static_cast<layout::KvPart>(r & 1), src_token_begin + t,
-            dst_token_begin + t, head};
+  DROIDSPEAK_HOST_DEVICE Byte* at(layout::KvPart part, std::int64_t offset) const {
+    return (part == layout::KvPart::kV ? v : k) + offset * elem_bytes;
   }
 };
 
-inline KvRows make_kv_rows(const layout::LayerSet& layers, const layout::TokenRange& src_tokens,
-                           std::int64_t dst_token_begin, std::int64_t num_heads) {
-  return {make_layer_table(layers), src_tokens.size(), num_heads, src_tokens.begin,
-          dst_token_begin};
-}
-
-//! Source and destination rows of a KV copy; `at` is false for a row to skip (a page index
-//! outside its pool). The addresses come from the views' own row(), the code the host uses.
+//! The token units of a KV copy (layout::KvTokenMap) with both caches' bases: `at` gives
+//! the head-0 rows of unit u, and is false for a unit to skip (a page index outside its
+//! pool). Head h of the unit is `h * src.head_bytes` / `h * dst.head_bytes` further on.
 struct KvCopyMap {
-  layout::ConstKvView src;
-  layout::KvView dst;
-  KvRows rows;
+  layout::KvTokenMap tokens;
+  KvBases<const std::byte> src;
+  KvBases<std::byte> dst;
 
-  DROIDSPEAK_HOST_DEVICE std::int64_t size() const { return rows.size(); }
-  DROIDSPEAK_HOST_DEVICE bool at(std::int64_t r, const std::byte*& s, std::byte*& d) const {
-    const KvRow row = rows.at(r);
-    s = src.row(row.layer, row.part, row.src_token, row.head);
-    d = dst.row(row.layer, row.part, row.dst_token, row.head);
-    return s != nullptr && d != nullptr;
+  static KvCopyMap make(const layout::ConstKvView& s, const layout::KvView& d,
+                        const layout::LayerSet& layers, const layout::TokenRange& src_tokens,
+                        std::int64_t dst_token_begin) {
+    return {layout::KvTokenMap::make(s.layout, d.layout, layers, src_tokens, dst_token_begin),
+            KvBases<const std::byte>::of(s), KvBases<std::byte>::of(d)};
+  }
+
+  DROIDSPEAK_HOST_DEVICE std::int64_t size() const { return tokens.size(); }
+  DROIDSPEAK_HOST_DEVICE std::int64_t heads() const { return tokens.num_heads; }
+  DROIDSPEAK_HOST_DEVICE std::int64_t src_head_bytes() const { return src.head_bytes; }
+  DROIDSPEAK_HOST_DEVICE std::int64_t dst_head_bytes() const { return dst.head_bytes; }
+  DROIDSPEAK_HOST_DEVICE bool at(std::int64_t u, layout::KvTokenUnit& unit, const std::byte*& s,
+                                 std::byte*& d) const {
+    unit = tokens.at(u);
+    if (unit.src_offset < 0 || unit.dst_offset < 0) return false;
+    s = src.at(unit.part, unit.src_offset);
+    d = dst.at(unit.part, unit.dst_offset);
+    return true;
+  }
+  DROIDSPEAK_HOST_DEVICE bool at(std::int64_t u, const std::byte*& s, std::byte*& d) const {
+    layout::KvTokenUnit unit;
+    return at(u, unit, s, d);
   }
 };
 
-//! Rows of an E-cache copy in the order (selected layer, token).
+//! Rows of an E-cache copy in the order (selected layer, token): one row per unit.
 struct ECopyMap {
-  layout::ConstEView src;
-  layout::EView dst;
+  layout::ConstEView src_view;
+  layout::EView dst_view;
   LayerTable layers;
   std::int64_t num_tokens;
+  layout::FastDivmod by_tokens;
   std::int64_t src_token_begin;
   std::int64_t dst_token_begin;
+
+  static ECopyMap make(const layout::ECopyArgs& a) {
+    const std::int64_t n = a.src_tokens.size();
+    return {a.src, a.dst, make_layer_table(a.layers), n, layout::FastDivmod(n < 1 ? 1 : n),
+            a.src_tokens.begin, a.dst_token_begin};
+  }
 
   DROIDSPEAK_HOST_DEVICE std::int64_t size() const { return layers.count * num_tokens; }
+  DROIDSPEAK_HOST_DEVICE std::int64_t heads() const { return 1; }
+  DROIDSPEAK_HOST_DEVICE std::int64_t src_head_bytes() const { return 0; }
+  DROIDSPEAK_HOST_DEVICE std::int64_t dst_head_bytes() const { return 0; }
   DROIDSPEAK_HOST_DEVICE bool at(std::int64_t r, const std::byte*& s, std::byte*& d) const {
-    const std::int64_t layer = layers.layer[r / num_tokens];
-    const std::int64_t t = r % num_tokens;
-    s = src.row(layer, src_token_begin + t);
-    d = dst.row(layer, dst_token_begin + t);
+    std::int64_t layer_index = 0;
+    std::int64_t t = 0;
+    by_tokens.divmod(r, layer_index, t);
+    const std::int64_t layer = layers.layer[layer_index];
+    s = src_view.row(layer, src_token_begin + t);
+    d = dst_view.row(layer, dst_token_begin + t);
     return true;
   }
 };
@@ -211,25 +216,63 @@ inline int group_shift_for(std::int64_t chunks) {
   return shift;
 }
 
-//! Blocks for a grid-stride walk of `kernel` over `rows` rows with groups of
-//! `1 << group_shift` lanes: enough to cover the rows, at most one wave of resident blocks
-//! on the current device (a partial second wave would leave SMs idle at the end). The
-//! queries are host-side only, so launches stay graph-capturable.
-template <class Kernel>
-Status grid_for(Kernel* kernel, std::int64_t rows, int group_shift, unsigned& blocks) {
+//! Resident blocks of `kernel` on the current device in one wave (SMs x blocks per SM),
+//! queried once per (kernel, device) and then read from a cache: launches pay one
+//! cudaGetDevice instead of three runtime queries. Host-side only, so launches stay
+//! graph-capturable.
+inline Status wave_blocks(const void* kernel, std::int64_t& wave) {
+  struct Entry {
+    const void* kernel;
+    int device;
+    std::int64_t wave;
+  };
+  static std::mutex mutex;
+  static std::vector<Entry> cache;
   int device = 0;
+  DROIDSPEAK_CUDA_TRY(cudaGetDevice(&device));
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    for (const Entry& e : cache) {
+      if (e.kernel == kernel && e.device == device) {
+        wave = e.wave;
+        return Status::ok();
+      }
+    }
+  }
   int sms = 0;
   int per_sm = 0;
-  DROIDSPEAK_CUDA_TRY(cudaGetDevice(&device));
   DROIDSPEAK_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   DROIDSPEAK_CUDA_TRY(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kBlockThreads, 0));
-  const std::int64_t rows_per_block = kBlockThreads >> group_shift;
-  const std::int64_t wanted = (rows + rows_per_block - 1) / rows_per_block;
-  const std::int64_t wave = static_cast<std::int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
+  wave = static_cast<std::int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
+  const std::lock_guard<std::mutex> lock(mutex);
+  cache.push_back({kernel, device, wave});
+  return Status::ok();
+}
+
+//! Blocks for a grid-stride walk of `kernel` over `units` units with groups of
+//! `1 << group_shift` lanes: enough to cover the units, at most one wave of resident
+//! blocks (a partial second wave would leave SMs idle at the end); larger walks loop.
+template <class Kernel>
+Status grid_for(Kernel* kernel, std::int64_t units, int group_shift, unsigned& blocks) {
+  std::int64_t wave = 0;
+  DROIDSPEAK_TRY(wave_blocks(reinterpret_cast<const void*>(kernel), wave));
+  const std::int64_t units_per_block = kBlockThreads >> group_shift;
+  const std::int64_t wanted = (units + units_per_block - 1) / units_per_block;
   const std::int64_t n = wanted < wave ? wanted : wave;
   blocks = static_cast<unsigned>(n < 1 ? 1 : n);
   return Status::ok();
+}
+
+//! Streaming load and store (evict-first: each byte of a copy is touched once, so it
+//! should not push the caller's working set out of L2).
+template <class Word>
+DROIDSPEAK_DEVICE Word load_streaming(const Word* p) {
+  return __ldcs(p);
+}
+template <class Word>
+DROIDSPEAK_DEVICE void store_streaming(Word* p, const Word& x) {
+  __stcs(p, x);
 }
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda::detail

@@ -13,34 +13,30 @@
 
 namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
 
-Status copy_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
-  DROIDSPEAK_TRY(layout::can_implement(a, layout::IndexMemory::kDevice));
-  const detail::KvCopyMap map{
-      a.src, a.dst,
-      detail::make_kv_rows(a.layers, a.src_tokens, a.dst_token_begin, a.src.layout.num_kv_heads())};
+namespace {
+
+Status checked_copy(const layout::KvCopyArgs& a, layout::CopyDirection direction,
+                    CUstream_st* stream) {
+  DROIDSPEAK_TRY(layout::can_implement(a, layout::IndexMemory::kDevice, direction));
+  const detail::KvCopyMap map =
+      detail::KvCopyMap::make(a.src, a.dst, a.layers, a.src_tokens, a.dst_token_begin);
   return detail::launch_row_copy(map, a.src.dtype, a.dst.dtype, a.src.layout.head_dim(),
                                  {a.src.k_data, a.src.v_data, a.dst.k_data, a.dst.v_data},
                                  stream);
 }
 
+}  // namespace
+
+Status copy_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
+  return checked_copy(a, layout::CopyDirection::kAny, stream);
+}
+
 Status gather_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
-  if (a.src.layout.kind == layout::LayoutKind::kTransfer ||
-      a.dst.layout.kind != layout::LayoutKind::kTransfer) {
-    return Status::invalid_argument(
-        "gather_kv: expects a paged src and a transfer-layout dst, got " +
-        a.src.layout.describe() + " -> " + a.dst.layout.describe());
-  }
-  return copy_kv(a, stream);
+  return checked_copy(a, layout::CopyDirection::kGather, stream);
 }
 
 Status scatter_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
-  if (a.src.layout.kind != layout::LayoutKind::kTransfer ||
-      a.dst.layout.kind == layout::LayoutKind::kTransfer) {
-    return Status::invalid_argument(
-        "scatter_kv: expects a transfer-layout src and a paged dst, got " +
-        a.src.layout.describe() + " -> " + a.dst.layout.describe());
-  }
-  return copy_kv(a, stream);
+  return checked_copy(a, layout::CopyDirection::kScatter, stream);
 }
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda

@@ -14,12 +14,7 @@ namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
 
 Status copy_e(const layout::ECopyArgs& a, CUstream_st* stream) {
   DROIDSPEAK_TRY(layout::can_implement(a));
-  const detail::ECopyMap map{a.src,
-                             a.dst,
-                             detail::make_layer_table(a.layers),
-                             a.src_tokens.size(),
-                             a.src_tokens.begin,
-                             a.dst_token_begin};
+  const detail::ECopyMap map = detail::ECopyMap::make(a);
   return detail::launch_row_copy(map, a.src.dtype, a.dst.dtype, a.src.layout.hidden_size,
                                  {a.src.data, a.dst.data}, stream);
 }

@@ -43,7 +43,13 @@ struct WordOf<1> {
   using type = std::uint8_t;
 };
 
-//! Equal dtypes: each row is `words_per_row` words of `kBytes` bytes, copied verbatim.
+//! Rows of a unit moved together: their loads are all issued before the first store, so
+//! each lane keeps kUnroll loads in flight instead of one.
+inline constexpr int kUnrollRows = 4;
+
+//! Equal dtypes: each row is `words_per_row` words of `kBytes` bytes, copied verbatim with
+//! streaming loads and stores. A group of lanes takes a unit (a token's heads, or one E
+//! row) and moves its rows kUnrollRows at a time.
 template <class Map, int kBytes>
 __global__ void __launch_bounds__(kBlockThreads)
     copy_words_kernel(const __grid_constant__ Map map, std::int64_t words_per_row,
@@ -51,62 +57,85 @@ __global__ void __launch_bounds__(kBlockThreads)
   using Word = typename WordOf<kBytes>::type;
   const RowWalk w = row_walk(blockIdx.x, gridDim.x, threadIdx.x, group_shift);
   const int group = 1 << group_shift;
-  const std::int64_t rows = map.size();
-  for (std::int64_t r = w.first; r < rows; r += w.stride) {
+  const std::int64_t units = map.size();
+  const std::int64_t heads = map.heads();
+  const std::int64_t sh = map.src_head_bytes();
+  const std::int64_t dh = map.dst_head_bytes();
+  for (std::int64_t u = w.first; u < units; u += w.stride) {
     const std::byte* s = nullptr;
     std::byte* d = nullptr;
-    if (!map.at(r, s, d)) continue;
-    const Word* sw = reinterpret_cast<const Word*>(s);
-    Word* dw = reinterpret_cast<Word*>(d);
-    for (std::int64_t c = w.lane; c < words_per_row; c += group) dw[c] = sw[c];
+    if (!map.at(u, s, d)) continue;
+    std::int64_t h = 0;
+    for (; h + kUnrollRows <= heads; h += kUnrollRows) {
+      for (std::int64_t c = w.lane; c < words_per_row; c += group) {
+        Word x[kUnrollRows];
+        DROIDSPEAK_UNROLL
+        for (int i = 0; i < kUnrollRows; ++i) {
+          x[i] = load_streaming(reinterpret_cast<const Word*>(s + (h + i) * sh) + c);
+        }
+        DROIDSPEAK_UNROLL
+        for (int i = 0; i < kUnrollRows; ++i) {
+          store_streaming(reinterpret_cast<Word*>(d + (h + i) * dh) + c, x[i]);
+        }
+      }
+    }
+    for (; h < heads; ++h) {
+      const Word* sw = reinterpret_cast<const Word*>(s + h * sh);
+      Word* dw = reinterpret_cast<Word*>(d + h * dh);
+      for (std::int64_t c = w.lane; c < words_per_row; c += group) {
+        store_streaming(dw + c, load_streaming(sw + c));
+      }
+    }
   }
 }
 
 //! Different dtypes: each row is `vecs_per_row` vectors of kVec elements, converted one by
-//! one with from_float<Dst>(to_float(x)).
+//! one with from_float<Dst>(to_float(x)); a group of lanes takes a unit's rows in turn.
 template <class Map, class Src, class Dst, int kVec>
 __global__ void __launch_bounds__(kBlockThreads)
     convert_rows_kernel(const __grid_constant__ Map map, std::int64_t vecs_per_row,
                         int group_shift) {
   const RowWalk w = row_walk(blockIdx.x, gridDim.x, threadIdx.x, group_shift);
   const int group = 1 << group_shift;
-  const std::int64_t rows = map.size();
-  for (std::int64_t r = w.first; r < rows; r += w.stride) {
+  const std::int64_t units = map.size();
+  const std::int64_t heads = map.heads();
+  for (std::int64_t u = w.first; u < units; u += w.stride) {
     const std::byte* s = nullptr;
     std::byte* d = nullptr;
-    if (!map.at(r, s, d)) continue;
-    const Src* sp = reinterpret_cast<const Src*>(s);
-    Dst* dp = reinterpret_cast<Dst*>(d);
-    for (std::int64_t c = w.lane; c < vecs_per_row; c += group) {
-      const Vec<Src, kVec> in = load_vec<Src, kVec>(sp + c * kVec);
-      Vec<Dst, kVec> out;
-      DROIDSPEAK_UNROLL
-      for (int i = 0; i < kVec; ++i) out.v[i] = from_float<Dst>(to_float(in.v[i]));
-      store_vec<Dst, kVec>(dp + c * kVec, out);
+    if (!map.at(u, s, d)) continue;
+    for (std::int64_t h = 0; h < heads; ++h) {
+      const Src* sp = reinterpret_cast<const Src*>(s + h * map.src_head_bytes());
+      Dst* dp = reinterpret_cast<Dst*>(d + h * map.dst_head_bytes());
+      for (std::int64_t c = w.lane; c < vecs_per_row; c += group) {
+        const Vec<Src, kVec> in = load_vec<Src, kVec>(sp + c * kVec);
+        Vec<Dst, kVec> out;
+        DROIDSPEAK_UNROLL
+        for (int i = 0; i < kVec; ++i) out.v[i] = from_float<Dst>(to_float(in.v[i]));
+        store_vec<Dst, kVec>(dp + c * kVec, out);
+      }
     }
   }
 }
 
-template <class Map, int kBytes>
-Status launch_copy_words(const Map& map, std::int64_t row_bytes, CUstream_st* stream) {
-  const std::int64_t words = row_bytes / kBytes;
-  const int shift = group_shift_for(words);
+//! Launches `kernel` over the units of `map` with groups sized for `per_row` accesses.
+template <class Map, class Kernel>
+Status launch_rows(Kernel* kernel, const Map& map, std::int64_t per_row, CUstream_st* stream) {
+  const int shift = group_shift_for(per_row);
   unsigned blocks = 0;
-  DROIDSPEAK_TRY(grid_for(copy_words_kernel<Map, kBytes>, map.size(), shift, blocks));
-  copy_words_kernel<Map, kBytes><<<blocks, kBlockThreads, 0, stream>>>(map, words, shift);
+  DROIDSPEAK_TRY(grid_for(kernel, map.size(), shift, blocks));
+  kernel<<<blocks, kBlockThreads, 0, stream>>>(map, per_row, shift);
   DROIDSPEAK_CUDA_TRY(cudaGetLastError());
   return Status::ok();
 }
 
+template <class Map, int kBytes>
+Status launch_copy_words(const Map& map, std::int64_t row_bytes, CUstream_st* stream) {
+  return launch_rows(copy_words_kernel<Map, kBytes>, map, row_bytes / kBytes, stream);
+}
+
 template <class Map, class Src, class Dst, int kVec>
 Status launch_convert(const Map& map, std::int64_t row_elements, CUstream_st* stream) {
-  const std::int64_t vecs = row_elements / kVec;
-  const int shift = group_shift_for(vecs);
-  unsigned blocks = 0;
-  DROIDSPEAK_TRY(grid_for(convert_rows_kernel<Map, Src, Dst, kVec>, map.size(), shift, blocks));
-  convert_rows_kernel<Map, Src, Dst, kVec><<<blocks, kBlockThreads, 0, stream>>>(map, vecs, shift);
-  DROIDSPEAK_CUDA_TRY(cudaGetLastError());
-  return Status::ok();
+  return launch_rows(convert_rows_kernel<Map, Src, Dst, kVec>, map, row_elements / kVec, stream);
 }
 
 //! Launches the copy of `map.size()` rows of `row_elements` elements from `src_dtype` to

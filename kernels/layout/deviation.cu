@@ -23,10 +23,11 @@ namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
 namespace detail {
 namespace {
 
-// Blocks per (layer, K|V): one per 64 rows, at most 64. A function of the arguments only,
-// never of the device, so the summation order (and the result) is the same everywhere.
-constexpr std::int64_t kRowsPerBlock = 64;
-constexpr std::int64_t kMaxBlocksPerPart = 64;
+// Blocks per (layer, K|V): one per 16 tokens, at most 256 (one layer's K and V alone fill
+// more than the 132 SMs of an H100/H200). A function of the arguments only, never of the
+// device, so the summation order (and the result) is the same everywhere.
+constexpr std::int64_t kTokensPerBlock = 16;
+constexpr std::int64_t kMaxBlocksPerPart = 256;
 
 //! The sums of one block (or, after the final kernel, of one layer's K or V).
 struct Partial {
@@ -46,8 +47,10 @@ struct NanMax {
 };
 
 struct DeviationParams {
-  layout::ConstKvView a;
-  layout::ConstKvView b;
+  layout::KvSide a;  // strides and page divider of each cache
+  layout::KvSide b;
+  KvBases<const std::byte> a_bases;
+  KvBases<const std::byte> b_bases;
   LayerTable layers;
   std::int64_t token_begin;
   std::int64_t num_tokens;
@@ -65,10 +68,11 @@ struct FinalParams {
   layout::KvDeviation* out;  // [>= largest layer + 1]
 };
 
-// Block (part_index, i) of a layer's K or V takes rows (token, head) i * G + g, stepping by
+// Block (part_index, i) of a layer's K or V takes tokens i * G + g, stepping by
 // G * blocks_per_part, where G is the number of lane groups per block and g this thread's
-// group; the lanes of a group split each row's vectors. The mapping depends only on the
-// arguments, so every run adds the same numbers in the same order.
+// group; a group looks each token's pages up once and walks its heads, its lanes
+// splitting each row's vectors. The mapping depends only on the arguments, so every run
+// adds the same numbers in the same order.
 template <class A, class B, int kVec>
 __global__ void __launch_bounds__(kBlockThreads)
     deviation_partial_kernel(const __grid_constant__ DeviationParams p) {
@@ -80,7 +84,6 @@ __global__ void __launch_bounds__(kBlockThreads)
   const int groups = kBlockThreads >> p.group_shift;
   const int group = static_cast<int>(threadIdx.x) >> p.group_shift;
   const int lane = static_cast<int>(threadIdx.x) & (group_size - 1);
-  const std::int64_t rows = p.num_tokens * p.num_heads;
 
   double sum_sq_diff = 0.0;
   double sum_sq_a = 0.0;
@@ -88,31 +91,34 @@ __global__ void __launch_bounds__(kBlockThreads)
   double dot = 0.0;
   double max_abs = 0.0;
   long long count = 0;
-  for (std::int64_t q = block_in_part * groups + group; q < rows;
+  for (std::int64_t q = block_in_part * groups + group; q < p.num_tokens;
        q += p.blocks_per_part * groups) {
-    const std::int64_t t = p.token_begin + q / p.num_heads;
-    const std::int64_t h = q % p.num_heads;
-    const std::byte* ra = p.a.row(layer, part, t, h);
-    const std::byte* rb = p.b.row(layer, part, t, h);
-    if (ra == nullptr || rb == nullptr) continue;  // a page outside its pool
-    const A* pa = reinterpret_cast<const A*>(ra);
-    const B* pb = reinterpret_cast<const B*>(rb);
-    for (std::int64_t c = lane; c < p.vecs_per_row; c += group_size) {
-      const Vec<A, kVec> va = load_vec<A, kVec>(pa + c * kVec);
-      const Vec<B, kVec> vb = load_vec<B, kVec>(pb + c * kVec);
-      DROIDSPEAK_UNROLL
-      for (int i = 0; i < kVec; ++i) {
-        const double x = to_float(va.v[i]);
-        const double y = to_float(vb.v[i]);
-        const double d = x - y;
-        sum_sq_diff += d * d;
-        sum_sq_a += x * x;
-        sum_sq_b += y * y;
-        dot += x * y;
-        const double ad = d < 0.0 ? -d : d;
-        if (ad > max_abs || ad != ad) max_abs = ad;
+    const std::int64_t t = p.token_begin + q;
+    const std::int64_t oa = p.a.token_offset(layer, part, t);
+    const std::int64_t ob = p.b.token_offset(layer, part, t);
+    if (oa < 0 || ob < 0) continue;  // a page outside its pool
+    const std::byte* ta = p.a_bases.at(part, oa);
+    const std::byte* tb = p.b_bases.at(part, ob);
+    for (std::int64_t h = 0; h < p.num_heads; ++h) {
+      const A* pa = reinterpret_cast<const A*>(ta + h * p.a_bases.head_bytes);
+      const B* pb = reinterpret_cast<const B*>(tb + h * p.b_bases.head_bytes);
+      for (std::int64_t c = lane; c < p.vecs_per_row; c += group_size) {
+        const Vec<A, kVec> va = load_vec<A, kVec>(pa + c * kVec);
+        const Vec<B, kVec> vb = load_vec<B, kVec>(pb + c * kVec);
+        DROIDSPEAK_UNROLL
+        for (int i = 0; i < kVec; ++i) {
+          const double x = to_float(va.v[i]);
+          const double y = to_float(vb.v[i]);
+          const double d = x - y;
+          sum_sq_diff += d * d;
+          sum_sq_a += x * x;
+          sum_sq_b += y * y;
+          dot += x * y;
+          const double ad = d < 0.0 ? -d : d;
+          if (ad > max_abs || ad != ad) max_abs = ad;
+        }
+        count += kVec;
       }
-      count += kVec;
     }
   }
 
@@ -171,8 +177,7 @@ struct DeviationPlan {
 };
 
 DeviationPlan plan_deviation(const layout::KvDeviationArgs& a) {
-  const std::int64_t rows = a.tokens.size() * a.a.layout.num_kv_heads();
-  std::int64_t bpp = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  std::int64_t bpp = (a.tokens.size() + kTokensPerBlock - 1) / kTokensPerBlock;
   bpp = bpp < 1 ? 1 : (bpp > kMaxBlocksPerPart ? kMaxBlocksPerPart : bpp);
   const std::int64_t parts = a.layers.count() * 2;
   return {bpp, parts, static_cast<std::size_t>(parts * bpp) * sizeof(Partial)};
@@ -214,8 +219,10 @@ Status kv_deviation(const layout::KvDeviationArgs& a, layout::KvDeviation* d_out
   if (d_out == nullptr) return Status::invalid_argument("kv_deviation: d_out is null");
   if (plan.parts == 0) return Status::ok();
   const std::int64_t dim = a.a.layout.head_dim();
-  detail::DeviationParams p{a.a,
-                            a.b,
+  detail::DeviationParams p{layout::KvSide::of(a.a.layout),
+                            layout::KvSide::of(a.b.layout),
+                            detail::KvBases<const std::byte>::of(a.a),
+                            detail::KvBases<const std::byte>::of(a.b),
                             detail::make_layer_table(a.layers),
                             a.tokens.begin,
                             a.tokens.size(),

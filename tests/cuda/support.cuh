@@ -5,6 +5,8 @@
 #pragma once
 
 #include "droidspeak/layout/any_layout.hpp"
+#include "droidspeak/layout/layer_set.hpp"
+#include "droidspeak/layout/token_range.hpp"
 #include "droidspeak/layout/view.hpp"
 #include "support/layouts.hpp"  // test::OwnedCache, make_cache, all_specs
 
@@ -136,5 +138,43 @@ inline bool same_bytes(const DeviceCache& d, const OwnedCache& h) {
 inline std::string describe(const LayoutSpec& s, DType d) {
   return s.name() + " " + std::string(to_string(d));
 }
+
+//! The names the CUDA layout tests use: `using namespace droidspeak::test::names;`.
+namespace names {
+using layout::HeadOrder;
+using layout::KvPart;
+using layout::KvPlacement;
+using layout::LayerSet;
+using layout::LayoutKind;
+using test::DeviceBuffer;
+using test::DeviceCache;
+using test::LayoutSpec;
+using test::OwnedCache;
+}  // namespace names
+
+//! The shape of a transfer between two caches, shared by the copy and quantise tests
+//! (each adds its dtypes): layouts, sizes, selected layers, source tokens and where they
+//! land, and whether the device bases are shifted by one element (the unvectorised path).
+struct TransferCase {
+  LayoutSpec src;
+  LayoutSpec dst;
+  std::int64_t layers = 3;
+  std::int64_t heads = 8;
+  std::int64_t head_dim = 128;
+  std::int64_t src_tokens = 37;
+  std::int64_t dst_tokens = 37;
+  layout::LayerSet selected = layout::LayerSet::all(3);
+  layout::TokenRange range{0, 37};
+  std::int64_t dst_begin = 0;
+  bool misalign = false;
+
+  //! "block-table NHD split page 16 bf16 -> transfer NHD fp8_e4m3, head_dim 128, ...".
+  std::string describe(DType from, DType to) const {
+    return test::describe(src, from) + " -> " + test::describe(dst, to) + ", head_dim " +
+           std::to_string(head_dim) + ", heads " + std::to_string(heads) + ", tokens " +
+           range.to_string() + " -> " + std::to_string(dst_begin) + ", layers " +
+           selected.to_string() + (misalign ? ", misaligned" : "");
+  }
+};
 
 }  // namespace droidspeak::test

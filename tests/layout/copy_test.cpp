@@ -134,6 +134,20 @@ TEST_CASE("gather and scatter insist on their direction") {
   CHECK(wrong.message().find("gather_kv: expects a paged src") == 0);
   CHECK(scatter_kv({p.cview(), t.view(), LayerSet::all(2), {0, 20}, 0}).code() ==
         StatusCode::kErrorInvalidArgument);
+  // The one can_implement that the host and the CUDA launchers share: direction first,
+  // then the copy's own checks under the operation's name.
+  test::OwnedCache t2 = test::make_cache(transfer, DType::kBF16, 2, 20, 8, 128, 0);
+  const KvCopyArgs both_transfer{t.cview(), t2.view(), LayerSet::all(2), {0, 20}, 0};
+  CHECK(can_implement(both_transfer, IndexMemory::kHost).is_ok());
+  CHECK(can_implement(both_transfer, IndexMemory::kDevice, CopyDirection::kGather)
+            .message()
+            .find("gather_kv: expects a paged src") == 0);
+  CHECK(can_implement(both_transfer, IndexMemory::kDevice, CopyDirection::kScatter)
+            .message()
+            .find("scatter_kv: expects a transfer-layout src") == 0);
+  const KvCopyArgs too_many{p.cview(), t.view(), LayerSet::all(3), {0, 20}, 0};
+  CHECK(can_implement(too_many, IndexMemory::kHost, CopyDirection::kGather).message() ==
+        "gather_kv: layer 2 selected but src has 2 and dst 2 layers");
 }
 
 TEST_CASE("E-cache copy moves the selected entry rows with conversion") {

@@ -7,11 +7,13 @@
 #include "droidspeak/core/concepts.hpp"
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
+#include "droidspeak/layout/kv_addressing.hpp"
 #include "droidspeak/layout/paged_layout.hpp"
 #include "droidspeak/layout/transfer_layout.hpp"
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 namespace droidspeak::inline DROIDSPEAK_ABI::layout {
 
@@ -31,54 +33,36 @@ struct KvLayout {
   KvLayout(const BlockTableLayout& l) : kind(LayoutKind::kBlockTable), block_table(l) {}  // NOLINT
   KvLayout(const CsrPageLayout& l) : kind(LayoutKind::kCsr), csr(l) {}  // NOLINT
 
-  DROIDSPEAK_HOST_DEVICE std::int64_t num_layers() const {
-    return kind == LayoutKind::kTransfer ? transfer.num_layers
-           : kind == LayoutKind::kBlockTable ? block_table.pool.num_layers
-                                              : csr.pool.num_layers;
+  //! Extents, strides and page lookup of the selected layout: the one place that looks at
+  //! `kind` for addressing. Cheap (a few multiplies, no index read), so the accessors below
+  //! call it each time instead of caching a table that edits of the members would outdate;
+  //! kernels call it once on the host and pass the table.
+  DROIDSPEAK_HOST_DEVICE KvAddressing addressing() const {
+    switch (kind) {
+      case LayoutKind::kBlockTable: return block_table.addressing();
+      case LayoutKind::kCsr: return csr.addressing();
+      case LayoutKind::kTransfer: break;
+    }
+    return transfer.addressing();
   }
-  DROIDSPEAK_HOST_DEVICE std::int64_t num_tokens() const {
-    return kind == LayoutKind::kTransfer ? transfer.num_tokens
-           : kind == LayoutKind::kBlockTable ? block_table.num_tokens
-                                              : csr.num_tokens;
-  }
-  DROIDSPEAK_HOST_DEVICE std::int64_t num_kv_heads() const {
-    return kind == LayoutKind::kTransfer ? transfer.num_kv_heads
-           : kind == LayoutKind::kBlockTable ? block_table.pool.num_kv_heads
-                                              : csr.pool.num_kv_heads;
-  }
-  DROIDSPEAK_HOST_DEVICE std::int64_t head_dim() const {
-    return kind == LayoutKind::kTransfer ? transfer.head_dim
-           : kind == LayoutKind::kBlockTable ? block_table.pool.head_dim
-                                              : csr.pool.head_dim;
-  }
+
+  DROIDSPEAK_HOST_DEVICE std::int64_t num_layers() const { return addressing().num_layers; }
+  DROIDSPEAK_HOST_DEVICE std::int64_t num_tokens() const { return addressing().num_tokens; }
+  DROIDSPEAK_HOST_DEVICE std::int64_t num_kv_heads() const { return addressing().num_kv_heads; }
+  DROIDSPEAK_HOST_DEVICE std::int64_t head_dim() const { return addressing().head_dim; }
   //! Elements of each base buffer a view of this layout points to.
-  DROIDSPEAK_HOST_DEVICE std::int64_t pool_elements() const {
-    return kind == LayoutKind::kTransfer ? transfer.pool_elements()
-           : kind == LayoutKind::kBlockTable ? block_table.pool_elements()
-                                              : csr.pool_elements();
-  }
+  DROIDSPEAK_HOST_DEVICE std::int64_t pool_elements() const { return addressing().pool_elements; }
   //! True when K rows are offsets from the K base and V rows from the V base (paged split
   //! pools); false when both are offsets from one base.
-  DROIDSPEAK_HOST_DEVICE bool two_bases() const {
-    return kind == LayoutKind::kBlockTable
-               ? block_table.pool.placement == KvPlacement::kSplit
-               : (kind == LayoutKind::kCsr && csr.pool.placement == KvPlacement::kSplit);
-  }
+  DROIDSPEAK_HOST_DEVICE bool two_bases() const { return addressing().two_bases; }
   //! Row start in elements from the part's base; -1 when a page index is out of the pool.
   DROIDSPEAK_HOST_DEVICE std::int64_t row_offset(std::int64_t layer, KvPart part,
                                                  std::int64_t token, std::int64_t head) const {
-    return kind == LayoutKind::kTransfer ? transfer.row_offset(layer, part, token, head)
-           : kind == LayoutKind::kBlockTable ? block_table.row_offset(layer, part, token, head)
-                                              : csr.row_offset(layer, part, token, head);
+    return addressing().row_offset(layer, part, token, head);
   }
-
   //! Elements from the row of (token, head) to that of (token, head + 1): the same for every
   //! token of a layout, so a token's rows are base + h * head_stride().
-  DROIDSPEAK_HOST_DEVICE std::int64_t head_stride() const {
-    return kind == LayoutKind::kTransfer ? transfer.head_stride()
-           : kind == LayoutKind::kBlockTable ? block_table.pool.head_stride()
-                                              : csr.pool.head_stride();
-  }
+  DROIDSPEAK_HOST_DEVICE std::int64_t head_stride() const { return addressing().strides.head; }
 
   //! Checks the selected layout's shape (index arrays are not read).
   Status validate() const {
@@ -122,6 +106,8 @@ struct KvLayout {
   }
 };
 
+static_assert(std::is_trivially_copyable_v<KvAddressing>);
+static_assert(std::is_trivially_copyable_v<KvLayout>);  // kernels take it by value
 static_assert(KvLayoutLike<TransferLayout>);
 static_assert(KvLayoutLike<BlockTableLayout>);
 static_assert(KvLayoutLike<CsrPageLayout>);

@@ -83,15 +83,11 @@ inline Result<RowFn> row_converter(DType src, DType dst) {
 
 }  // namespace detail
 
-//! Copies the selected K and V rows from `a.src` into `a.dst`, converting dtype with the
-//! rounding of core/dtype.hpp (bit-exact for equal dtypes). Same-dtype copies of more than
-//! kStreamingCopyBytes use non-temporal stores: the destination is not left in the caches.
-//! @param a  views in host memory (index arrays too); see KvCopyArgs.
-//! @return can_implement's status; on failure nothing is written. Empty layer sets and
-//!         empty token ranges are valid and write nothing. Deterministic.
-inline Status copy_kv(const KvCopyArgs& a) {
-  DROIDSPEAK_TRY(can_implement(a, IndexMemory::kHost));
-  Result<detail::RowFn> fn = detail::row_converter(a.src.dtype, a.dst.dtype);
+namespace detail {
+
+// The copy of copy_kv, gather_kv and scatter_kv once can_implement has passed.
+inline Status copy_kv_rows(const KvCopyArgs& a) {
+  Result<RowFn> fn = row_converter(a.src.dtype, a.dst.dtype);
   if (!fn) return fn.status();
   const std::int64_t heads = a.src.layout.num_kv_heads();
   const std::int64_t dim = a.src.layout.head_dim();
@@ -110,7 +106,7 @@ inline Status copy_kv(const KvCopyArgs& a) {
   auto flush = [&] {
     if (run_bytes <= 0) return;
     if (streaming) {
-      detail::copy_streaming(run_dst, run_src, static_cast<std::size_t>(run_bytes));
+      copy_streaming(run_dst, run_src, static_cast<std::size_t>(run_bytes));
     } else {
       std::memcpy(run_dst, run_src, static_cast<std::size_t>(run_bytes));
     }
@@ -139,26 +135,35 @@ inline Status copy_kv(const KvCopyArgs& a) {
     }
   }
   flush();
-  if (streaming) detail::streaming_fence();
+  if (streaming) streaming_fence();
   return Status::ok();
 }
 
-//! copy_kv from a paged cache into a contiguous one (the sender packing its cache).
-inline Status gather_kv(const KvCopyArgs& a) {
-  if (a.src.layout.kind == LayoutKind::kTransfer || a.dst.layout.kind != LayoutKind::kTransfer) {
-    return Status::invalid_argument("gather_kv: expects a paged src and a transfer-layout dst, got " +
-                                    a.src.layout.describe() + " -> " + a.dst.layout.describe());
-  }
-  return copy_kv(a);
+}  // namespace detail
+
+//! Copies the selected K and V rows from `a.src` into `a.dst`, converting dtype with the
+//! rounding of core/dtype.hpp (bit-exact for equal dtypes). Same-dtype copies of more than
+//! kStreamingCopyBytes use non-temporal stores: the destination is not left in the caches.
+//! @param a  views in host memory (index arrays too); see KvCopyArgs.
+//! @return can_implement's status; on failure nothing is written. Empty layer sets and
+//!         empty token ranges are valid and write nothing. Deterministic.
+inline Status copy_kv(const KvCopyArgs& a) {
+  DROIDSPEAK_TRY(can_implement(a, IndexMemory::kHost));
+  return detail::copy_kv_rows(a);
 }
 
-//! copy_kv from a contiguous cache into a paged one (the receiver adopting a cache).
+//! copy_kv from a paged cache into a contiguous one (the sender packing its cache);
+//! invalid_argument for any other layout pair (can_implement with CopyDirection::kGather).
+inline Status gather_kv(const KvCopyArgs& a) {
+  DROIDSPEAK_TRY(can_implement(a, IndexMemory::kHost, CopyDirection::kGather));
+  return detail::copy_kv_rows(a);
+}
+
+//! copy_kv from a contiguous cache into a paged one (the receiver adopting a cache);
+//! invalid_argument for any other layout pair (can_implement with CopyDirection::kScatter).
 inline Status scatter_kv(const KvCopyArgs& a) {
-  if (a.src.layout.kind != LayoutKind::kTransfer || a.dst.layout.kind == LayoutKind::kTransfer) {
-    return Status::invalid_argument("scatter_kv: expects a transfer-layout src and a paged dst, got " +
-                                    a.src.layout.describe() + " -> " + a.dst.layout.describe());
-  }
-  return copy_kv(a);
+  DROIDSPEAK_TRY(can_implement(a, IndexMemory::kHost, CopyDirection::kScatter));
+  return detail::copy_kv_rows(a);
 }
 
 //! Copies the selected E-cache rows, converting dtype. Same contract as copy_kv.

@@ -20,17 +20,6 @@ constexpr std::string_view to_string(HeadOrder o) noexcept {
   return o == HeadOrder::kNHD ? "NHD" : "HND";
 }
 
-//! Offset of row (token, head) inside a block of `block_tokens` tokens, in elements.
-//! Example: kHND, block_tokens 16, num_kv_heads 8, head_dim 128: (3, 2) -> (2*16 + 3)*128.
-DROIDSPEAK_HOST_DEVICE constexpr std::int64_t block_row_offset(HeadOrder order, std::int64_t token,
-                                                               std::int64_t head,
-                                                               std::int64_t block_tokens,
-                                                               std::int64_t num_kv_heads,
-                                                               std::int64_t head_dim) {
-  return order == HeadOrder::kNHD ? (token * num_kv_heads + head) * head_dim
-                                  : (head * block_tokens + token) * head_dim;
-}
-
 //! Which of the two caches of a layer: keys or values.
 enum class KvPart : std::uint8_t { kK = 0, kV = 1 };
 

@@ -151,11 +151,30 @@ inline bool is_quantized_dtype(DType d) { return d == DType::kFP8E4M3 || d == DT
 
 }  // namespace detail
 
-//! Checks a copy before it runs: valid views, matching heads and head_dim, layers and
-//! tokens inside both caches, no overlap. With IndexMemory::kHost also the index arrays.
-inline Status can_implement(const KvCopyArgs& a, IndexMemory where) {
-  return detail::check_transfer(a.src, a.dst, a.layers, a.src_tokens, a.dst_token_begin, where,
-                                "copy_kv");
+//! Which layout pairs a KV copy accepts: any (copy_kv), paged -> transfer (gather_kv) or
+//! transfer -> paged (scatter_kv). The host primitives and the CUDA launchers share it.
+enum class CopyDirection : std::uint8_t { kAny, kGather, kScatter };
+
+//! Checks a copy before it runs: the layout kinds `direction` asks for, valid views,
+//! matching heads and head_dim, layers and tokens inside both caches, no overlap. With
+//! IndexMemory::kHost also the index arrays. Messages name the operation (copy_kv,
+//! gather_kv or scatter_kv).
+inline Status can_implement(const KvCopyArgs& a, IndexMemory where,
+                            CopyDirection direction = CopyDirection::kAny) {
+  const bool src_paged = a.src.layout.kind != LayoutKind::kTransfer;
+  const bool dst_paged = a.dst.layout.kind != LayoutKind::kTransfer;
+  if (direction == CopyDirection::kGather && (!src_paged || dst_paged)) {
+    return Status::invalid_argument("gather_kv: expects a paged src and a transfer-layout dst, got " +
+                                    a.src.layout.describe() + " -> " + a.dst.layout.describe());
+  }
+  if (direction == CopyDirection::kScatter && (src_paged || !dst_paged)) {
+    return Status::invalid_argument("scatter_kv: expects a transfer-layout src and a paged dst, got " +
+                                    a.src.layout.describe() + " -> " + a.dst.layout.describe());
+  }
+  const char* op = direction == CopyDirection::kGather    ? "gather_kv"
+                   : direction == CopyDirection::kScatter ? "scatter_kv"
+                                                          : "copy_kv";
+  return detail::check_transfer(a.src, a.dst, a.layers, a.src_tokens, a.dst_token_begin, where, op);
 }
 
 //! As for a copy, plus: src is f32/f16/bf16, dst is fp8_e4m3/int8, scales non-null.

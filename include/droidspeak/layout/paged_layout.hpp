@@ -8,6 +8,7 @@
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/layout/checked_math.hpp"
 #include "droidspeak/layout/head_order.hpp"
+#include "droidspeak/layout/kv_addressing.hpp"
 
 #include <cstdint>
 #include <string>
@@ -40,21 +41,35 @@ struct PagePool {
   DROIDSPEAK_HOST_DEVICE constexpr std::int64_t pool_elements() const {
     return num_layers * num_pages * (placement == KvPlacement::kFused ? 2 : 1) * page_elements();
   }
+  //! Extents and strides of the pool, without a page list (pages == nullptr).
+  //! kSplit: page p of layer l is page l * num_pages + p of its part's pool; kFused: the K
+  //! and V halves of pool page l * num_pages + p are pages 2 (l * num_pages + p) + part.
+  DROIDSPEAK_HOST_DEVICE constexpr KvAddressing addressing() const {
+    KvAddressing a;
+    a.num_layers = num_layers;
+    a.num_kv_heads = num_kv_heads;
+    a.head_dim = head_dim;
+    a.pool_elements = pool_elements();
+    a.two_bases = placement == KvPlacement::kSplit;
+    a.page_size = page_size;
+    a.num_pages = num_pages;
+    a.strides = RowStrides::of_block(order, page_size, num_kv_heads, head_dim);
+    const std::int64_t parts = placement == KvPlacement::kFused ? 2 : 1;
+    a.strides.part = placement == KvPlacement::kFused ? page_elements() : 0;
+    a.strides.page = parts * page_elements();
+    a.strides.layer = num_pages * a.strides.page;
+    return a;
+  }
   //! Row (layer, part, page, slot-in-page, head), in elements from its pool's base.
   DROIDSPEAK_HOST_DEVICE constexpr std::int64_t row_offset(std::int64_t layer, KvPart part,
                                                            std::int64_t page, std::int64_t slot,
                                                            std::int64_t head) const {
-    const std::int64_t page_index =
-        placement == KvPlacement::kFused
-            ? (layer * num_pages + page) * 2 + static_cast<std::int64_t>(part)
-            : layer * num_pages + page;
-    return page_index * page_elements() +
-           block_row_offset(order, slot, head, page_size, num_kv_heads, head_dim);
+    return addressing().strides.offset(layer, part, page, slot, head);
   }
 
   //! Elements from the row of (token, head) to that of (token, head + 1).
   DROIDSPEAK_HOST_DEVICE constexpr std::int64_t head_stride() const {
-    return order == HeadOrder::kNHD ? head_dim : page_size * head_dim;
+    return addressing().strides.head;
   }
 
   Status validate() const {
@@ -92,13 +107,18 @@ struct BlockTableLayout {
   DROIDSPEAK_HOST_DEVICE constexpr std::int64_t pool_elements() const {
     return pool.pool_elements();
   }
+  //! The pool's table with this sequence's tokens and block table.
+  DROIDSPEAK_HOST_DEVICE constexpr KvAddressing addressing() const {
+    KvAddressing a = pool.addressing();
+    a.num_tokens = num_tokens;
+    a.pages = block_table;
+    return a;
+  }
   //! Row start in elements from its pool's base, or -1 when the table names a page outside
   //! the pool (device code skips such rows; host primitives reject them beforehand).
   DROIDSPEAK_HOST_DEVICE std::int64_t row_offset(std::int64_t layer, KvPart part,
                                                  std::int64_t token, std::int64_t head) const {
-    const std::int64_t page = block_table[token / pool.page_size];
-    if (page < 0 || page >= pool.num_pages) return -1;
-    return pool.row_offset(layer, part, page, token % pool.page_size, head);
+    return addressing().row_offset(layer, part, token, head);
   }
 
   //! Checks the pool and that the table covers num_tokens.
@@ -155,12 +175,18 @@ struct CsrPageLayout {
   DROIDSPEAK_HOST_DEVICE constexpr std::int64_t pool_elements() const {
     return pool.pool_elements();
   }
+  //! The pool's table with this request's tokens and page list (read at &indptr[request]).
+  DROIDSPEAK_HOST_DEVICE constexpr KvAddressing addressing() const {
+    KvAddressing a = pool.addressing();
+    a.num_tokens = num_tokens;
+    a.pages = indices;
+    a.first_page = indptr == nullptr ? nullptr : indptr + request;
+    return a;
+  }
   //! Row start in elements from its pool's base, or -1 for a page outside the pool.
   DROIDSPEAK_HOST_DEVICE std::int64_t row_offset(std::int64_t layer, KvPart part,
                                                  std::int64_t token, std::int64_t head) const {
-    const std::int64_t page = indices[indptr[request] + token / pool.page_size];
-    if (page < 0 || page >= pool.num_pages) return -1;
-    return pool.row_offset(layer, part, page, token % pool.page_size, head);
+    return addressing().row_offset(layer, part, token, head);
   }
 
   Status validate() const {

@@ -14,6 +14,24 @@
 
 namespace droidspeak::inline DROIDSPEAK_ABI::layout {
 
+namespace detail {
+
+// Calls f(layer, part, token, head) for every row of `layers` x K|V x `tokens` x heads, in
+// that order: the walk quantize_kv and dequantize_kv share.
+template <class F>
+void for_each_row(const LayerSet& layers, const TokenRange& tokens, std::int64_t heads, F&& f) {
+  for (std::int64_t i = 0; i < layers.count(); ++i) {
+    const std::int64_t layer = layers.nth(i);
+    for (KvPart part : {KvPart::kK, KvPart::kV}) {
+      for (std::int64_t t = tokens.begin; t < tokens.end; ++t) {
+        for (std::int64_t h = 0; h < heads; ++h) f(layer, part, t, h);
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
 //! Quantises each selected row with scale = absmax(row) / qmax (qmax 448 for fp8 e4m3,
 //! 127 for int8) and q = round(x * (qmax / absmax)), saturating; an all-zero row gets
 //! scale 0 and zeros. NaN elements do not count towards absmax.
@@ -31,25 +49,19 @@ inline Status quantize_kv(const KvQuantizeArgs& a) {
       using Src = typename decltype(s_tag)::type;
       using Q = typename decltype(q_tag)::type;
       if constexpr (sizeof(Q) == 1) {
-        for (std::int64_t i = 0; i < a.layers.count(); ++i) {
-          const std::int64_t layer = a.layers.nth(i);
-          for (KvPart part : {KvPart::kK, KvPart::kV}) {
-            for (std::int64_t t = a.src_tokens.begin; t < a.src_tokens.end; ++t) {
-              for (std::int64_t h = 0; h < heads; ++h) {
-                const auto* s = reinterpret_cast<const Src*>(a.src.row(layer, part, t, h));
-                auto* d = reinterpret_cast<Q*>(a.dst.row(layer, part, t + shift, h));
-                float absmax = 0.0f;
-                for (std::int64_t e = 0; e < dim; ++e) {
-                  const float v = abs_for_scale(to_float(s[e]));
-                  absmax = v > absmax ? v : absmax;
-                }
-                const RowScale rs = row_scale(absmax, qmax);
-                for (std::int64_t e = 0; e < dim; ++e) d[e] = quantize_value<Q>(to_float(s[e]), rs.inv_scale);
-                a.scales[scale_index(layer, part, t + shift, h, dst_tokens, heads)] = rs.scale;
-              }
-            }
+        detail::for_each_row(a.layers, a.src_tokens, heads, [&](std::int64_t layer, KvPart part,
+                                                                 std::int64_t t, std::int64_t h) {
+          const auto* s = reinterpret_cast<const Src*>(a.src.row(layer, part, t, h));
+          auto* d = reinterpret_cast<Q*>(a.dst.row(layer, part, t + shift, h));
+          float absmax = 0.0f;
+          for (std::int64_t e = 0; e < dim; ++e) {
+            const float v = abs_for_scale(to_float(s[e]));
+            absmax = v > absmax ? v : absmax;
           }
-        }
+          const RowScale rs = row_scale(absmax, qmax);
+          for (std::int64_t e = 0; e < dim; ++e) d[e] = quantize_value<Q>(to_float(s[e]), rs.inv_scale);
+          a.scales[scale_index(layer, part, t + shift, h, dst_tokens, heads)] = rs.scale;
+        });
       }
       return Status::ok();
     });
@@ -69,19 +81,13 @@ inline Status dequantize_kv(const KvDequantizeArgs& a) {
       using Q = typename decltype(q_tag)::type;
       using Dst = typename decltype(d_tag)::type;
       if constexpr (sizeof(Q) == 1) {
-        for (std::int64_t i = 0; i < a.layers.count(); ++i) {
-          const std::int64_t layer = a.layers.nth(i);
-          for (KvPart part : {KvPart::kK, KvPart::kV}) {
-            for (std::int64_t t = a.src_tokens.begin; t < a.src_tokens.end; ++t) {
-              for (std::int64_t h = 0; h < heads; ++h) {
-                const auto* s = reinterpret_cast<const Q*>(a.src.row(layer, part, t, h));
-                auto* d = reinterpret_cast<Dst*>(a.dst.row(layer, part, t + shift, h));
-                const float scale = a.scales[scale_index(layer, part, t, h, src_tokens, heads)];
-                for (std::int64_t e = 0; e < dim; ++e) d[e] = dequantize_value<Dst>(s[e], scale);
-              }
-            }
-          }
-        }
+        detail::for_each_row(a.layers, a.src_tokens, heads, [&](std::int64_t layer, KvPart part,
+                                                                 std::int64_t t, std::int64_t h) {
+          const auto* s = reinterpret_cast<const Q*>(a.src.row(layer, part, t, h));
+          auto* d = reinterpret_cast<Dst*>(a.dst.row(layer, part, t + shift, h));
+          const float scale = a.scales[scale_index(layer, part, t, h, src_tokens, heads)];
+          for (std::int64_t e = 0; e < dim; ++e) d[e] = dequantize_value<Dst>(s[e], scale);
+        });
       }
       return Status::ok();
     });

@@ -7,6 +7,7 @@
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/layout/checked_math.hpp"
 #include "droidspeak/layout/head_order.hpp"
+#include "droidspeak/layout/kv_addressing.hpp"
 
 #include <cstdint>
 #include <string>
@@ -32,18 +33,29 @@ struct TransferLayout {
   DROIDSPEAK_HOST_DEVICE constexpr std::int64_t pool_elements() const {
     return num_layers * 2 * num_tokens * num_kv_heads * head_dim;
   }
+  //! Extents and strides: one block of num_tokens x num_kv_heads rows per (layer, K|V).
+  DROIDSPEAK_HOST_DEVICE constexpr KvAddressing addressing() const {
+    KvAddressing a;
+    a.num_layers = num_layers;
+    a.num_tokens = num_tokens;
+    a.num_kv_heads = num_kv_heads;
+    a.head_dim = head_dim;
+    a.pool_elements = pool_elements();
+    a.strides = RowStrides::of_block(order, num_tokens, num_kv_heads, head_dim);
+    a.strides.part = num_tokens * num_kv_heads * head_dim;
+    a.strides.layer = 2 * a.strides.part;
+    return a;
+  }
   //! Start of the head_dim-long row (layer, part, token, head), in elements from the base.
   DROIDSPEAK_HOST_DEVICE constexpr std::int64_t row_offset(std::int64_t layer, KvPart part,
                                                            std::int64_t token,
                                                            std::int64_t head) const {
-    const std::int64_t block = layer * 2 + static_cast<std::int64_t>(part);
-    return block * num_tokens * num_kv_heads * head_dim +
-           block_row_offset(order, token, head, num_tokens, num_kv_heads, head_dim);
+    return addressing().strides.offset(layer, part, 0, token, head);
   }
 
   //! Elements from the row of (token, head) to that of (token, head + 1).
   DROIDSPEAK_HOST_DEVICE constexpr std::int64_t head_stride() const {
-    return order == HeadOrder::kNHD ? head_dim : num_tokens * head_dim;
+    return addressing().strides.head;
   }
 
   //! Extents are non-negative, heads and head_dim positive, and the buffer size fits int64.

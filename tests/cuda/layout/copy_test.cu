@@ -10,46 +10,28 @@
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace droidspeak;
-using droidspeak::layout::HeadOrder;
-using droidspeak::layout::KvPlacement;
-using droidspeak::layout::LayerSet;
-using droidspeak::layout::LayoutKind;
-using droidspeak::test::DeviceBuffer;
-using droidspeak::test::DeviceCache;
-using droidspeak::test::LayoutSpec;
-using droidspeak::test::OwnedCache;
+using namespace droidspeak::test::names;
 
 namespace {
 
-struct CopyCase {
-  LayoutSpec src;
-  LayoutSpec dst;
+struct CopyCase : test::TransferCase {
   DType src_dtype = DType::kBF16;
   DType dst_dtype = DType::kBF16;
-  std::int64_t layers = 3;
-  std::int64_t heads = 8;
-  std::int64_t head_dim = 80;
-  std::int64_t src_tokens = 37;
-  std::int64_t dst_tokens = 37;
-  LayerSet selected = LayerSet::all(3);
-  layout::TokenRange range{0, 37};
-  std::int64_t dst_begin = 0;
-  bool misalign = false;  // shift both device bases by one element
+  CopyCase() { head_dim = 80; }
 };
 
 // Runs the host copy on host caches and the kernel on device copies of the same (random
 // source, poisoned destination) caches, then compares every byte of the destinations.
 void check_copy(const CopyCase& c) {
-  INFO(test::describe(c.src, c.src_dtype) << " -> " << test::describe(c.dst, c.dst_dtype)
-                                          << ", head_dim " << c.head_dim << ", heads " << c.heads
-                                          << ", tokens " << c.range.to_string() << " -> "
-                                          << c.dst_begin << ", layers "
-                                          << c.selected.to_string());
+  INFO(c.describe(c.src_dtype, c.dst_dtype));
   OwnedCache src = test::make_cache(c.src, c.src_dtype, c.layers, c.src_tokens, c.heads,
                                     c.head_dim, 11);
   OwnedCache dst = test::make_cache(c.dst, c.dst_dtype, c.layers, c.dst_tokens, c.heads,
@@ -237,5 +219,95 @@ TEST_CASE("copy_e matches the host") {
         CHECK(d_dst.download(h_dst.size(), d_off) == h_dst);
       }
     }
+  }
+}
+
+TEST_CASE("copy_kv: grids of many waves, where the grid-stride loop iterates") {
+  // 3 layers x 2 x 40000 tokens = 240000 units; 64-element bf16 rows give 8 lanes a unit
+  // and 32 units a block: 7500 blocks wanted, far more than one wave of any GPU.
+  for (const DType to : {DType::kBF16, DType::kF32}) {
+    CopyCase c;
+    c.src = {LayoutKind::kBlockTable, HeadOrder::kNHD, KvPlacement::kSplit, 16};
+    c.dst = {LayoutKind::kTransfer, HeadOrder::kHND, KvPlacement::kSplit, 16};
+    c.dst_dtype = to;
+    c.heads = 6;  // one unrolled step of 4 rows and 2 rows left over
+    c.head_dim = 64;
+    c.src_tokens = c.dst_tokens = 40000;
+    c.range = {0, 40000};
+    check_copy(c);
+    std::swap(c.src, c.dst);  // and the scatter
+    c.src_dtype = to;
+    c.dst_dtype = DType::kBF16;
+    check_copy(c);
+  }
+}
+
+TEST_CASE("gather and scatter reach rows past 4 GiB of a page pool") {
+  // A bf16 split pool of 2^17 + 8 pages of 16 x 8 x 128: 32 KiB a page, each pool 4 GiB
+  // and a little. The request's 4 pages lie past 4 GiB (and one below), so every offset
+  // of interest needs 64 bits. The same bytes sit in a small host pool whose page i is
+  // the device's page table[i]: the host gather over it is the expected result.
+  const std::int64_t heads = 8, dim = 128, page = 16, tokens = 60;
+  const std::int64_t big_pages = (std::int64_t{1} << 17) + 8;
+  const std::vector<std::int32_t> table = {(1 << 17) + 3, 5, (1 << 17) + 7, (1 << 17) + 1};
+  const layout::PagePool big_pool{1, big_pages, page, heads, dim, HeadOrder::kNHD, KvPlacement::kSplit};
+  const std::size_t pool_bytes = static_cast<std::size_t>(big_pool.pool_elements() * 2);
+  const std::size_t page_bytes = static_cast<std::size_t>(big_pool.page_elements() * 2);
+  REQUIRE(pool_bytes > (std::size_t{1} << 32));
+  std::size_t free_bytes = 0, total_bytes = 0;
+  test::check_cuda(cudaMemGetInfo(&free_bytes, &total_bytes));
+  REQUIRE_MESSAGE(free_bytes > 2 * pool_bytes + (std::size_t{1} << 30),
+                  "needs " << 2 * pool_bytes / (1 << 20) << " MiB of free device memory");
+  // Host: pages 0..3 of a small pool in table order, random contents.
+  const std::vector<std::int32_t> identity = {0, 1, 2, 3};
+  const layout::PagePool small_pool{1, 4, page, heads, dim, HeadOrder::kNHD, KvPlacement::kSplit};
+  const layout::BlockTableLayout small{small_pool, identity.data(), 4, tokens};
+  std::vector<std::byte> k = test::random_bytes(DType::kBF16, small_pool.pool_elements(), 41);
+  std::vector<std::byte> v = test::random_bytes(DType::kBF16, small_pool.pool_elements(), 43);
+  const layout::TransferLayout flat{1, tokens, heads, dim, HeadOrder::kNHD};
+  std::vector<std::byte> expected = test::poisoned(flat.pool_elements() * 2);
+  REQUIRE(layout::gather_kv({layout::ConstKvView(k.data(), v.data(), DType::kBF16, small),
+                             layout::KvView(expected.data(), DType::kBF16, flat), LayerSet::all(1),
+                             {0, tokens}, 0})
+              .is_ok());
+  // Device: the big pools with the same pages at table[i].
+  DeviceBuffer d_k(pool_bytes), d_v(pool_bytes);
+  test::check_cuda(cudaMemset(d_k.get(), 0, pool_bytes));
+  test::check_cuda(cudaMemset(d_v.get(), 0, pool_bytes));
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const std::size_t at = static_cast<std::size_t>(table[i]) * page_bytes;
+    d_k.upload(k.data() + i * page_bytes, page_bytes, at);
+    d_v.upload(v.data() + i * page_bytes, page_bytes, at);
+  }
+  DeviceBuffer d_table = DeviceBuffer::from_vector(table);
+  const layout::BlockTableLayout big{big_pool, reinterpret_cast<const std::int32_t*>(d_table.get()),
+                                     4, tokens};
+  DeviceBuffer d_flat = DeviceBuffer::from_vector(test::poisoned(flat.pool_elements() * 2));
+  const Status g = cuda::gather_kv({layout::ConstKvView(d_k.get(), d_v.get(), DType::kBF16, big),
+                                    layout::KvView(d_flat.get(), DType::kBF16, flat),
+                                    LayerSet::all(1), {0, tokens}, 0},
+                                   nullptr);
+  REQUIRE_MESSAGE(g.is_ok(), g.to_string());
+  test::check_cuda(cudaDeviceSynchronize());
+  CHECK(d_flat.download(expected.size()) == expected);
+  // Scatter it back into cleared pools: the pages past 4 GiB hold the original bytes again
+  // (the last page only its 12 used tokens).
+  test::check_cuda(cudaMemset(d_k.get(), 0, pool_bytes));
+  test::check_cuda(cudaMemset(d_v.get(), 0, pool_bytes));
+  const Status s = cuda::scatter_kv({layout::ConstKvView(d_flat.get(), DType::kBF16, flat),
+                                     layout::KvView(d_k.get(), d_v.get(), DType::kBF16, big),
+                                     LayerSet::all(1), {0, tokens}, 0},
+                                    nullptr);
+  REQUIRE_MESSAGE(s.is_ok(), s.to_string());
+  test::check_cuda(cudaDeviceSynchronize());
+  const std::size_t row_bytes = static_cast<std::size_t>(heads * dim * 2);  // one NHD token
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const std::size_t used = std::min<std::size_t>(static_cast<std::size_t>(page),
+                                                   static_cast<std::size_t>(tokens) - i * static_cast<std::size_t>(page));
+    const std::size_t at = static_cast<std::size_t>(table[i]) * page_bytes;
+    const std::vector<std::byte> gk = d_k.download(used * row_bytes, at);
+    const std::vector<std::byte> gv = d_v.download(used * row_bytes, at);
+    CHECK(std::equal(gk.begin(), gk.end(), k.begin() + static_cast<std::ptrdiff_t>(i * page_bytes)));
+    CHECK(std::equal(gv.begin(), gv.end(), v.begin() + static_cast<std::ptrdiff_t>(i * page_bytes)));
   }
 }

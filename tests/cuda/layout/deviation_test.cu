@@ -18,15 +18,8 @@
 
 using namespace droidspeak;
 using droidspeak::layout::DeviationStats;
-using droidspeak::layout::HeadOrder;
 using droidspeak::layout::KvDeviation;
-using droidspeak::layout::KvPlacement;
-using droidspeak::layout::LayerSet;
-using droidspeak::layout::LayoutKind;
-using droidspeak::test::DeviceBuffer;
-using droidspeak::test::DeviceCache;
-using droidspeak::test::LayoutSpec;
-using droidspeak::test::OwnedCache;
+using namespace droidspeak::test::names;
 
 namespace {
 
@@ -187,4 +180,17 @@ TEST_CASE("kv_deviation workspace query and checks") {
   CHECK(cuda::kv_deviation(bad, nullptr, nullptr, query, nullptr).code() ==
         StatusCode::kErrorOutOfRange);
   test::check_cuda(cudaDeviceSynchronize());
+}
+
+TEST_CASE("kv_deviation over many tokens: every block's groups take several tokens") {
+  // 20000 tokens: 256 blocks per layer and part (the cap), each group of lanes walking
+  // about 5 tokens; the sums still match the host and repeat bit for bit.
+  DeviationCase c;
+  c.layers = 2;
+  c.selected = LayerSet::all(2);
+  c.heads = 4;
+  c.head_dim = 64;
+  c.tokens = 20000;
+  c.range = {0, 20000};
+  check_deviation(c);
 }

@@ -17,15 +17,8 @@
 #include <vector>
 
 using namespace droidspeak;
-using droidspeak::layout::HeadOrder;
 using droidspeak::layout::KvDeviation;
-using droidspeak::layout::KvPlacement;
-using droidspeak::layout::LayerSet;
-using droidspeak::layout::LayoutKind;
-using droidspeak::test::DeviceBuffer;
-using droidspeak::test::DeviceCache;
-using droidspeak::test::LayoutSpec;
-using droidspeak::test::OwnedCache;
+using namespace droidspeak::test::names;
 
 TEST_CASE("copy, quantise and deviation capture into a CUDA graph and replay") {
   const LayoutSpec paged{LayoutKind::kBlockTable, HeadOrder::kNHD, KvPlacement::kSplit, 16};

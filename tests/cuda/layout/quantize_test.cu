@@ -18,40 +18,15 @@
 #include <vector>
 
 using namespace droidspeak;
-using droidspeak::layout::HeadOrder;
-using droidspeak::layout::KvPart;
-using droidspeak::layout::KvPlacement;
-using droidspeak::layout::LayerSet;
-using droidspeak::layout::LayoutKind;
-using droidspeak::test::DeviceBuffer;
-using droidspeak::test::DeviceCache;
-using droidspeak::test::LayoutSpec;
-using droidspeak::test::OwnedCache;
+using namespace droidspeak::test::names;
 
 namespace {
 
-struct QuantCase {
-  LayoutSpec src{LayoutKind::kBlockTable, HeadOrder::kNHD, KvPlacement::kSplit, 16};
-  LayoutSpec dst{LayoutKind::kTransfer, HeadOrder::kNHD, KvPlacement::kSplit, 16};
+struct QuantCase : test::TransferCase {
   DType float_dtype = DType::kBF16;
   DType quant_dtype = DType::kFP8E4M3;
-  std::int64_t layers = 3;
-  std::int64_t heads = 8;
-  std::int64_t head_dim = 128;
-  std::int64_t src_tokens = 37;
-  std::int64_t dst_tokens = 37;
-  LayerSet selected = LayerSet::all(3);
-  layout::TokenRange range{0, 37};
-  std::int64_t dst_begin = 0;
-  bool misalign = false;  // shift the device bases by one element
+  QuantCase() { src = {LayoutKind::kBlockTable, HeadOrder::kNHD, KvPlacement::kSplit, 16}; }
 };
-
-std::string describe(const QuantCase& c, DType from, DType to) {
-  return test::describe(c.src, from) + " -> " + test::describe(c.dst, to) + ", head_dim " +
-         std::to_string(c.head_dim) + ", heads " + std::to_string(c.heads) + ", tokens " +
-         c.range.to_string() + " -> " + std::to_string(c.dst_begin) + ", layers " +
-         c.selected.to_string() + (c.misalign ? ", misaligned" : "");
-}
 
 std::vector<float> filled(std::int64_t n, float value) {
   return std::vector<float>(static_cast<std::size_t>(n), value);
@@ -74,7 +49,7 @@ void set_row(OwnedCache& c, std::int64_t layer, KvPart part, std::int64_t token,
 }
 
 void check_quantize(const QuantCase& c) {
-  INFO(describe(c, c.float_dtype, c.quant_dtype));
+  INFO(c.describe(c.float_dtype, c.quant_dtype));
   OwnedCache src = test::make_cache(c.src, c.float_dtype, c.layers, c.src_tokens, c.heads,
                                     c.head_dim, 13);
   OwnedCache dst = test::make_cache(c.dst, c.quant_dtype, c.layers, c.dst_tokens, c.heads,
@@ -105,7 +80,7 @@ void check_quantize(const QuantCase& c) {
 }
 
 void check_dequantize(const QuantCase& c) {
-  INFO(describe(c, c.quant_dtype, c.float_dtype));
+  INFO(c.describe(c.quant_dtype, c.float_dtype));
   OwnedCache src = test::make_cache(c.src, c.quant_dtype, c.layers, c.src_tokens, c.heads,
                                     c.head_dim, 19);
   OwnedCache dst = test::make_cache(c.dst, c.float_dtype, c.layers, c.dst_tokens, c.heads,
@@ -135,27 +110,36 @@ constexpr DType kQuantTypes[] = {DType::kFP8E4M3, DType::kI8};
 
 }  // namespace
 
-TEST_CASE("quantize_kv matches the host at awkward sizes for every dtype pair") {
+// Every float/quantised dtype pair at awkward sizes: page sizes around 16, head_dim 64 / 80
+// / 128, one or eight heads.
+template <class F>
+void for_awkward_sizes(F&& check) {
   for (DType f : kFloatTypes) {
     for (DType q : kQuantTypes) {
       for (std::int64_t page : {1, 3, 16, 17}) {
         for (std::int64_t head_dim : {64, 80, 128}) {
           for (std::int64_t heads : {1, 8}) {
             QuantCase c;
-            c.src.page_size = page;
             c.float_dtype = f;
             c.quant_dtype = q;
             c.head_dim = head_dim;
             c.heads = heads;
-            c.dst_tokens = 40;
-            c.range = {3, 37};
-            c.dst_begin = 5;
-            check_quantize(c);
+            check(c, page);
           }
         }
       }
     }
   }
+}
+
+TEST_CASE("quantize_kv matches the host at awkward sizes for every dtype pair") {
+  for_awkward_sizes([](QuantCase c, std::int64_t page) {
+    c.src.page_size = page;
+    c.dst_tokens = 40;
+    c.range = {3, 37};
+    c.dst_begin = 5;
+    check_quantize(c);
+  });
 }
 
 TEST_CASE("quantize_kv matches the host for every layout pair") {
@@ -202,26 +186,13 @@ TEST_CASE("quantize_kv and dequantize_kv move a layer subset with gaps") {
 }
 
 TEST_CASE("dequantize_kv matches the host at awkward sizes for every dtype pair") {
-  for (DType q : kQuantTypes) {
-    for (DType f : kFloatTypes) {
-      for (std::int64_t page : {1, 3, 16, 17}) {
-        for (std::int64_t head_dim : {64, 80, 128}) {
-          for (std::int64_t heads : {1, 8}) {
-            QuantCase c;  // scatter: transfer -> paged
-            c.src = {LayoutKind::kTransfer, HeadOrder::kNHD, KvPlacement::kSplit, page};
-            c.dst = {LayoutKind::kBlockTable, HeadOrder::kHND, KvPlacement::kFused, page};
-            c.quant_dtype = q;
-            c.float_dtype = f;
-            c.head_dim = head_dim;
-            c.heads = heads;
-            c.dst_tokens = 41;
-            c.dst_begin = 4;
-            check_dequantize(c);
-          }
-        }
-      }
-    }
-  }
+  for_awkward_sizes([](QuantCase c, std::int64_t page) {  // scatter: transfer -> paged
+    c.src = {LayoutKind::kTransfer, HeadOrder::kNHD, KvPlacement::kSplit, page};
+    c.dst = {LayoutKind::kBlockTable, HeadOrder::kHND, KvPlacement::kFused, page};
+    c.dst_tokens = 41;
+    c.dst_begin = 4;
+    check_dequantize(c);
+  });
 }
 
 TEST_CASE("dequantize_kv matches the host for every layout pair and unvectorised") {
@@ -262,4 +233,16 @@ TEST_CASE("quantize_kv validates before launching") {
                                      nullptr);
   CHECK(s.code() == StatusCode::kErrorInvalidArgument);
   CHECK(s.message().find("fp8_e4m3 or int8") != std::string::npos);
+}
+
+TEST_CASE("quantize_kv and dequantize_kv: grids of many waves") {
+  // 3 layers x 2 x 30000 tokens = 180000 units of 6 rows: the grid-stride loop iterates.
+  QuantCase c;
+  c.heads = 6;
+  c.head_dim = 64;
+  c.src_tokens = c.dst_tokens = 30000;
+  c.range = {0, 30000};
+  check_quantize(c);
+  std::swap(c.src, c.dst);
+  check_dequantize(c);
 }
