@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
   cuda::DeviceMemory tokens, hidden;
   if (!ok(tokens.allocate(host_tokens.size() * 4), "tokens") ||
       !ok(cudaMemcpy(tokens.get(), host_tokens.data(), host_tokens.size() * 4, cudaMemcpyHostToDevice), "upload") ||
-      !ok(hidden.allocate(static_cast<std::size_t>(n * c.hidden) * 4), "hidden")) {
+      !ok(hidden.allocate(static_cast<std::size_t>(n * c.hidden) * 4), "hidden") ||
+      !ok(cudaDeviceSynchronize(), "upload")) {  // legacy-stream copy vs non-blocking streams
     return 1;
   }
   const std::span<const std::int32_t> context(reinterpret_cast<const std::int32_t*>(tokens.get()), static_cast<std::size_t>(n));

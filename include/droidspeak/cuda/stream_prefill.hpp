@@ -112,12 +112,14 @@ class StreamPrefill {
   //! Enqueues the whole prefill: the transfer lane on `copy`, the compute lane on `compute`
   //! (see the file comment). No host synchronisation; the cache and `last_logits` are
   //! complete once `compute` reaches the end of what this enqueued. `copy` may equal
-  //! `compute` (one stream, list order). Fails with failed_precondition-like invalid_argument
-  //! before prepare(), or with the first launch's error (work already enqueued stays queued:
-  //! synchronise before reusing the buffers).
+  //! `compute` (one stream, list order). Fails with invalid_argument before prepare(), or
+  //! with the first failed call's error, labelled with its lane (work already enqueued stays
+  //! queued: synchronise before reusing the buffers).
   [[nodiscard]] Status enqueue(CUstream_st* compute, CUstream_st* copy) {
     if (!prepared_) return Status::invalid_argument("cuda prefill: enqueue before prepare");
-    if (copy != compute) {
+    // Fork only when the copy lane has work: a capture rejects a forked stream that is
+    // never joined back, and the suffix's wait on the last transfer step is the join.
+    if (copy != compute && schedule_.last_of(prefill::Lane::kTransfer) != prefill::kNoStep) {
       DROIDSPEAK_TRY(record_event(fork_.get(), compute));
       DROIDSPEAK_TRY(wait_event(copy, fork_.get()));
     }
@@ -146,7 +148,9 @@ class StreamPrefill {
 
   //! The compute lane alone on `compute` (after prepare()): each step first waits on the
   //! event of its `waits_for` step, as last recorded by enqueue_transfer (an event never
-  //! recorded is complete, so alone it reads whatever E was landed last).
+  //! recorded counts as complete). Alone, it reads whatever the landing rows hold: the E
+  //! of the last transfer, or the E[e + 1] an earlier compute lane left there in place; so
+  //! only for timing.
   [[nodiscard]] Status enqueue_compute(CUstream_st* compute) {
     if (!prepared_) return Status::invalid_argument("cuda prefill: enqueue before prepare");
     for (const prefill::ScheduleStep& step : schedule_.steps) {

@@ -64,7 +64,9 @@ struct Streams {
 DeviceBuffer tokens_on_device(std::int64_t count, std::int64_t salt, std::int64_t vocab) {
   std::vector<std::int32_t> t(static_cast<std::size_t>(count));
   for (std::int64_t i = 0; i < count; ++i) t[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 37 + salt) % vocab);
-  return DeviceBuffer::from_vector(t);
+  DeviceBuffer b = DeviceBuffer::from_vector(t);
+  check_cuda(cudaDeviceSynchronize());  // the test's streams are non-blocking: finish the upload
+  return b;
 }
 
 std::span<const std::int32_t> tokens(const DeviceBuffer& b, std::int64_t count) {
@@ -120,6 +122,7 @@ void poison(ToyDeviceEngine& e, std::int64_t capacity) {
   require_ok(e.reserve(capacity));
   const layout::KvView v = e.kv_cache();
   check_cuda(cudaMemset(v.k_data, 0xFF, static_cast<std::size_t>(v.pool_bytes())));
+  check_cuda(cudaDeviceSynchronize());  // the legacy-stream memset before any later stream work
 }
 
 struct Fixture {
@@ -226,7 +229,7 @@ TEST_CASE("the driver's cache equals a step-by-step composition and the host cop
   DeviceBuffer hidden(static_cast<std::size_t>(kN * h) * sizeof(float));
   for (const plan::LayerInterval& v : plan.intervals()) {
     const std::int64_t e_at = f.sender.e_layout.row_offset(v.first, 0) * 4;
-    check_cuda(cudaMemcpy(hidden.get(), f.sender.e.get() + e_at, hidden.bytes(), cudaMemcpyDeviceToDevice));
+    check_cuda(cudaMemcpyAsync(hidden.get(), f.sender.e.get() + e_at, hidden.bytes(), cudaMemcpyDeviceToDevice, s));
     require_ok(f.receiver.run_layers(v.first, v.last + 1, 0, kN, floats(hidden, kN * h), s));
     check_cuda(cudaStreamSynchronize(s));
   }

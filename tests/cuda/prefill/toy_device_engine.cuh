@@ -210,7 +210,9 @@ class ToyDeviceEngine {
     DROIDSPEAK_TRY(o_.allocate(static_cast<std::size_t>(rows * qd) * sizeof(float)));
     DROIDSPEAK_TRY(gate_.allocate(static_cast<std::size_t>(rows * c_.ffn) * sizeof(float)));
     DROIDSPEAK_TRY(up_.allocate(static_cast<std::size_t>(rows * c_.ffn) * sizeof(float)));
-    return Status::ok();
+    // The uploads and the clear ran on the legacy stream, which non-blocking streams do not
+    // wait for: finish them before any caller's stream touches the engine.
+    return cuda(cudaDeviceSynchronize(), "init");
   }
 
   layout::ModelGeometry geometry() const { return {c_.layers, c_.hidden, c_.q_heads, c_.kv_heads, c_.head_dim}; }
