@@ -11,6 +11,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
+#include <limits>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -170,4 +172,40 @@ TEST_CASE("a failed allocation in setup, and engine exceptions on the direct pat
   CHECK(s.message() == "partial prefill: compute: exception: engine boom");
   s = prefill::full_prefill(f.receiver, f.ctx, f.sfx, f.logits);
   CHECK(s.message() == "full prefill: exception: engine boom");
+}
+
+TEST_CASE("a NaN in the sender's KV or E is refused where it enters, naming the layer, on every path") {
+  Fixture f;
+  const prefill::SenderCaches sc = f.caches.caches();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto poison = [&](const std::byte* at, float value) {
+    std::memcpy(const_cast<std::byte*>(at), &value, sizeof value);  // the test owns these buffers
+  };
+  auto all_paths = [&](const char* plan, const std::string& expected) {
+    prefill::InProcessTransport link;
+    for (prefill::Overlap overlap : kBoth) {
+      CAPTURE(static_cast<int>(overlap));
+      const Status s = f.streamed(plan, link, overlap);
+      CHECK(s.code() == StatusCode::kErrorInvalidArgument);
+      CHECK(s.message() == "streamed partial prefill: " + expected);
+    }
+    const Status d = prefill::partial_prefill(f.receiver, *ReusePlan::parse(plan, 4), f.ctx, sc, f.sfx, f.logits);
+    CHECK(d.message() == "partial prefill: " + expected);
+  };
+
+  // KV of reused layer 1, V part, token 7, head 0, element 3.
+  const std::byte* v_row = sc.kv.row(1, layout::KvPart::kV, 7, 0);
+  REQUIRE(v_row != nullptr);
+  float kept = 0.0f;
+  std::memcpy(&kept, v_row + 3 * sizeof(float), sizeof kept);
+  poison(v_row + 3 * sizeof(float), nan);
+  all_paths("2-3", "adopt: the sender's KV holds a non-finite value at layer 1 V token 7 head 0 element 3");
+  poison(v_row + 3 * sizeof(float), kept);
+
+  // E entering layer 2, token 4, element 9.
+  const std::byte* e_row = sc.e.row(2, 4);
+  poison(e_row + 9 * sizeof(float), std::numeric_limits<float>::infinity());
+  all_paths("2-3", "compute: the sender's E holds a non-finite value at layer 2 token 4 element 9");
+  poison(e_row + 9 * sizeof(float), 0.0f);
+  f.check_recovers("2-3", prefill::Overlap::kPipelined);
 }

@@ -9,6 +9,7 @@
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/layout/copy.hpp"
+#include "droidspeak/layout/finite.hpp"
 #include "droidspeak/plan/reuse_plan.hpp"
 #include "droidspeak/prefill/engine.hpp"
 #include "droidspeak/prefill/schedule.hpp"
@@ -249,6 +250,7 @@ class Execution {
   Status adopt(const ScheduleStep& step) {
     const std::int64_t l = step.first_layer;
     const double start = since(t0_);
+    DROIDSPEAK_TRY(check_finite_kv(l));
     DROIDSPEAK_TRY(layout::copy_kv({kv_src_, cache_, layout::LayerSet::range(l, l + 1), {0, n_}, 0}));
     rep_.kv_bytes_adopted += step.bytes;
     transfer_events_.push_back({Kind::kAdopt, l, l, start, since(t0_)});
@@ -261,12 +263,29 @@ class Execution {
     if (step.first_layer == 0) {
       DROIDSPEAK_TRY(r_.embed(context_, hidden_));
     } else {
+      DROIDSPEAK_TRY(check_finite_e(step.first_layer));
       DROIDSPEAK_TRY(load_entry(e_src_, step.first_layer, n_, hidden_));
       rep_.e_bytes_used += step.bytes;
     }
     DROIDSPEAK_TRY(r_.run_layers(step.first_layer, step.last_layer + 1, 0, n_, hidden_, nullptr));
     rep_.timeline.push_back({Kind::kRecompute, step.first_layer, step.last_layer, start, since(t0_)});
     return Status::ok();
+  }
+
+  // Received bytes are checked where they enter the receiver: a NaN or infinity in the
+  // sender's KV or E (a corrupted transfer, a broken sender) would otherwise spread through
+  // attention into a finite-looking but wrong result. One read of what is adopted anyway.
+  Status check_finite_kv(std::int64_t l) const {
+    Result<layout::KvNonFinite> bad = layout::find_non_finite_kv(kv_src_, layout::LayerSet::range(l, l + 1), {0, n_});
+    if (!bad) return bad.status();
+    if (!bad->found) return Status::ok();
+    return Status::invalid_argument("the sender's KV holds a non-finite value at " + bad->to_string());
+  }
+  Status check_finite_e(std::int64_t l) const {
+    Result<layout::ENonFinite> bad = layout::find_non_finite_e(e_src_, layout::LayerSet::range(l, l + 1), {0, n_});
+    if (!bad) return bad.status();
+    if (!bad->found) return Status::ok();
+    return Status::invalid_argument("the sender's E holds a non-finite value at " + bad->to_string());
   }
 
   Status suffix(const ScheduleStep& step) {
