@@ -12,6 +12,7 @@
 #include "droidspeak/plan/reuse_plan.hpp"
 #include "droidspeak/prefill/engine.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/prefill/sender_caches.hpp"
 #include "droidspeak/profile/cost.hpp"
 #include "droidspeak/profile/quality.hpp"
 #include "droidspeak/profile/sample.hpp"
@@ -103,6 +104,16 @@ Status suffix_logits(E& r, std::span<const std::int32_t> suffix, std::int64_t n,
   DROIDSPEAK_TRY(r.run_layers(0, g.num_layers, n, m, h, nullptr));
   out.assign(static_cast<std::size_t>(m * r.vocab_size()), 0.0f);
   return r.logits(h, out);
+}
+
+// The sender's prefill of `context` with E captured entering every layer (any plan's entry)
+// and its KV left in the sender's own cache (valid until the sender's next context).
+template <prefill::Engine E>
+Result<prefill::SenderCacheBuffers> capture_all(E& sender, std::span<const std::int32_t> context) {
+  const std::int64_t L = sender.geometry().num_layers;
+  return prefill::SenderCacheBuffers::prefill(
+      sender, plan::ReusePlan::full_reuse(L), context,
+      {.layers = prefill::SenderLayers::kAll, .kv = prefill::SenderKv::kEngineCache, .dtype = DType::kF32});
 }
 
 // The grid's interval ends for a start s: the last layer of each group from s on.
@@ -228,7 +239,7 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
   ProfileCost& cost = res.cost;
   cost.timed = true;
   std::vector<detail::KeptSample> kept(prune ? samples.size() : 0);
-  std::vector<float> e_all, ref_logits, logits, hctx, tail;
+  std::vector<float> ref_logits, logits, hctx, tail;
   std::vector<std::vector<float>> entries(starts.size());     // the suffix's E[s] under full reuse
   std::vector<std::vector<float>> start0_logits;              // scored once the reference is known
   std::int64_t done = 0;
@@ -241,13 +252,13 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     const std::span<const std::int32_t> suffix(smp.suffix);
 
     // The sender's prefill, capturing E at every layer.
-    const layout::ECacheLayout el{layout::LayerSet::all(L), n, H};
-    e_all.assign(static_cast<std::size_t>(el.pool_elements()), 0.0f);
-    const layout::EView e_view(reinterpret_cast<std::byte*>(e_all.data()), DType::kF32, el);
+    Result<prefill::SenderCacheBuffers> sent = prefill::SenderCacheBuffers{};
     DROIDSPEAK_TRY(detail::timed(cost.sender_prefill, L * n, [&] {
-                     return prefill::sender_prefill(sender, smp.context, e_view);
+                     sent = detail::capture_all(sender, smp.context);
+                     return sent.status();
                    }).with_context("profile: sender"));
-    const layout::ConstKvView sender_kv = sender.kv_cache();
+    const layout::ConstEView e_view = sent->caches().e;
+    const layout::ConstKvView sender_kv = sent->caches().kv;
     if (prune) {
       detail::KeptSample& k = kept[si];
       k.kv_layout = {L, n, g.num_kv_heads, g.head_dim, layout::HeadOrder::kNHD};
@@ -488,7 +499,7 @@ Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::spa
   ProfileCost spent;
   spent.timed = true;
   const std::int64_t vocab = receiver.vocab_size();
-  std::vector<float> e_all, ref_logits, logits;
+  std::vector<float> ref_logits, logits;
   for (const Sample& smp : samples) {
     const auto n = static_cast<std::int64_t>(smp.context.size());
     const auto m = static_cast<std::int64_t>(smp.suffix.size());
@@ -496,11 +507,11 @@ Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::spa
       return Status::invalid_argument("evaluate_plans: every sample needs a context and a suffix of >= 2 tokens");
     }
     spent.full_prefill_passes += L * (n + m);
-    const layout::ECacheLayout el{layout::LayerSet::all(L), n, g.hidden_size};
-    e_all.assign(static_cast<std::size_t>(el.pool_elements()), 0.0f);
-    const layout::EView e_view(reinterpret_cast<std::byte*>(e_all.data()), DType::kF32, el);
-    DROIDSPEAK_TRY(detail::timed(spent.sender_prefill, L * n,
-                                 [&] { return prefill::sender_prefill(sender, smp.context, e_view); }));
+    Result<prefill::SenderCacheBuffers> sent = prefill::SenderCacheBuffers{};
+    DROIDSPEAK_TRY(detail::timed(spent.sender_prefill, L * n, [&] {
+      sent = detail::capture_all(sender, smp.context);
+      return sent.status();
+    }));
     DROIDSPEAK_TRY(detail::timed(spent.reference_prefill, L * (n + m), [&]() -> Status {
       DROIDSPEAK_TRY(prefill::full_prefill(receiver, smp.context, {}, {}));
       return detail::suffix_logits(receiver, smp.suffix, n, ref_logits);
@@ -514,7 +525,7 @@ Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::spa
                                         std::to_string(pq.plan.num_layers()) + " layers, not " + std::to_string(L));
       }
       DROIDSPEAK_TRY(detail::timed(spent.context_recompute, pq.plan.num_recomputed() * n, [&] {
-        return prefill::partial_prefill(receiver, pq.plan, smp.context, {sender.kv_cache(), e_view}, {}, {});
+        return prefill::partial_prefill(receiver, pq.plan, smp.context, sent->caches(), {}, {});
       }));
       DROIDSPEAK_TRY(detail::timed(spent.suffix, L * m,
                                    [&] { return detail::suffix_logits(receiver, smp.suffix, n, logits); }));
