@@ -18,6 +18,7 @@
 namespace droidspeak_cli::charts {
 
 //! One recompute interval [first, last] and its quality drop (a fraction: 0.05 is 5 %).
+//! NaN: the profiler pruned the interval (it provably cannot be on the front), drawn greyed.
 struct IntervalDrop {
   std::int64_t first = 0;
   std::int64_t last = 0;
@@ -150,6 +151,8 @@ inline void legend_box(svg::Document& d, double x, double y, double w, double h)
 //! (square-root scale, so small drops near the threshold stay distinguishable), with the
 //! value in each cell, the intervals within the threshold outlined and the selected one
 //! drawn thick.
+inline constexpr const char* kPrunedFill = "#e4e4e4";  //!< a pruned grid cell
+
 inline svg::Document heat_map(const HeatMapData& data) {
   const std::int64_t g = std::max<std::int64_t>(1, data.granularity);
   std::vector<std::int64_t> starts, ends;
@@ -161,11 +164,16 @@ inline svg::Document heat_map(const HeatMapData& data) {
   const double plot_w = cell * static_cast<double>(starts.size());
   const double plot_h = cell * static_cast<double>(ends.size());
   const double legend_x = left + plot_w + 40;
-  svg::Document d(legend_x + 150, top + plot_h + 90);
+  const double bar_h = std::min(plot_h, 240.0);  // the legend's colour bar
+  svg::Document d(legend_x + 150, std::max(top + plot_h + 90, top + bar_h + 140));
   d.text(d.width() / 2, 28, data.title, {.size = 16, .anchor = svg::Anchor::kMiddle, .bold = true});
 
   double vmax = data.full_reuse_drop;
-  for (const IntervalDrop& c : data.cells) vmax = std::max(vmax, c.drop);
+  bool any_pruned = false;
+  for (const IntervalDrop& c : data.cells) {
+    if (std::isnan(c.drop)) any_pruned = true;
+    else vmax = std::max(vmax, c.drop);
+  }
   if (!(vmax > 0)) vmax = 1e-6;
   auto colour = [&](double v) { return detail::ramp(std::sqrt(std::max(0.0, v) / vmax)); };
   auto col = [&](std::int64_t first) { return static_cast<double>(first / g); };
@@ -177,6 +185,16 @@ inline svg::Document heat_map(const HeatMapData& data) {
   for (const IntervalDrop& c : data.cells) {
     const double x = left + cell * col(c.first);
     const double y = top + plot_h - cell * (row(c.last) + 1);  // end layer grows upwards
+    if (std::isnan(c.drop)) {
+      const std::string tip = "recompute " + std::to_string(c.first) + "-" + std::to_string(c.last) +
+                              ": pruned (provably not on the front; measured on some samples only)";
+      d.rect(x, y, cell, cell, kPrunedFill, "white", 1, tip);
+      if (cell >= 30) {
+        d.text(x + cell / 2, y + cell / 2 + 4, "pruned",
+               {.size = 8, .anchor = svg::Anchor::kMiddle, .fill = "#777"});
+      }
+      continue;
+    }
     const std::string tip = "recompute " + std::to_string(c.first) + "-" + std::to_string(c.last) +
                             ": " + data.measure + " " + detail::pct(c.drop, 2, data.percent);
     d.rect(x, y, cell, cell, colour(c.drop), "white", 1, tip);
@@ -223,8 +241,7 @@ inline svg::Document heat_map(const HeatMapData& data) {
 
   // Legend: the colour scale, the threshold outline and the selection.
   d.begin_group("legend");
-  const double bar_h = std::min(plot_h, 240.0);
-  detail::legend_box(d, legend_x - 10, top - 10, 150, bar_h + 110);
+  detail::legend_box(d, legend_x - 10, top - 10, 150, bar_h + (any_pruned ? 132 : 110));
   d.text(legend_x, top + 5, data.measure, {.size = 12, .bold = true});
   const int steps = 48;
   for (int i = 0; i < steps; ++i) {
@@ -245,7 +262,11 @@ inline svg::Document heat_map(const HeatMapData& data) {
          {.size = 10});
   d.rect(legend_x, ly + 22, 14, 14, "none", "#00a000", 3);
   d.text(legend_x + 20, ly + 33, "selected plan", {.size = 10});
-  d.text(legend_x, ly + 56, "(sqrt colour scale)", {.size = 9, .fill = "#666"});
+  if (any_pruned) {
+    d.rect(legend_x, ly + 44, 14, 14, kPrunedFill, "#999", 1);
+    d.text(legend_x + 20, ly + 55, "pruned (not on front)", {.size = 10});
+  }
+  d.text(legend_x, ly + (any_pruned ? 78 : 56), "(sqrt colour scale)", {.size = 9, .fill = "#666"});
   d.end_group();
   return d;
 }

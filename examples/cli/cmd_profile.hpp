@@ -4,7 +4,9 @@
 //! file, print the Pareto front and draw the grid and the front.
 #pragma once
 
+#include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,10 @@ struct ProfileCommand {
   std::int64_t max_intervals = 1;
   std::string measure = "loss";
   std::int64_t max_samples = 0;
+  //! Prune exactly for a loss or KL measure: plans that provably cannot be on the front or be
+  //! selected stop being measured (profile::ProfileOptions::prune_for); the front and the
+  //! selection are the exhaustive sweep's. Accuracy never prunes.
+  bool prune = true;
 };
 
 //! Profiles, selects, writes `cmd.out` and the two pictures; prints a report on stdout.
@@ -56,26 +62,45 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
       static_cast<long long>(m_sum / count), static_cast<long long>(cmd.granularity));
   std::fflush(stdout);
 
+  const bool prunes = cmd.prune && *measure != ds::plan::QualityMeasure::kAccuracy;
+  const std::optional<ds::plan::QualityMeasure> prune_for =
+      prunes ? std::optional(*measure) : std::nullopt;
   ProgressBar bar("profiling");
   const auto t0 = std::chrono::steady_clock::now();
   Result<ds::profile::ProfileResult> pr = ds::profile::profile_intervals(
       pair.sender, pair.receiver, std::span(*samples),
       {.granularity = cmd.granularity,
        .progress = [&](std::int64_t d, std::int64_t t) { bar.update(d, t); },
-       .prune_for = {}});
+       .prune_for = prune_for});
   if (!pr) return pr.status();
   const double seconds = seconds_since(t0);
   std::vector<ds::plan::ProfiledPlan> points = pr->drops(*measure);
-  std::vector<ds::profile::PlanQuality> qualities = pr->grid;
+  // Measured plans only: a pruned plan's metrics sum some of the samples.
+  std::vector<ds::profile::PlanQuality> qualities;
+  for (const ds::profile::PlanQuality& q : pr->grid) {
+    if (q.complete) qualities.push_back(q);
+  }
+  const auto pruned = static_cast<std::int64_t>(pr->grid.size() - qualities.size());
+  ds::profile::ProfileCost cost = pr->cost;
+  ds::profile::ProfileCost sweep = pr->exhaustive_cost;
   // Select on the grid; with several intervals allowed, measure the cheaper multi-interval
   // candidates and select again (plan::select_extended).
   auto evaluate = [&](std::span<const ds::plan::ReusePlan> extra) -> Result<std::vector<double>> {
     std::printf("evaluating %zu %s plans cheaper than the grid's selection\n", extra.size(),
                 cmd.max_intervals == 2 ? "two-interval" : "multi-interval");
     ds::profile::QualityMetrics full;
-    Result<std::vector<ds::profile::PlanQuality>> q =
-        ds::profile::evaluate_plans(pair.sender, pair.receiver, std::span(*samples), extra, &full);
+    ds::profile::ProfileCost spent;
+    Result<std::vector<ds::profile::PlanQuality>> q = ds::profile::evaluate_plans(
+        pair.sender, pair.receiver, std::span(*samples), extra, &full, &spent);
     if (!q) return q.status();
+    // Both sides pay for these plans: the profiler all of it, the sweep (which has the
+    // sender's and the reference prefill already) their context and suffix passes.
+    cost.sender_prefill += spent.sender_prefill;
+    cost.reference_prefill += spent.reference_prefill;
+    cost.context_recompute += spent.context_recompute;
+    cost.suffix += spent.suffix;
+    sweep.context_recompute.layer_token_passes += spent.context_recompute.layer_token_passes;
+    sweep.suffix.layer_token_passes += spent.suffix.layer_token_passes;
     std::vector<double> drops;
     for (const ds::profile::PlanQuality& pq : *q) {
       drops.push_back(ds::profile::quality_drop(pq.quality, full, *measure));
@@ -92,12 +117,21 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
   if (front.empty())
     return Status::internal("profiling gave no finite quality measurement (NaN logits?)");
 
-  std::printf(
-      "profiled in %.1f s: %.2f full prefills of context compute (each interval from scratch: "
-      "%.2f)\n\n",
-      seconds, pr->context_prefills(),
-      static_cast<double>(pr->exhaustive_context_layer_token_passes) /
-          static_cast<double>(L * pr->context_tokens));
+  // The profiling cost, every pass counted for both: the profiler's measured, the sweep's
+  // (each plan from scratch, profile::evaluate_plans) counted from the same grid and samples.
+  std::printf("profiled in %.1f s; cost, every pass counted, in full prefills of the samples:\n",
+              seconds);
+  std::printf("  profiler          %s\n", cost.describe().c_str());
+  std::printf("  exhaustive sweep  %s; counted, not timed\n", sweep.describe().c_str());
+  const double cost_ratio = sweep.prefills() > 0 ? cost.prefills() / sweep.prefills() : 0.0;
+  if (prunes) {
+    std::printf("  profiler / sweep  %.3f (%lld of %zu grid plans pruned for %s, exactly: the "
+                "front is the sweep's)\n\n",
+                cost_ratio, static_cast<long long>(pruned), pr->grid.size(),
+                std::string(ds::plan::to_string(*measure)).c_str());
+  } else {
+    std::printf("  profiler / sweep  %.3f (no pruning)\n\n", cost_ratio);
+  }
   const std::string what = cmd.measure == "kl"
                                ? "KL divergence, in nats, of the receiver's next-token "
                                  "distributions from those of its own full prefill"
@@ -159,6 +193,9 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
     file.frontier.push_back({p.plan.to_string(), quality_of(p.plan)});
   file.profile_context_layer_token_passes = pr->context_layer_token_passes;
   file.exhaustive_context_layer_token_passes = pr->exhaustive_context_layer_token_passes;
+  file.profile_cost = cost;
+  file.exhaustive_cost = sweep;
+  if (prunes) file.pruned_for = *measure;
   std::error_code ec;
   if (cmd.out.has_parent_path()) fs::create_directories(cmd.out.parent_path(), ec);
   DROIDSPEAK_TRY(ds::plan::write_plan_file(cmd.out, file));
@@ -204,8 +241,10 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
       .selected = {sel->plan.num_recomputed(), sel->quality_drop, sel->plan.to_string()},
       .threshold = cmd.threshold,
       .percent = cmd.measure != "kl"};
-  for (const ds::plan::ProfiledPlan& p : points)
+  for (const ds::plan::ProfiledPlan& p : points) {
+    if (std::isnan(p.quality_drop)) continue;  // pruned: not measured on every sample
     par.points.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
+  }
   for (const ds::plan::ProfiledPlan& p : front)
     par.front.push_back({p.plan.num_recomputed(), p.quality_drop, p.plan.to_string()});
   if (par.front.back().layers < L && par.front.back().drop > 0)

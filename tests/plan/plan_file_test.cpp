@@ -213,3 +213,94 @@ TEST_CASE("a plan for a receiver with another rms_norm_eps or architecture is re
   CHECK(back->receiver.rms_norm_eps == 1e-5);
   CHECK(plan::check_plan_matches(*back, record(0), record(1)).is_ok());
 }
+
+namespace {
+
+plan::PlanFile with_costs() {
+  plan::PlanFile p = example();
+  plan::ProfileCost c;
+  c.sender_prefill = {111, 0.25};
+  c.reference_prefill = {222, 0.5};
+  c.context_recompute = {333, 1.125};
+  c.suffix = {444, 0.0625};
+  c.full_prefill_passes = 250;
+  c.timed = true;
+  p.profile_cost = c;
+  plan::ProfileCost x;
+  x.sender_prefill = {111, 0.0};
+  x.reference_prefill = {222, 0.0};
+  x.context_recompute = {5555, 0.0};
+  x.suffix = {6666, 0.0};
+  x.full_prefill_passes = 250;
+  p.exhaustive_cost = x;
+  p.pruned_for = plan::QualityMeasure::kKl;
+  return p;
+}
+
+std::string bad_cost_message(const std::string& from, const std::string& to) {
+  return plan::parse_plan_file(replace(plan::plan_file_json(with_costs()), from, to), "p.json").status().message();
+}
+
+}  // namespace
+
+TEST_CASE("the profiling cost, the sweep's and the pruning measure round-trip") {
+  const plan::PlanFile p = with_costs();
+  const std::string text = plan::plan_file_json(p);
+  Result<plan::PlanFile> back = plan::parse_plan_file(text, "plan.json");
+  REQUIRE_MESSAGE(back.is_ok(), back.status().to_string());
+  REQUIRE(back->profile_cost.has_value());
+  REQUIRE(back->exhaustive_cost.has_value());
+  const plan::ProfileCost& c = *back->profile_cost;
+  CHECK(c.sender_prefill.layer_token_passes == 111);
+  CHECK(c.reference_prefill.seconds == 0.5);
+  CHECK(c.context_recompute.layer_token_passes == 333);
+  CHECK(c.suffix.seconds == 0.0625);
+  CHECK(c.full_prefill_passes == 250);
+  CHECK(c.timed);
+  CHECK(c.total().layer_token_passes == 1110);
+  CHECK(!back->exhaustive_cost->timed);
+  CHECK(back->exhaustive_cost->total().layer_token_passes == 12554);
+  CHECK(back->pruned_for == plan::QualityMeasure::kKl);
+  CHECK(plan::plan_file_json(*back) == text);
+  // The total and the prefill equivalents are restated for readers.
+  CHECK(text.find("\"layer_token_passes\": 1110") != std::string::npos);
+  CHECK(text.find("\"prefills\": 4.44") != std::string::npos);
+  CHECK(text.find("\"pruned_for\": \"kl\"") != std::string::npos);
+  // Files without them (written before they were stored, or by hand) still load.
+  Result<plan::PlanFile> plain = plan::parse_plan_file(plan::plan_file_json(example()), "plan.json");
+  REQUIRE(plain.is_ok());
+  CHECK(!plain->profile_cost.has_value());
+  CHECK(!plain->exhaustive_cost.has_value());
+  CHECK(!plain->pruned_for.has_value());
+}
+
+TEST_CASE("a stored cost that is negative, non-finite or inconsistent is refused") {
+  CHECK(bad_cost_message("\"layer_token_passes\": 333", "\"layer_token_passes\": -333") ==
+        "p.json: profile: profile_cost: context_recompute: field 'layer_token_passes' must be >= 0");
+  CHECK(bad_cost_message("\"seconds\": 1.125", "\"seconds\": -1.125") ==
+        "p.json: profile: profile_cost: context_recompute: field 'seconds' must be >= 0");
+  CHECK(bad_cost_message("\"seconds\": 1.125", "\"seconds\": \"inf\"") ==
+        "p.json: profile: profile_cost: context_recompute: field 'seconds' must be a finite number");
+  CHECK(bad_cost_message("\"layer_token_passes\": 1110", "\"layer_token_passes\": 1111") ==
+        "p.json: profile: profile_cost: field 'total' has 1111 layer-token passes, the components sum to 1110");
+  CHECK(bad_cost_message("\"seconds\": 1.9375", "\"seconds\": 2.5") ==
+        "p.json: profile: profile_cost: field 'total' has 2.500000 s, the components sum to 1.937500");
+  CHECK(bad_cost_message("\"layer_token_passes\": 5555", "\"layer_token_passes\": 5555.5") ==
+        "p.json: profile: exhaustive_cost: context_recompute: field 'layer_token_passes' must be an integer");
+  CHECK(bad_cost_message("\"full_prefill_passes\": 250", "\"full_prefill_passes\": 0") ==
+        "p.json: profile: exhaustive_cost: field 'full_prefill_passes' must be >= 1");
+  CHECK(bad_cost_message("\"timed\": false", "\"timed\": 0") ==
+        "p.json: profile: exhaustive_cost: field 'timed' must be true or false");
+  CHECK(bad_cost_message("\"suffix\": {\n        \"layer_token_passes\": 6666,\n        \"seconds\": 0.0",
+                         "\"suffix\": {\n        \"layer_token_passes\": 6666,\n        \"seconds\": 0.5") ==
+        "p.json: profile: exhaustive_cost: field 'total' has 0.000000 s, the components sum to 0.500000");
+  CHECK(bad_cost_message("\"total\": {\n        \"layer_token_passes\": 12554,\n        \"seconds\": 0.0",
+                         "\"total\": {\n        \"layer_token_passes\": 12554,\n        \"seconds\": 0.5") ==
+        "p.json: profile: exhaustive_cost: field 'total' has 0.500000 s, the components sum to 0.000000");
+  CHECK(bad_cost_message("\"sender_prefill\": {", "\"sender\": {") ==
+        "p.json: profile: exhaustive_cost: field 'sender_prefill' must be an object");
+  CHECK(bad_cost_message("\"pruned_for\": \"kl\"", "\"pruned_for\": \"accuracy\"") ==
+        "p.json: profile: field 'pruned_for' must be \"loss\" or \"kl\", got \"accuracy\"");
+  CHECK(bad_cost_message("\"pruned_for\": \"kl\"", "\"pruned_for\": 1") ==
+        "p.json: profile: field 'pruned_for' must be a string");
+}

@@ -160,7 +160,7 @@ TEST_CASE("pruned profiling gives the exhaustive sweep's front and selections, f
   std::vector<profile::Sample> smp = samples(5);
   const std::vector<profile::Sample> more = samples(8);
   smp.insert(smp.end(), more.begin(), more.end());
-  for (std::int64_t g : {1, 2}) {
+  for (std::int64_t g : {1, 2, 4}) {
     Result<profile::ProfileResult> full = profile::profile_intervals(sender, receiver, std::span(smp), {.granularity = g, .progress = {}, .prune_for = {}});
     REQUIRE(full.is_ok());
     std::vector<ReusePlan> plans;
@@ -173,9 +173,27 @@ TEST_CASE("pruned profiling gives the exhaustive sweep's front and selections, f
          {profile::QualityMeasure::kLoss, profile::QualityMeasure::kKl, profile::QualityMeasure::kAccuracy}) {
       CAPTURE(g);
       CAPTURE(static_cast<int>(measure));
+      std::int64_t last_done = 0, last_total = 0;
+      bool monotone = true;
+      auto progress = [&](std::int64_t done, std::int64_t total) {
+        monotone = monotone && done >= last_done && done <= total;
+        last_done = done;
+        last_total = total;
+      };
       Result<profile::ProfileResult> r = profile::profile_intervals(
-          sender, receiver, std::span(smp), {.granularity = g, .progress = {}, .prune_for = measure});
+          sender, receiver, std::span(smp), {.granularity = g, .progress = progress, .prune_for = measure});
       REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+      // Progress counts (plan, sample) pairs settled, measured or pruned, up to all of them.
+      CHECK(monotone);
+      CHECK(last_total == static_cast<std::int64_t>(plans.size() * smp.size()));
+      CHECK(last_done == last_total);
+      // The context passes: the receiver's own prefill (the start-0 chain) plus the chains
+      // of the other starts, which run only as far as a plan still measured needed.
+      CHECK(r->context_layer_token_passes ==
+            6 * r->context_tokens + r->cost.context_recompute.layer_token_passes);
+      CHECK(r->cost.sender_prefill.layer_token_passes == full->cost.sender_prefill.layer_token_passes);
+      CHECK(r->cost.reference_prefill.layer_token_passes == full->cost.reference_prefill.layer_token_passes);
+      CHECK(r->cost.full_prefill_passes == full->cost.full_prefill_passes);
       REQUIRE(r->grid.size() == plans.size());
       CHECK(same(r->full_prefill, base));
       std::vector<plan::ProfiledPlan> exhaustive;
@@ -215,7 +233,10 @@ TEST_CASE("pruned profiling gives the exhaustive sweep's front and selections, f
       if (measure == profile::QualityMeasure::kKl) {
         CHECK(pruned > 0);
         CHECK(r->cost.total().layer_token_passes < full->cost.total().layer_token_passes);
+        // Pruned plans stop their start's context chain short of the last layer.
+        CHECK(r->cost.context_recompute.layer_token_passes < full->cost.context_recompute.layer_token_passes);
       }
+      CHECK(r->cost.context_recompute.layer_token_passes <= full->cost.context_recompute.layer_token_passes);
     }
   }
 }

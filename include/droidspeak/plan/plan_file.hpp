@@ -11,14 +11,18 @@
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/io/detail/json.hpp"
 #include "droidspeak/plan/compatibility.hpp"
+#include "droidspeak/plan/profile_cost.hpp"
 #include "droidspeak/plan/quality_measure.hpp"
 #include "droidspeak/plan/reuse_plan.hpp"
 
+#include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +54,13 @@ struct PlanFile {
   std::vector<StoredPlanQuality> frontier;
   std::int64_t profile_context_layer_token_passes = 0;
   std::int64_t exhaustive_context_layer_token_passes = 0;
+  //! What the profile cost, every pass counted and timed, and what the exhaustive sweep it
+  //! replaces would cost (counted, not timed). Absent in files written before they were stored.
+  std::optional<ProfileCost> profile_cost;
+  std::optional<ProfileCost> exhaustive_cost;
+  //! The measure the profiler pruned plans for (loss or KL; their grid entries are left out);
+  //! absent: every grid plan was measured on every sample.
+  std::optional<QualityMeasure> pruned_for;
 };
 
 namespace detail {
@@ -109,6 +120,33 @@ inline Json stored_json(const std::vector<StoredPlanQuality>& v) {
   return a;
 }
 
+// The cost's components with their names in the file.
+struct CostComponent {
+  const char* name;
+  PassCount ProfileCost::*member;
+};
+inline constexpr CostComponent kCostComponents[] = {{"sender_prefill", &ProfileCost::sender_prefill},
+                                                    {"reference_prefill", &ProfileCost::reference_prefill},
+                                                    {"context_recompute", &ProfileCost::context_recompute},
+                                                    {"suffix", &ProfileCost::suffix}};
+
+inline Json pass_json(const PassCount& c) {
+  Json j = Json::object();
+  j["layer_token_passes"] = c.layer_token_passes;
+  j["seconds"] = c.seconds;
+  return j;
+}
+
+inline Json cost_json(const ProfileCost& c) {
+  Json j = Json::object();
+  for (const CostComponent& k : kCostComponents) j[k.name] = pass_json(c.*k.member);
+  j["total"] = pass_json(c.total());  // restated for readers: checked when loading
+  j["full_prefill_passes"] = c.full_prefill_passes;
+  j["prefills"] = c.prefills();  // derived, for readers: ignored when loading
+  j["timed"] = c.timed;
+  return j;
+}
+
 // Typed access to the members of one JSON object, naming the file and the path on failure.
 class Fields {
  public:
@@ -164,6 +202,7 @@ class Fields {
     return Status::ok();
   }
   const std::string& where() const { return where_; }
+  bool has(const char* key) const { return find(key) != nullptr; }
 
  private:
   const Json* find(const char* key) const {
@@ -244,6 +283,47 @@ inline Status read_stored(const Fields& f, const char* key, std::int64_t num_lay
   return Status::ok();
 }
 
+// One stored cost: every count >= 0, every time finite and >= 0 (0 when not timed), the
+// restated total equal to the sum of the components, and a full prefill of at least one pass.
+inline Status read_pass(const Fields& f, const char* key, PassCount& c) {
+  const Json* obj = nullptr;
+  DROIDSPEAK_TRY(f.object(key, obj));
+  const Fields g(*obj, f.where() + ": " + key);
+  DROIDSPEAK_TRY(g.i64("layer_token_passes", c.layer_token_passes));
+  DROIDSPEAK_TRY(g.number("seconds", c.seconds));
+  if (c.layer_token_passes < 0) return Status::io_error(g.where() + ": field 'layer_token_passes' must be >= 0");
+  if (!(c.seconds >= 0.0)) return Status::io_error(g.where() + ": field 'seconds' must be >= 0");
+  return Status::ok();
+}
+
+inline Status read_cost(const Fields& f, const char* key, std::optional<ProfileCost>& out) {
+  out.reset();
+  const Json* obj = nullptr;
+  if (!f.has(key)) return Status::ok();
+  DROIDSPEAK_TRY(f.object(key, obj));
+  const Fields g(*obj, f.where() + ": " + key);
+  ProfileCost c;
+  for (const CostComponent& k : kCostComponents) DROIDSPEAK_TRY(read_pass(g, k.name, c.*k.member));
+  DROIDSPEAK_TRY(g.i64("full_prefill_passes", c.full_prefill_passes));
+  if (c.full_prefill_passes < 1) return Status::io_error(g.where() + ": field 'full_prefill_passes' must be >= 1");
+  DROIDSPEAK_TRY(g.boolean("timed", c.timed));
+  PassCount total;
+  DROIDSPEAK_TRY(read_pass(g, "total", total));
+  const PassCount sum = c.total();
+  if (total.layer_token_passes != sum.layer_token_passes) {
+    return Status::io_error(g.where() + ": field 'total' has " + std::to_string(total.layer_token_passes) +
+                            " layer-token passes, the components sum to " + std::to_string(sum.layer_token_passes));
+  }
+  // Written as the same sum of the same doubles, it reads back equal; allow for a reader's rounding.
+  if (std::abs(total.seconds - sum.seconds) > 1e-9 * std::max(1.0, sum.seconds)) {
+    return Status::io_error(g.where() + ": field 'total' has " + std::to_string(total.seconds) +
+                            " s, the components sum to " + std::to_string(sum.seconds));
+  }
+  if (!c.timed && sum.seconds != 0.0) return Status::io_error(g.where() + ": untimed but its seconds are not 0");
+  out = c;
+  return Status::ok();
+}
+
 }  // namespace detail
 
 //! The plan file as JSON text (2-space indent).
@@ -277,6 +357,9 @@ inline std::string plan_file_json(const PlanFile& p) {
   prof["frontier"] = detail::stored_json(p.frontier);
   prof["context_layer_token_passes"] = p.profile_context_layer_token_passes;
   prof["exhaustive_context_layer_token_passes"] = p.exhaustive_context_layer_token_passes;
+  if (p.profile_cost) prof["profile_cost"] = detail::cost_json(*p.profile_cost);
+  if (p.exhaustive_cost) prof["exhaustive_cost"] = detail::cost_json(*p.exhaustive_cost);
+  if (p.pruned_for) prof["pruned_for"] = std::string(to_string(*p.pruned_for));
   j["profile"] = prof;
   return j.dump(2) + "\n";
 }
@@ -331,7 +414,9 @@ inline Status at_least(const Fields& f, const char* key, std::int64_t value, std
 //! field at fault. Beyond types, it refuses: a plan whose restated intervals
 //! (`recomputed_intervals`, `layers_recomputed`) disagree with `plan`; records for another
 //! layer count; an unknown measure; a threshold that is negative (it is a drop: >= 0);
-//! max_intervals, granularity or num_samples below 1; and an empty profiling grid.
+//! max_intervals, granularity or num_samples below 1; an empty profiling grid; a stored cost
+//! (optional) with a negative or non-finite count or time, a restated total that is not the
+//! sum of its components, or time in an untimed one; and a `pruned_for` other than loss or kl.
 inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view file_name) {
   const std::string file(file_name);
   const detail::Json root = io::detail::parse_json(text);
@@ -398,6 +483,17 @@ inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view 
   DROIDSPEAK_TRY(detail::read_stored(pr, "frontier", layers, p.frontier));
   DROIDSPEAK_TRY(pr.i64("context_layer_token_passes", p.profile_context_layer_token_passes));
   DROIDSPEAK_TRY(pr.i64("exhaustive_context_layer_token_passes", p.exhaustive_context_layer_token_passes));
+  DROIDSPEAK_TRY(detail::read_cost(pr, "profile_cost", p.profile_cost));
+  DROIDSPEAK_TRY(detail::read_cost(pr, "exhaustive_cost", p.exhaustive_cost));
+  if (pr.has("pruned_for")) {
+    std::string pruned;
+    DROIDSPEAK_TRY(pr.string("pruned_for", pruned));
+    Result<QualityMeasure> pm = parse_quality_measure(pruned);
+    if (!pm || *pm == QualityMeasure::kAccuracy) {
+      return Status::io_error(pr.where() + ": field 'pruned_for' must be \"loss\" or \"kl\", got \"" + pruned + "\"");
+    }
+    p.pruned_for = *pm;
+  }
   return p;
 }
 

@@ -6,67 +6,16 @@
 #pragma once
 
 #include "droidspeak/core/config.hpp"
+#include "droidspeak/plan/profile_cost.hpp"
 
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <string>
 
 namespace droidspeak::inline DROIDSPEAK_ABI::profile {
 
-//! One component of the cost: layer-token passes (one layer over one token) and the wall
-//! time spent on them, data movement they needed (KV adoption, copies) included.
-struct PassCount {
-  std::int64_t layer_token_passes = 0;
-  double seconds = 0.0;
-
-  PassCount& operator+=(const PassCount& o) {
-    layer_token_passes += o.layer_token_passes;
-    seconds += o.seconds;
-    return *this;
-  }
-};
-
-//! The whole cost of measuring a set of plans over samples.
-struct ProfileCost {
-  PassCount sender_prefill;     //!< the sender's prefill of each context, capturing E
-  PassCount reference_prefill;  //!< the receiver's own full prefill of each context + suffix
-  PassCount context_recompute;  //!< receiver layers run over context tokens for the plans
-  PassCount suffix;             //!< receiver layers run over suffix tokens for the plans
-  //! One full prefill of context + suffix, summed over the samples: L * sum(n + m). The unit
-  //! of prefills().
-  std::int64_t full_prefill_passes = 0;
-  bool timed = false;  //!< false: the passes are a count of what would run, no time measured
-
-  PassCount total() const {
-    PassCount t = sender_prefill;
-    t += reference_prefill;
-    t += context_recompute;
-    t += suffix;
-    return t;
-  }
-  //! `c` in full-prefill equivalents (layer-token passes / full_prefill_passes).
-  double prefills(const PassCount& c) const {
-    return full_prefill_passes == 0 ? 0.0
-                                    : static_cast<double>(c.layer_token_passes) /
-                                          static_cast<double>(full_prefill_passes);
-  }
-  double prefills() const { return prefills(total()); }
-
-  //! One line: "12.34 prefills (sender 1.00, reference 1.00, context 4.56, suffix 5.78); 3.2 s".
-  std::string describe() const {
-    char b[256];
-    std::snprintf(b, sizeof b, "%.2f prefills (sender %.2f, reference %.2f, context %.2f, suffix %.2f)",
-                  prefills(), prefills(sender_prefill), prefills(reference_prefill), prefills(context_recompute),
-                  prefills(suffix));
-    std::string out = b;
-    if (timed) {
-      std::snprintf(b, sizeof b, "; %.2f s", total().seconds);
-      out += b;
-    }
-    return out;
-  }
-};
+// The plain data lives in plan/ (the plan file stores it); the profiler fills it.
+using plan::PassCount;
+using plan::ProfileCost;
 
 namespace detail {
 // Times `fn` (returning a Status) into `c`, adding `passes`; the passes count only on success.

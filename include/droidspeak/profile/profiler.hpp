@@ -12,6 +12,7 @@
 #include "droidspeak/plan/reuse_plan.hpp"
 #include "droidspeak/prefill/engine.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/prefill/sender_caches.hpp"
 #include "droidspeak/profile/cost.hpp"
 #include "droidspeak/profile/quality.hpp"
 #include "droidspeak/profile/sample.hpp"
@@ -29,17 +30,19 @@ namespace droidspeak::inline DROIDSPEAK_ABI::profile {
 
 struct ProfileOptions {
   std::int64_t granularity = 1;  //!< intervals start and end on multiples of g (the last may be shorter)
-  //! Called after each (sample, start layer) of the first pass with the context layer-token
-  //! passes done so far and the total the run will do; may be empty.
+  //! Called as the work goes on with the (plan, sample) pairs settled so far (measured, or
+  //! skipped because the plan was pruned) and their total, grid plans x samples; may be empty.
   std::function<void(std::int64_t done, std::int64_t total)> progress;
   //! When kLoss or kKl: stop measuring a plan as soon as it provably cannot be on that
   //! measure's Pareto front nor be chosen by plan::select_plan (its partial sum over the
   //! samples seen already reaches a complete plan with as few recomputed layers; loss and KL
   //! sums only grow with more samples). Such plans stay in the grid with complete == false and
   //! drops() gives them NaN; the front and every selection equal those of the full grid.
-  //! kAccuracy prunes nothing (accuracy is not monotone in the samples). Memory: per sample,
-  //! a copy of the sender's KV and the suffix's hidden state [m][H] for each interval not
-  //! ending at the last layer.
+  //! kAccuracy prunes nothing (accuracy is not monotone in the samples). Pruning also stops
+  //! context chains early: the chain of a start runs only as far as its longest plan still
+  //! measured. Memory: every sample's state is kept to the end (the sender's E at every layer
+  //! and KV, per start the context's hidden state [n][H], per interval the suffix's [m][H]);
+  //! without pruning, one sample's at a time.
   std::optional<QualityMeasure> prune_for;
 };
 
@@ -105,6 +108,16 @@ Status suffix_logits(E& r, std::span<const std::int32_t> suffix, std::int64_t n,
   return r.logits(h, out);
 }
 
+// The sender's prefill of `context` with E captured entering every layer (any plan's entry)
+// and its KV left in the sender's own cache (valid until the sender's next context).
+template <prefill::Engine E>
+Result<prefill::SenderCacheBuffers> capture_all(E& sender, std::span<const std::int32_t> context) {
+  const std::int64_t L = sender.geometry().num_layers;
+  return prefill::SenderCacheBuffers::prefill(
+      sender, plan::ReusePlan::full_reuse(L), context,
+      {.layers = prefill::SenderLayers::kAll, .kv = prefill::SenderKv::kEngineCache, .dtype = DType::kF32});
+}
+
 // The grid's interval ends for a start s: the last layer of each group from s on.
 inline std::vector<std::int64_t> interval_ends(std::int64_t s, std::int64_t L, std::int64_t g) {
   std::vector<std::int64_t> ends;
@@ -133,14 +146,18 @@ inline ProfileCost exhaustive_passes(std::span<const plan::ReusePlan> plans, std
   return c;
 }
 
-// What the second (pruning) pass needs of one sample.
+// What measuring plans on one sample needs, kept between plans: the sender's caches (E at
+// every layer, its KV in the transfer layout), the reference logits, and for each start s
+// the context chain's state (hidden state of the context and of the suffix entering layer
+// ran_to, layers [s, ran_to) recomputed), extended only as far as a plan asks.
 struct KeptSample {
-  std::vector<std::byte> sender_kv;       // the sender's KV, transfer layout, its dtype
-  layout::TransferLayout kv_layout;
-  DType kv_dtype = DType::kF32;
-  std::vector<float> reference_logits;    // [m][V]
-  std::vector<std::vector<float>> trunk;  // by grid index: the suffix's E[e + 1] [m][H], or empty
-  double full_reuse_value = 0.0;          // full reuse's loss or KL sum on this sample
+  prefill::SenderCacheBuffers sent;
+  std::vector<float> reference_logits;      // [m][V]
+  std::vector<std::int64_t> ran_to;         // by start index
+  std::vector<std::vector<float>> context;  // by start index: [n][H] entering ran_to
+  std::vector<std::vector<float>> suffix;   // by start index: [m][H] entering ran_to
+  std::vector<std::vector<float>> trunk;    // by grid index: the suffix entering e + 1, or empty
+  double full_reuse_value = 0.0;            // full reuse's loss or KL sum on this sample
 };
 
 // The drop `partial` would have if no further sample added anything: a lower bound of its
@@ -158,19 +175,20 @@ inline double drop_lower_bound(QualityMetrics partial, const QualityMetrics& ful
 //!
 //! Work is shared wherever the passes are identical (each from-scratch evaluation with
 //! prefill::partial_prefill would repeat it):
-//! - context: for a start s the receiver adopts the sender's KV, enters layer s with E_S[s]
-//!   (its own embeddings when s == 0) and runs on through s, s+1, ...: recomputing [s, e+g]
-//!   extends [s, e]. The start-0 chain run to the last layer is the receiver's own full
-//!   prefill, so the reference costs nothing extra;
+//! - context: for a start s the receiver enters layer s with E_S[s] (its own embeddings when
+//!   s == 0) and runs on through s, s+1, ... over the context: recomputing [s, e+g] extends
+//!   [s, e] (one chain per start and sample, its state kept). The start-0 chain run to the
+//!   last layer is the receiver's own prefill, so the reference costs nothing extra;
 //! - suffix: below a plan's first recomputed layer s the suffix sees only the sender's KV, so
 //!   its hidden state there is that of full reuse (one pass through all layers, kept at every
 //!   start); within [s, e] it is the same for every plan [s, e' >= e] (one trunk per start,
 //!   extended with the context chain); only the tail e+1..L-1 over the sender's KV is per plan.
-//! Per sample this is L n (sender) + sum_s (L - s) n (context, reference included) + L m (full
-//! reuse) + sum_s (L - s) m (trunks) + sum over plans of (L - 1 - e) m (tails) layer-token
-//! passes; ProfileResult::cost has the count and the time, exhaustive_cost the sweep's.
-//! With options.prune_for the tails run in a second pass, plan by plan, and stop when a plan
-//! provably cannot enter the front (see ProfileOptions::prune_for).
+//! Without pruning this is, per sample, L n (sender) + sum_s (L - s) n (context, reference
+//! included) + L m (full reuse) + sum_s (L - s) m (trunks) + sum over plans of (L - 1 - e) m
+//! (tails) layer-token passes. With options.prune_for, plans are measured plan by plan (fewest
+//! layers first), each stopped when it provably cannot enter the front, and each start's
+//! chain is extended on a sample only when a plan still measured needs it. ProfileResult::cost
+//! has the count and the time, exhaustive_cost the sweep's.
 //! On a deterministic engine (prefill::is_deterministic) every complete score equals that of
 //! prefill::partial_prefill run per plan, bit for bit. Sender and receiver must have the same
 //! geometry and vocabulary.
@@ -221,47 +239,48 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     for (const PlanQuality& pq : res.grid) plans.push_back(pq.plan);
     res.exhaustive_cost = detail::exhaustive_passes(plans, samples, L);
   }
-  std::int64_t planned = 0;
-  for (std::int64_t s : starts) planned += L - s;
-  planned *= total_tokens;
+  std::vector<std::size_t> start_of(res.grid.size(), 0);  // grid index -> start index
+  for (std::size_t si = 0; si < starts.size(); ++si) {
+    for (std::size_t i : index_of[si]) start_of[i] = si;
+  }
 
   ProfileCost& cost = res.cost;
   cost.timed = true;
-  std::vector<detail::KeptSample> kept(prune ? samples.size() : 0);
-  std::vector<float> e_all, ref_logits, logits, hctx, tail;
-  std::vector<std::vector<float>> entries(starts.size());     // the suffix's E[s] under full reuse
-  std::vector<std::vector<float>> start0_logits;              // scored once the reference is known
-  std::int64_t done = 0;
-  for (std::size_t si = 0; si < samples.size(); ++si) {
-    const Sample& smp = samples[si];
+  const auto count = static_cast<std::int64_t>(samples.size());
+  const std::int64_t planned = static_cast<std::int64_t>(res.grid.size()) * count;
+  std::int64_t settled = 0;  // (plan, sample) pairs measured or pruned
+  auto report = [&] {
+    if (options.progress) options.progress(settled, planned);
+  };
+  std::vector<detail::KeptSample> kept(samples.size());
+  std::vector<float> logits, tail;
+
+  // Per sample: the sender's prefill, full reuse (whose suffix pass gives the suffix entering
+  // every start) and the receiver's own prefill, which is the start-0 chain run to the end.
+  auto first_pass = [&](std::size_t j) -> Status {
+    const Sample& smp = samples[j];
+    detail::KeptSample& k = kept[j];
     const auto n = static_cast<std::int64_t>(smp.context.size());
     const auto m = static_cast<std::int64_t>(smp.suffix.size());
-    res.context_tokens += n;
-    cost.full_prefill_passes += L * (n + m);
     const std::span<const std::int32_t> suffix(smp.suffix);
-
-    // The sender's prefill, capturing E at every layer.
-    const layout::ECacheLayout el{layout::LayerSet::all(L), n, H};
-    e_all.assign(static_cast<std::size_t>(el.pool_elements()), 0.0f);
-    const layout::EView e_view(reinterpret_cast<std::byte*>(e_all.data()), DType::kF32, el);
-    DROIDSPEAK_TRY(detail::timed(cost.sender_prefill, L * n, [&] {
-                     return prefill::sender_prefill(sender, smp.context, e_view);
+    cost.full_prefill_passes += L * (n + m);
+    res.context_tokens += n;
+    DROIDSPEAK_TRY(detail::timed(cost.sender_prefill, L * n, [&]() -> Status {
+                     Result<prefill::SenderCacheBuffers> sent = prefill::SenderCacheBuffers::prefill(
+                         sender, plan::ReusePlan::full_reuse(L), smp.context,
+                         {.layers = prefill::SenderLayers::kAll, .kv = prefill::SenderKv::kTransferCopy,
+                          .dtype = DType::kF32});
+                     if (!sent) return sent.status();
+                     k.sent = std::move(sent).value();
+                     return Status::ok();
                    }).with_context("profile: sender"));
-    const layout::ConstKvView sender_kv = sender.kv_cache();
-    if (prune) {
-      detail::KeptSample& k = kept[si];
-      k.kv_layout = {L, n, g.num_kv_heads, g.head_dim, layout::HeadOrder::kNHD};
-      k.kv_dtype = sender_kv.dtype;
-      k.sender_kv.resize(static_cast<std::size_t>(k.kv_layout.pool_elements() * dtype_size(k.kv_dtype)));
-      const layout::KvView to(k.sender_kv.data(), k.kv_dtype, k.kv_layout);
-      DROIDSPEAK_TRY(detail::timed(cost.suffix, 0, [&] {
-        return layout::copy_kv({sender_kv, to, layout::LayerSet::all(L), {0, n}, 0});
-      }));
-      k.trunk.resize(res.grid.size());
-    }
+    const layout::ConstKvView sender_kv = k.sent.caches().kv;
+    k.ran_to.assign(starts.size(), 0);
+    k.context.assign(starts.size(), {});
+    k.suffix.assign(starts.size(), {});
+    k.trunk.assign(res.grid.size(), {});
 
-    // Adopt the sender's KV everywhere: full reuse. Its suffix pass gives the suffix's
-    // hidden state entering every start.
+    // Full reuse: the sender's KV everywhere.
     DROIDSPEAK_TRY(detail::timed(cost.context_recompute, 0, [&]() -> Status {
       DROIDSPEAK_TRY(receiver.reset());
       DROIDSPEAK_TRY(receiver.reserve(n + m));
@@ -273,120 +292,148 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
       std::vector<float> hs(static_cast<std::size_t>(m * H));
       DROIDSPEAK_TRY(receiver.embed(suffix, hs));
       std::int64_t at = 0;
-      for (std::size_t i = 0; i < starts.size(); ++i) {
-        DROIDSPEAK_TRY(receiver.run_layers(at, starts[i], n, m, hs, nullptr));
-        at = starts[i];
-        entries[i] = hs;
+      for (std::size_t si = 0; si < starts.size(); ++si) {
+        DROIDSPEAK_TRY(receiver.run_layers(at, starts[si], n, m, hs, nullptr));
+        at = starts[si];
+        k.ran_to[si] = at;
+        k.suffix[si] = hs;
       }
       DROIDSPEAK_TRY(receiver.run_layers(at, L, n, m, hs, nullptr));
       return receiver.logits(hs, full_reuse_logits);
     }));
 
-    auto score_into = [&](std::size_t index, std::span<const float> lg) -> Status {
-      Result<QualityMetrics> q = score_suffix(lg, suffix, vocab, ref_logits);
-      if (!q) return q.status();
-      res.grid[index].quality += *q;
-      return Status::ok();
-    };
-
-    start0_logits.clear();
-    for (std::size_t si_start = 0; si_start < starts.size(); ++si_start) {
-      const std::int64_t s = starts[si_start];
-      // Start 0 is the receiver's own prefill: its passes are the reference's.
-      PassCount& ctx_cost = s == 0 ? cost.reference_prefill : cost.context_recompute;
-      PassCount& trunk_cost = s == 0 ? cost.reference_prefill : cost.suffix;
-      hctx.assign(static_cast<std::size_t>(n * H), 0.0f);
-      DROIDSPEAK_TRY(detail::timed(ctx_cost, 0, [&]() -> Status {
-        if (s == 0) return receiver.embed(smp.context, hctx);
-        // Layers below s are read by nothing from here on; [s, L) must hold the sender's KV.
-        DROIDSPEAK_TRY(layout::copy_kv({sender_kv, receiver.kv_cache(), layout::LayerSet::range(s, L), {0, n}, 0}));
-        DROIDSPEAK_TRY(receiver.set_num_tokens(n));
-        return prefill::detail::load_entry(e_view, s, n, hctx);
+    // The receiver's own prefill: the start-0 chain, its suffix kept at every grid end.
+    std::vector<float>& hctx = k.context[0];
+    std::vector<float>& trunk = k.suffix[0];
+    hctx.assign(static_cast<std::size_t>(n * H), 0.0f);
+    DROIDSPEAK_TRY(detail::timed(cost.reference_prefill, 0, [&] { return receiver.embed(smp.context, hctx); }));
+    const std::vector<std::int64_t> ends = detail::interval_ends(0, L, gran);
+    for (std::size_t ei = 0; ei < ends.size(); ++ei) {
+      const std::int64_t from = k.ran_to[0];
+      const std::int64_t e = ends[ei];
+      DROIDSPEAK_TRY(detail::timed(cost.reference_prefill, (e + 1 - from) * (n + m), [&]() -> Status {
+        DROIDSPEAK_TRY(receiver.run_layers(from, e + 1, 0, n, hctx, nullptr));
+        return receiver.run_layers(from, e + 1, n, m, trunk, nullptr);
       }));
-      std::vector<float> trunk = entries[si_start];
-      std::int64_t ran_to = s;  // layers [s, ran_to) are recomputed
-      const std::vector<std::int64_t> ends = detail::interval_ends(s, L, gran);
-      for (std::size_t ei = 0; ei < ends.size(); ++ei) {
-        const std::int64_t e = ends[ei];
-        const std::size_t index = index_of[si_start][ei];
-        DROIDSPEAK_TRY(detail::timed(ctx_cost, (e + 1 - ran_to) * n, [&] {
-          return receiver.run_layers(ran_to, e + 1, 0, n, hctx, nullptr);
-        }));
-        res.context_layer_token_passes += (e + 1 - ran_to) * n;
-        done += (e + 1 - ran_to) * n;
-        DROIDSPEAK_TRY(detail::timed(trunk_cost, (e + 1 - ran_to) * m, [&] {
-          return receiver.run_layers(ran_to, e + 1, n, m, trunk, nullptr);
-        }));
-        ran_to = e + 1;
-        logits.assign(static_cast<std::size_t>(m * vocab), 0.0f);
-        if (e == L - 1) {
-          DROIDSPEAK_TRY(detail::timed(trunk_cost, 0, [&] { return receiver.logits(trunk, logits); }));
-        } else if (prune) {
-          kept[si].trunk[index] = trunk;  // its tail runs in the second pass
-          continue;
-        } else {
-          // The tail: layers e+1.. over the sender's KV, which they still hold.
-          tail = trunk;
-          DROIDSPEAK_TRY(detail::timed(cost.suffix, (L - 1 - e) * m, [&]() -> Status {
-            DROIDSPEAK_TRY(receiver.run_layers(e + 1, L, n, m, tail, nullptr));
-            return receiver.logits(tail, logits);
-          }));
-        }
-        if (s == 0) {
-          start0_logits.push_back(logits);  // scored once the reference logits are known
-          if (e == L - 1) {
-            ref_logits = logits;  // [0, L-1] is the receiver's own full prefill
-            Result<QualityMetrics> q = score_suffix(ref_logits, suffix, vocab, ref_logits);
-            if (!q) return q.status();
-            res.full_prefill += *q;
-            const QualityMetrics before = res.grid[0].quality;
-            DROIDSPEAK_TRY(score_into(0, full_reuse_logits));
-            if (prune) {
-              kept[si].full_reuse_value = *options.prune_for == QualityMeasure::kKl
-                                              ? res.grid[0].quality.kl_sum - before.kl_sum
-                                              : res.grid[0].quality.loss_sum - before.loss_sum;
-            }
-            std::size_t at = 0;
-            for (std::size_t j = 0; j < ends.size(); ++j) {
-              if (prune && ends[j] != L - 1) continue;
-              DROIDSPEAK_TRY(score_into(index_of[0][j], start0_logits[at++]));
-            }
-          }
-        } else {
-          DROIDSPEAK_TRY(score_into(index, logits));
-        }
-      }
-      if (options.progress) options.progress(done, planned);
+      res.context_layer_token_passes += (e + 1 - from) * n;
+      k.ran_to[0] = e + 1;
+      k.trunk[index_of[0][ei]] = trunk;
     }
-    if (prune) kept[si].reference_logits = ref_logits;
-  }
+    k.reference_logits.assign(static_cast<std::size_t>(m * vocab), 0.0f);
+    DROIDSPEAK_TRY(detail::timed(cost.reference_prefill, 0, [&] { return receiver.logits(trunk, k.reference_logits); }));
+    k.context[0].clear();  // the chain is complete
+    k.suffix[0].clear();
+    Result<QualityMetrics> q = score_suffix(k.reference_logits, suffix, vocab, k.reference_logits);
+    if (!q) return q.status();
+    res.full_prefill += *q;
+    q = score_suffix(full_reuse_logits, suffix, vocab, k.reference_logits);
+    if (!q) return q.status();
+    res.grid[0].quality += *q;
+    if (prune) k.full_reuse_value = *options.prune_for == QualityMeasure::kKl ? q->kl_sum : q->loss_sum;
+    settled += 1;
+    return Status::ok();
+  };
+
+  // Measures interval plan `i` on sample `j`: extends the chain of its start through its
+  // last layer if it has not got there yet (keeping the suffix at every grid end it passes,
+  // for the plans that end there), then runs the suffix's tail over the sender's KV.
+  std::vector<std::vector<std::optional<QualityMetrics>>> per_sample(res.grid.size());
+  auto measure_on = [&](std::size_t i, std::size_t j) -> Status {
+    const Sample& smp = samples[j];
+    detail::KeptSample& k = kept[j];
+    const auto n = static_cast<std::int64_t>(smp.context.size());
+    const auto m = static_cast<std::int64_t>(smp.suffix.size());
+    const std::size_t si = start_of[i];
+    const std::int64_t s = starts[si];
+    const std::int64_t e = res.grid[i].plan.intervals()[0].last;
+    const prefill::SenderCaches sent = k.sent.caches();
+    DROIDSPEAK_TRY(receiver.reserve(n + m));
+    DROIDSPEAK_TRY(receiver.set_num_tokens(n));
+    if (k.ran_to[si] <= e) {
+      std::vector<float>& hctx = k.context[si];
+      std::vector<float>& trunk = k.suffix[si];
+      if (k.ran_to[si] == s) {
+        hctx.assign(static_cast<std::size_t>(n * H), 0.0f);
+        DROIDSPEAK_TRY(detail::timed(cost.context_recompute, 0,
+                                     [&] { return prefill::detail::load_entry(sent.e, s, n, hctx); }));
+      }
+      const std::vector<std::int64_t> ends = detail::interval_ends(s, L, gran);
+      for (std::size_t ei = 0; ei < ends.size() && k.ran_to[si] <= e; ++ei) {
+        const std::int64_t from = k.ran_to[si];
+        const std::int64_t to = ends[ei] + 1;
+        if (to <= from) continue;
+        DROIDSPEAK_TRY(detail::timed(cost.context_recompute, (to - from) * n,
+                                     [&] { return receiver.run_layers(from, to, 0, n, hctx, nullptr); }));
+        DROIDSPEAK_TRY(detail::timed(cost.suffix, (to - from) * m,
+                                     [&] { return receiver.run_layers(from, to, n, m, trunk, nullptr); }));
+        res.context_layer_token_passes += (to - from) * n;
+        k.ran_to[si] = to;
+        k.trunk[index_of[si][ei]] = trunk;
+      }
+      if (k.ran_to[si] == L) {
+        hctx.clear();
+        trunk.clear();
+      }
+    }
+    logits.assign(static_cast<std::size_t>(m * vocab), 0.0f);
+    DROIDSPEAK_TRY(detail::timed(cost.suffix, (L - 1 - e) * m, [&]() -> Status {
+      if (e == L - 1) return receiver.logits(k.trunk[i], logits);
+      // The tail: layers e+1.. over the sender's KV (another chain may have overwritten them).
+      DROIDSPEAK_TRY(layout::copy_kv({sent.kv, receiver.kv_cache(), layout::LayerSet::range(e + 1, L), {0, n}, 0}));
+      tail = k.trunk[i];
+      DROIDSPEAK_TRY(receiver.run_layers(e + 1, L, n, m, tail, nullptr));
+      return receiver.logits(tail, logits);
+    }));
+    k.trunk[i] = {};  // each plan measures each sample once
+    Result<QualityMetrics> q = score_suffix(logits, smp.suffix, vocab, k.reference_logits);
+    if (!q) return q.status();
+    per_sample[i].resize(samples.size());
+    per_sample[i][j] = *q;
+    // Summed in sample order whatever order the samples were measured in: the complete sum
+    // is bit for bit the exhaustive sweep's, and a partial one never exceeds it (rounding is
+    // monotone and every term is >= 0).
+    QualityMetrics sum;
+    for (const std::optional<QualityMetrics>& x : per_sample[i]) {
+      if (x) sum += *x;
+    }
+    res.grid[i].quality = sum;
+    ++settled;
+    return Status::ok();
+  };
+
   if (!prune) {
+    // Sample by sample, every plan: only one sample's state is held at a time.
+    for (std::size_t j = 0; j < samples.size(); ++j) {
+      DROIDSPEAK_TRY(first_pass(j));
+      for (std::size_t i = 1; i < res.grid.size(); ++i) DROIDSPEAK_TRY(measure_on(i, j));
+      kept[j] = {};
+      report();
+    }
     res.suffix_layer_token_passes = cost.suffix.layer_token_passes;
     return res;
   }
+  for (std::size_t j = 0; j < samples.size(); ++j) {
+    DROIDSPEAK_TRY(first_pass(j));
+    report();
+  }
 
-  // Second pass: the tails, plan by plan, fewest recomputed layers first, each stopped as
-  // soon as it cannot enter the front. Plans [s, L-1] and full reuse are complete already.
+  // Then plan by plan, fewest recomputed layers first, each stopped as soon as it cannot
+  // enter the front; a chain runs only as far as the longest plan of its start still measured.
   const QualityMeasure measure = *options.prune_for;
   struct Done {
     std::int64_t layers;
     std::size_t index;
     double drop;
   };
-  std::vector<Done> complete;
+  std::vector<Done> complete{{0, 0, quality_drop(res.grid[0].quality, res.full_prefill, measure)}};
   std::vector<std::size_t> pending;
-  for (std::size_t i = 0; i < res.grid.size(); ++i) {
-    const plan::ReusePlan& p = res.grid[i].plan;
-    if (p.num_intervals() == 1 && p.intervals()[0].last != L - 1) {
-      pending.push_back(i);
-      res.grid[i].complete = false;
-    } else {
-      complete.push_back({p.num_recomputed(), i, quality_drop(res.grid[i].quality, res.full_prefill, measure)});
-    }
+  for (std::size_t i = 1; i < res.grid.size(); ++i) {
+    pending.push_back(i);
+    res.grid[i].complete = false;
   }
-  // Whether plan `i`, with `partial` over the samples so far, can no longer be on the front or
-  // be selected: a complete plan with fewer layers is at least as good, or one with as many is
-  // better (or as good and earlier in the grid, which wins ties).
+  // Whether plan `i`, with its partial sum over the samples so far, can no longer be on the
+  // front or be selected: a complete plan with fewer layers is at least as good, or one with
+  // as many is better (or as good and earlier in the grid, which wins ties).
   auto hopeless = [&](std::size_t i) {
     const std::int64_t k = res.grid[i].plan.num_recomputed();
     const double d = detail::drop_lower_bound(res.grid[i].quality, res.full_prefill, measure);
@@ -398,44 +445,17 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     return false;
   };
   // Each plan measures the samples hardest for full reuse first (its bad plans tend to be bad
-  // there too, so they are stopped sooner), but sums them in sample order: a sum over some of
-  // the samples in that order never exceeds the sum over all (rounding is monotone and every
-  // term is >= 0), and the complete sum is bit for bit the exhaustive sweep's.
+  // there too, so they are stopped sooner).
   std::vector<std::size_t> sample_order(samples.size());
   for (std::size_t j = 0; j < samples.size(); ++j) sample_order[j] = j;
   std::stable_sort(sample_order.begin(), sample_order.end(), [&](std::size_t a, std::size_t b) {
     return kept[a].full_reuse_value > kept[b].full_reuse_value;
   });
   std::vector<std::size_t> measured(res.grid.size(), 0);  // samples measured per plan
-  std::vector<std::vector<std::optional<QualityMetrics>>> per_sample(res.grid.size());
-  auto measure_next = [&](std::size_t i) -> Status {
-    const std::size_t j = sample_order[measured[i]];
-    const Sample& smp = samples[j];
-    const detail::KeptSample& k = kept[j];
-    const auto n = static_cast<std::int64_t>(smp.context.size());
-    const auto m = static_cast<std::int64_t>(smp.suffix.size());
-    const std::int64_t e = res.grid[i].plan.intervals()[0].last;
-    logits.assign(static_cast<std::size_t>(m * vocab), 0.0f);
-    DROIDSPEAK_TRY(detail::timed(cost.suffix, (L - 1 - e) * m, [&]() -> Status {
-      DROIDSPEAK_TRY(receiver.reserve(n + m));
-      const layout::ConstKvView from(k.sender_kv.data(), k.kv_dtype, k.kv_layout);
-      DROIDSPEAK_TRY(layout::copy_kv({from, receiver.kv_cache(), layout::LayerSet::range(e + 1, L), {0, n}, 0}));
-      DROIDSPEAK_TRY(receiver.set_num_tokens(n));
-      tail = k.trunk[i];
-      DROIDSPEAK_TRY(receiver.run_layers(e + 1, L, n, m, tail, nullptr));
-      return receiver.logits(tail, logits);
-    }));
-    Result<QualityMetrics> q = score_suffix(logits, smp.suffix, vocab, k.reference_logits);
-    if (!q) return q.status();
-    per_sample[i].resize(samples.size());
-    per_sample[i][j] = *q;
-    ++measured[i];
-    QualityMetrics sum;
-    for (const std::optional<QualityMetrics>& x : per_sample[i]) {
-      if (x) sum += *x;
-    }
-    res.grid[i].quality = sum;
-    return Status::ok();
+  auto measure_next = [&](std::size_t i) { return measure_on(i, sample_order[measured[i]++]); };
+  auto settle = [&](std::size_t i) {
+    settled += count - static_cast<std::int64_t>(measured[i]);
+    for (detail::KeptSample& k : kept) k.trunk[i] = {};
   };
   std::stable_sort(pending.begin(), pending.end(), [&](std::size_t a, std::size_t b) {
     return res.grid[a].plan.num_recomputed() < res.grid[b].plan.num_recomputed();
@@ -460,7 +480,10 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
       if (measured[i] == samples.size()) {
         res.grid[i].complete = true;
         complete.push_back({k, i, quality_drop(res.grid[i].quality, res.full_prefill, measure)});
+      } else {
+        settle(i);
       }
+      report();
     }
     lo = hi;
   }
@@ -488,7 +511,7 @@ Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::spa
   ProfileCost spent;
   spent.timed = true;
   const std::int64_t vocab = receiver.vocab_size();
-  std::vector<float> e_all, ref_logits, logits;
+  std::vector<float> ref_logits, logits;
   for (const Sample& smp : samples) {
     const auto n = static_cast<std::int64_t>(smp.context.size());
     const auto m = static_cast<std::int64_t>(smp.suffix.size());
@@ -496,11 +519,11 @@ Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::spa
       return Status::invalid_argument("evaluate_plans: every sample needs a context and a suffix of >= 2 tokens");
     }
     spent.full_prefill_passes += L * (n + m);
-    const layout::ECacheLayout el{layout::LayerSet::all(L), n, g.hidden_size};
-    e_all.assign(static_cast<std::size_t>(el.pool_elements()), 0.0f);
-    const layout::EView e_view(reinterpret_cast<std::byte*>(e_all.data()), DType::kF32, el);
-    DROIDSPEAK_TRY(detail::timed(spent.sender_prefill, L * n,
-                                 [&] { return prefill::sender_prefill(sender, smp.context, e_view); }));
+    Result<prefill::SenderCacheBuffers> sent = prefill::SenderCacheBuffers{};
+    DROIDSPEAK_TRY(detail::timed(spent.sender_prefill, L * n, [&] {
+      sent = detail::capture_all(sender, smp.context);
+      return sent.status();
+    }));
     DROIDSPEAK_TRY(detail::timed(spent.reference_prefill, L * (n + m), [&]() -> Status {
       DROIDSPEAK_TRY(prefill::full_prefill(receiver, smp.context, {}, {}));
       return detail::suffix_logits(receiver, smp.suffix, n, ref_logits);
@@ -514,7 +537,7 @@ Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::spa
                                         std::to_string(pq.plan.num_layers()) + " layers, not " + std::to_string(L));
       }
       DROIDSPEAK_TRY(detail::timed(spent.context_recompute, pq.plan.num_recomputed() * n, [&] {
-        return prefill::partial_prefill(receiver, pq.plan, smp.context, {sender.kv_cache(), e_view}, {}, {});
+        return prefill::partial_prefill(receiver, pq.plan, smp.context, sent->caches(), {}, {});
       }));
       DROIDSPEAK_TRY(detail::timed(spent.suffix, L * m,
                                    [&] { return detail::suffix_logits(receiver, smp.suffix, n, logits); }));
