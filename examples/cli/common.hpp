@@ -163,11 +163,11 @@ inline Status check_output_dir(const fs::path& dir, const std::string& option) {
   return s ? s : Status::io_error(option + " " + s.message());
 }
 
-//! Tokens of a byte-level model written back as the bytes they are, atomically.
-inline Status write_byte_tokens(const fs::path& path, const std::vector<std::int32_t>& tokens) {
+//! Tokens of a byte-level model as the bytes they are (to write them back as text).
+inline std::string token_bytes(const std::vector<std::int32_t>& tokens) {
   std::string bytes;
   for (std::int32_t t : tokens) bytes += static_cast<char>(t);
-  return ds::io::write_file_atomically(path, bytes);
+  return bytes;
 }
 
 //! "12.34 ms".

@@ -344,9 +344,9 @@ int cmd_demo(const std::vector<std::string>& argv) {
   const ds::profile::Sample& smp = (*held)[0];
   const std::vector<std::int32_t> prompt(
       smp.suffix.begin(), smp.suffix.begin() + static_cast<std::ptrdiff_t>(smp.suffix.size() / 2));
-  for (const auto& [name, tokens] : {std::pair{"context.txt", &smp.context}, std::pair{"prompt.txt", &prompt}}) {
-    if (const Status s = write_byte_tokens(out / name, *tokens); !s) return fail("demo", s);
-  }
+  const std::vector<ds::io::OutputFile> inputs = {{out / "context.txt", token_bytes(smp.context)},
+                                                   {out / "prompt.txt", token_bytes(prompt)}};
+  if (const Status s = ds::io::write_files_atomically(inputs); !s) return fail("demo", s);
   RunCommand rc{.plan = pc.out,
                 .sender = pc.sender,
                 .receiver = pc.receiver,

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
+
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -58,6 +60,26 @@ TEST_CASE("write_file_atomically: a target that cannot be written is refused by 
   CHECK(onto_dir.message().find("is a directory") != std::string::npos);
   CHECK(read(file) == "x");
   CHECK(entries(t.path) == 1);
+}
+
+TEST_CASE("write_files_atomically: one unwritable file of a set leaves every file unchanged") {
+  TempDir t;
+  const fs::path plan = t.path / "plan.json", grid = t.path / "grid.svg";
+  REQUIRE(io::write_file_atomically(plan, "old plan").is_ok());
+  const fs::path blocker = t.path / "a-file";
+  REQUIRE(io::write_file_atomically(blocker, "x").is_ok());
+  const std::vector<io::OutputFile> set = {
+      {plan, "new plan"}, {grid, "<svg/>"}, {blocker / "pareto.svg", "<svg/>"}};
+  const Status s = io::write_files_atomically(set);
+  CHECK_FALSE(s.is_ok());
+  CHECK(s.message().find((blocker / "pareto.svg").string()) != std::string::npos);
+  CHECK(read(plan) == "old plan");  // not replaced: the set failed before any rename
+  CHECK_FALSE(fs::exists(grid));
+  CHECK(entries(t.path) == 2);  // plan.json and a-file, no temporary left
+  const std::vector<io::OutputFile> good = {{plan, "new plan"}, {grid, "<svg/>"}};
+  REQUIRE(io::write_files_atomically(good).is_ok());
+  CHECK(read(plan) == "new plan");
+  CHECK(read(grid) == "<svg/>");
 }
 
 TEST_CASE("check_writable_file / check_writable_directory: before any work, creating nothing") {

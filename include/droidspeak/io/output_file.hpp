@@ -2,7 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! @file Writing output files safely: a check that a file could be written, to run before
 //! any expensive work, and an atomic write (a temporary file in the same directory, flushed,
-//! then renamed over the target), so a failure never leaves a half-written file. POSIX only.
+//! then renamed over the target), so a failure never leaves a half-written file, or a partial
+//! set of files. POSIX only.
 #pragma once
 
 #include "droidspeak/core/config.hpp"
@@ -15,9 +16,11 @@
 #include <cerrno>
 #include <cstring>  // std::strerror
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace droidspeak::inline DROIDSPEAK_ABI::io {
 
@@ -93,24 +96,54 @@ inline Status check_writable_directory(const std::filesystem::path& dir) {
   return Status::ok();
 }
 
+//! One file of a set written together.
+struct OutputFile {
+  std::filesystem::path path;
+  std::string bytes;
+};
+
+//! Writes a set of files so that a failure leaves none of them changed: every file is first
+//! written to a temporary file beside its target (all of them, flushed), and only then are
+//! they renamed over their targets, in order. A failure while writing removes every
+//! temporary file and changes nothing; a rename can fail only in a directory that stopped
+//! accepting changes meanwhile, and is reported naming the file. The directories must exist.
+inline Status write_files_atomically(std::span<const OutputFile> files) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> staged;
+  auto unstage = [&] {
+    for (const fs::path& t : staged) fs::remove(t, ec);
+  };
+  for (const OutputFile& f : files) {
+    if (fs::is_directory(f.path, ec)) {
+      unstage();
+      return Status::io_error(f.path.string() + ": is a directory");
+    }
+    const fs::path tmp = detail::temporary_beside(f.path);
+    if (Status s = detail::write_new_file(tmp, f.bytes); !s) {
+      unstage();
+      return Status::io_error(f.path.string() + ": cannot write (" + s.message() + ")");
+    }
+    staged.push_back(tmp);
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    fs::rename(staged[i], files[i].path, ec);
+    if (ec) {
+      const std::string why = ec.message();
+      for (std::size_t j = i; j < staged.size(); ++j) fs::remove(staged[j], ec);
+      return Status::io_error(files[i].path.string() + ": cannot write (rename failed: " + why + ")");
+    }
+  }
+  return Status::ok();
+}
+
 //! Writes `bytes` to `path` atomically: into a temporary file in the same directory (so the
 //! rename stays on one file system), flushed, then renamed over `path`. Readers see the old
 //! file or the whole new one, never part of it; on failure `path` is untouched and the
 //! temporary file removed. The directory must exist.
 inline Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return Status::io_error(path.string() + ": is a directory");
-  const fs::path tmp = detail::temporary_beside(path);
-  if (Status s = detail::write_new_file(tmp, bytes); !s) {
-    return Status::io_error(path.string() + ": cannot write (" + s.message() + ")");
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return Status::io_error(path.string() + ": cannot write (rename failed: " + ec.message() + ")");
-  }
-  return Status::ok();
+  const OutputFile one{path, std::string(bytes)};
+  return write_files_atomically(std::span<const OutputFile>(&one, 1));
 }
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::io
