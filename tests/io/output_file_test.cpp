@@ -88,6 +88,10 @@ TEST_CASE("check_writable_file / check_writable_directory: before any work, crea
   CHECK(io::check_writable_file(t.path / "new" / "deeper" / "plan.json").is_ok());  // creatable
   CHECK(io::check_writable_directory(t.path / "svg").is_ok());
   CHECK(entries(t.path) == 0);  // the probes are gone, no directory was created
+  // Relative, missing directories are created in the working directory.
+  CHECK(io::check_writable_directory("droidspeak-no-such-output-dir").is_ok());
+  CHECK(io::check_writable_file("droidspeak-no-such-output-dir/a/plan.json").is_ok());
+  CHECK_FALSE(fs::exists("droidspeak-no-such-output-dir"));
 
   const fs::path file = t.path / "samples.jsonl";
   REQUIRE(io::write_file_atomically(file, "{}").is_ok());

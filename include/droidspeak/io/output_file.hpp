@@ -71,8 +71,9 @@ inline Status check_writable_file(const std::filesystem::path& path) {
   if (fs::is_directory(path, ec)) return Status::io_error(path.string() + ": is a directory");
   fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   while (!fs::exists(dir, ec)) {
-    if (!dir.has_parent_path() || dir.parent_path() == dir) break;
-    dir = dir.parent_path();
+    if (dir.parent_path() == dir) break;  // a missing root: reported below
+    // A relative path's last missing component would be created in the working directory.
+    dir = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
   }
   if (!fs::is_directory(dir, ec)) {
     return Status::io_error(path.string() + ": cannot be written, " + dir.string() + " is not a directory");
