@@ -20,7 +20,8 @@ namespace droidspeak_cli {
 struct CompareCommand {
   fs::path plan, sender, receiver, samples;
   std::int64_t max_samples = 0;
-  std::int64_t pairs = 5;  //!< measured pairs per row, after one warm-up pair
+  std::int64_t pairs = 6;  //!< measured pairs per row after a warm-up pair; even: each order
+                           //!< within a pair equally often
 };
 
 //! Evaluates and prints the table on stdout.

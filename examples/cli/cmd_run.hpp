@@ -32,7 +32,8 @@ struct RunCommand {
   double bandwidth_gbps = 0.0;  //!< > 0: a simulated link of this many GB/s; 0: in process
   double latency_ms = 0.0;
   std::int64_t tokens = 32;  //!< continuation length
-  std::int64_t pairs = 5;    //!< measured (partial, full) pairs, after one warm-up pair
+  std::int64_t pairs = 6;    //!< measured (partial, full) pairs after a warm-up pair; even:
+                             //!< each order within a pair equally often
   bool ids = false;          //!< context and prompt files hold token ids
 };
 

@@ -62,10 +62,10 @@ The sender prefills the context. The receiver's cost model is calibrated on
 this machine and the fastest of the plan file's profiled plans within its
 quality threshold is chosen for the link (a simulated link of --bandwidth GB/s
 when given, else in process). The receiver's pipelined partial prefill with it
-is timed against its own full prefill in N interleaved pairs (default 5) after
-a warm-up pair: measured and predicted time to first token side by side, and
-partial / full as the median of the per-pair ratios with its range and the
-load average. Both then generate N tokens (greedy, default 32) and the median
+is timed against its own full prefill in N interleaved pairs (default 6, so
+each goes first equally often) after a warm-up pair: measured and predicted
+time to first token side by side, and partial / full as the median of the
+per-pair ratios with its range and the load average. Both then generate N tokens (greedy, default 32) and the median
 pair is drawn (timeline.svg next to the plan unless --timeline). Context and
 prompt files are text (byte-level models) or, with --ids, token ids.
 )";
@@ -77,7 +77,7 @@ constexpr const char* kCompareHelp =
 Full reuse, the plan and full recompute side by side on (held-out) samples:
 quality drop against the receiver's full prefill, loss, next-token accuracy,
 KL, and prefill time with its ratio to the receiver's full prefill, each timed
-in N interleaved pairs (default 5) after a warm-up pair.
+in N interleaved pairs (default 6) after a warm-up pair.
 )";
 
 constexpr const char* kInspectHelp = R"(usage: droidspeak inspect DIR [DIR2]
@@ -212,7 +212,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (!p.args.get_number("bandwidth", 0, 1e-6, 1e6, c.bandwidth_gbps) ||
       !p.args.get_number("latency", 0, 0, 1e4, c.latency_ms) ||
       !p.args.get_int("tokens", 32, 1, 100000, c.tokens) ||
-      !p.args.get_int("pairs", 5, 1, 10000, c.pairs)) {
+      !p.args.get_int("pairs", 6, 1, 10000, c.pairs)) {
     return fail("run", p.args.error());
   }
   if (const Status s = check_output_file(timeline_path(c), "--timeline"); !s) return fail("run", s);
@@ -233,7 +233,7 @@ int cmd_compare(const std::vector<std::string>& argv) {
                    .receiver = p.args.get("receiver"),
                    .samples = p.args.get("samples")};
   if (!p.args.get_int("max-samples", 0, 0, 1 << 30, c.max_samples) ||
-      !p.args.get_int("pairs", 5, 1, 10000, c.pairs))
+      !p.args.get_int("pairs", 6, 1, 10000, c.pairs))
     return fail("compare", p.args.error());
   Result<Pair> pair = load_pair(c.sender, c.receiver);
   if (!pair) return fail("compare", pair.status());
@@ -289,14 +289,14 @@ int cmd_demo(const std::vector<std::string>& argv) {
   const std::string sender = p.args.get("sender", "base"),
                     receiver = p.args.get("receiver", "ft-code");
   const std::string domain = p.args.get("domain", "code");
-  std::int64_t granularity = 2, count = 8, pairs = 5;
+  std::int64_t granularity = 2, count = 8, pairs = 6;
   double threshold = 0.03, bandwidth = 1.0;
   const std::string measure = p.args.get("measure", "kl");
   if (!p.args.get_int("granularity", 2, 1, 4096, granularity) ||
       !p.args.get_int("samples", 8, 1, 1 << 20, count) ||
       !p.args.get_number("threshold", 0.03, 0, 100, threshold) ||
       !p.args.get_number("bandwidth", 1.0, 1e-6, 1e6, bandwidth) ||
-      !p.args.get_int("pairs", 5, 1, 10000, pairs)) {
+      !p.args.get_int("pairs", 6, 1, 10000, pairs)) {
     return fail("demo", p.args.error());
   }
   if (const auto m = ds::plan::parse_quality_measure(measure); !m) return fail("demo", m.status());

@@ -8,6 +8,7 @@
 
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
+#include "droidspeak/io/detail/json.hpp"  // the plan file is JSON: this header needs droidspeak::io
 #include "droidspeak/plan/cost_model.hpp"
 #include "droidspeak/plan/pareto.hpp"
 #include "droidspeak/plan/plan_file.hpp"
