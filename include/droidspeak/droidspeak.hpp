@@ -39,6 +39,7 @@
 #include "droidspeak/layout/token_range.hpp"
 #include "droidspeak/layout/transfer_layout.hpp"
 #include "droidspeak/layout/view.hpp"
+#include "droidspeak/plan/candidates.hpp"
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/plan/cost_model.hpp"
 #include "droidspeak/plan/pareto.hpp"
