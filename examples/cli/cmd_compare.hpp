@@ -1,15 +1,18 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
 //! @file `droidspeak compare`: full reuse, the plan and full recompute side by side on
-//! held-out samples (quality, layers recomputed, prefill time and its ratio to full prefill).
+//! held-out samples (quality, layers recomputed, prefill time and its ratio to full prefill,
+//! timed in interleaved pairs against the full prefill).
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
 #include "droidspeak/plan/plan_file.hpp"
+#include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/profile/profiler.hpp"
 
 namespace droidspeak_cli {
@@ -17,6 +20,8 @@ namespace droidspeak_cli {
 struct CompareCommand {
   fs::path plan, sender, receiver, samples;
   std::int64_t max_samples = 0;
+  std::int64_t pairs = 6;  //!< measured pairs per row after a warm-up pair; even: each order
+                           //!< within a pair equally often
 };
 
 //! Evaluates and prints the table on stdout.
@@ -61,42 +66,61 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
     bar.update(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(samples->size()));
   }
 
-  // Prefill time on the first sample, from the sender's caches in this process.
+  // Prefill time on the first sample, each row paired against the receiver's full prefill
+  // (profile::time_paired), from the sender's caches in this process: E for every layer
+  // (three plans are timed), KV read in place from the sender's cache.
   const ds::profile::Sample& smp = (*samples)[0];
   const auto n = static_cast<std::int64_t>(smp.context.size());
-  // E for every layer (three plans are timed), KV read in place from the sender's cache.
   Result<ds::prefill::SenderCacheBuffers> sent = ds::prefill::SenderCacheBuffers::prefill(
       pair.sender, file->plan, smp.context,
       {.layers = ds::prefill::SenderLayers::kAll, .kv = ds::prefill::SenderKv::kEngineCache});
   if (!sent) return sent.status();
   std::vector<float> logits(static_cast<std::size_t>(pair.receiver.vocab_size()));
-  Result<double> full_t = median_seconds(
-      3, [&] { return ds::prefill::full_prefill(pair.receiver, smp.context, smp.suffix, logits); });
-  if (!full_t) return full_t.status();
+  const ds::profile::PairedTimingOptions pairing{.warmup_pairs = 1, .pairs = cmd.pairs};
+  std::vector<ds::profile::PairedTiming> times;
+  ProgressBar timing_bar("timing");
+  for (const Row& r : rows) {
+    Result<ds::profile::PairedTiming> t = ds::profile::time_paired(
+        [&] { return ds::prefill::full_prefill(pair.receiver, smp.context, smp.suffix, logits); },
+        [&] {
+          return ds::prefill::partial_prefill(pair.receiver, r.plan, smp.context, sent->caches(),
+                                              smp.suffix, logits);
+        },
+        pairing);
+    if (!t) return t.status();
+    times.push_back(*t);
+    timing_bar.update(static_cast<std::int64_t>(times.size()),
+                      static_cast<std::int64_t>(rows.size()));
+  }
+  double load = -1.0;
+  for (const ds::profile::PairedTiming& t : times)
+    load = std::max({load, t.load_before, t.load_after});
 
   std::printf(
       "\n%zu held-out samples of %s; plan %s from %s; quality relative to the receiver's full "
       "prefill;\n"
-      "prefill time on the first sample (%lld + %lld tokens), median of 3; receiver full prefill "
-      "%.2f ms\n\n",
+      "prefill time on the first sample (%lld + %lld tokens): median of %lld pairs interleaved "
+      "with the receiver's full prefill\n(after a warm-up pair), the ratio the median of the "
+      "per-pair ratios with its range; load %.1f\n\n",
       samples->size(), cmd.samples.c_str(), file->plan.to_string().c_str(), cmd.plan.c_str(),
-      static_cast<long long>(n), static_cast<long long>(smp.suffix.size()), 1e3 * *full_t);
-  std::printf("  %-15s %-9s %7s  %-11s  %10s  %8s  %10s  %10s  %6s\n", "", "plan", "layers",
+      static_cast<long long>(n), static_cast<long long>(smp.suffix.size()),
+      static_cast<long long>(cmd.pairs), load);
+  std::printf("  %-15s %-9s %7s  %-11s  %10s  %8s  %10s  %10s  %6s  %-11s\n", "", "plan", "layers",
               measure_label(measure_name).c_str(), "loss/token", "accuracy", "KL to full",
-              "prefill", "ratio");
+              "prefill", "ratio", "range");
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const ds::profile::QualityMetrics& m = q[i].quality;
-    Result<double> t = median_seconds(3, [&] {
-      return ds::prefill::partial_prefill(pair.receiver, rows[i].plan, smp.context,
-                                          sent->caches(), smp.suffix, logits);
-    });
-    if (!t) return t.status();
-    std::printf("  %-15s %-9s %7lld  %11s  %10.4f  %8.3f  %10.4f  %7.2f ms  %6.3f\n",
+    const ds::profile::PairedTiming& t = times[i];
+    std::printf("  %-15s %-9s %7lld  %11s  %10.4f  %8.3f  %10.4f  %10s  %6.3f  %.3f-%.3f\n",
                 rows[i].name.c_str(), rows[i].plan.to_string().c_str(),
                 static_cast<long long>(rows[i].plan.num_recomputed()),
                 drop_text(ds::profile::quality_drop(m, full, measure), measure_name).c_str(),
-                m.loss(), m.accuracy(), m.kl(), 1e3 * *t, *t / *full_t);
+                m.loss(), m.accuracy(), m.kl(), ms(t.median_candidate_seconds).c_str(),
+                t.ratio.median, t.ratio.min, t.ratio.max);
   }
+  std::printf("  %-15s %-9s %7lld  %11s  %10s  %8s  %10s  %10s\n", "(full prefill)", "",
+              static_cast<long long>(L), "", "", "", "",
+              ms(times.back().median_baseline_seconds).c_str());
   std::printf(
       "  (predicted for the plan on the profiling samples: %s %s, prefill compute %.2f of full)\n",
       measure_label(measure_name).c_str(),

@@ -1,9 +1,11 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
-//! @file `droidspeak run`: the sender prefills a context, the receiver adopts it with a plan
-//! through the E-first pipelined schedule (optionally over a simulated link), both the
-//! partial and the receiver's full prefill generate a continuation, and the phases are
-//! timed and drawn.
+//! @file `droidspeak run`: the sender prefills a context; the receiver's cost model is
+//! calibrated on this machine, the fastest of the plan file's profiled plans within its
+//! quality threshold is chosen for the link, and its pipelined partial prefill (optionally
+//! over a simulated link) is timed against the receiver's full prefill in interleaved pairs
+//! (profile::time_paired), beside the cost model's prediction. Both then generate a
+//! continuation, outside the timing, and the median pair's phases are drawn.
 #pragma once
 
 #include <cstdio>
@@ -13,9 +15,13 @@
 
 #include "charts.hpp"
 #include "common.hpp"
+#include "droidspeak/plan/cost_model.hpp"
 #include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/prefill/sender_caches.hpp"
 #include "droidspeak/prefill/transport.hpp"
+#include "droidspeak/profile/cost_calibration.hpp"
+#include "droidspeak/profile/paired_timing.hpp"
+#include "droidspeak/profile/plan_choice.hpp"
 #include "droidspeak/reference/generate.hpp"
 
 namespace droidspeak_cli {
@@ -26,32 +32,55 @@ struct RunCommand {
   double bandwidth_gbps = 0.0;  //!< > 0: a simulated link of this many GB/s; 0: in process
   double latency_ms = 0.0;
   std::int64_t tokens = 32;  //!< continuation length
+  std::int64_t pairs = 6;    //!< measured (partial, full) pairs after a warm-up pair; even:
+                             //!< each order within a pair equally often
   bool ids = false;          //!< context and prompt files hold token ids
 };
 
-namespace detail {
-// Greedy continuation of `tokens` tokens from `logits`, the engine holding `position` tokens.
-inline Result<std::vector<std::int32_t>> continue_greedy(ds::reference::Engine& e,
-                                                         std::vector<float> logits,
-                                                         std::int64_t position,
-                                                         std::int64_t tokens) {
-  DROIDSPEAK_TRY(e.reserve(position + tokens));
-  std::vector<std::int32_t> out;
-  std::vector<float> h(static_cast<std::size_t>(e.geometry().hidden_size));
-  for (std::int64_t i = 0; i < tokens; ++i) {
-    const std::int32_t t = ds::reference::argmax(logits);
-    out.push_back(t);
-    if (i + 1 == tokens) break;
-    DROIDSPEAK_TRY(e.embed(std::span<const std::int32_t>(&t, 1), h));
-    DROIDSPEAK_TRY(e.run_layers(0, e.geometry().num_layers, position + i, 1, h, nullptr));
-    DROIDSPEAK_TRY(e.logits(h, logits));
-  }
-  return out;
+//! Where the timeline picture goes.
+inline fs::path timeline_path(const RunCommand& cmd) {
+  if (!cmd.timeline.empty()) return cmd.timeline;
+  return (cmd.plan.has_parent_path() ? cmd.plan.parent_path() : fs::path(".")) / "timeline.svg";
 }
+
+namespace detail {
+
+// The picture's phases from one partial prefill's timeline, with the time each lane spent.
+inline charts::TimelineData timeline_of(const ds::prefill::PrefillReport& rep, double lane_ms[5]) {
+  charts::TimelineData tl;
+  for (const ds::prefill::TimelineEvent& ev : rep.timeline) {
+    using Kind = ds::prefill::TimelineEvent::Kind;
+    lane_ms[static_cast<int>(ev.kind)] += 1e3 * (ev.end - ev.start);
+    std::string label = ev.kind == Kind::kSuffix ? "suffix"
+                        : ev.first_layer == ev.last_layer
+                            ? std::to_string(ev.first_layer)
+                            : std::to_string(ev.first_layer) + "-" + std::to_string(ev.last_layer);
+    if (ev.kind == Kind::kRecompute) label = "layers " + label;
+    if (ev.kind == Kind::kTransferE) label = "E " + label;
+    if (ev.kind == Kind::kTransferKv) label = "KV " + label;
+    tl.phases.push_back({static_cast<charts::Lane>(static_cast<int>(ev.kind)), 1e3 * ev.start,
+                         1e3 * ev.end, label});
+  }
+  return tl;
+}
+
+// The report whose total is the median of `reports` (non-empty).
+inline const ds::prefill::PrefillReport& median_report(
+    const std::vector<ds::prefill::PrefillReport>& reports) {
+  std::vector<std::size_t> order(reports.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return reports[a].total_seconds < reports[b].total_seconds;
+  });
+  return reports[order[order.size() / 2]];
+}
+
 }  // namespace detail
 
-//! Loads the plan (refusing one made for another pair), runs and reports on stdout.
-inline Status run_run(const RunCommand& cmd, Pair& pair) {
+//! Loads the plan file (refusing one made for another pair), chooses the plan for the link,
+//! runs and reports on stdout. `chosen`, when given, receives the plan that ran.
+inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* chosen = nullptr) {
+  const fs::path svg_path = timeline_path(cmd);  // checked writable by the caller, up front
   std::error_code ec;
   if (!fs::is_regular_file(cmd.plan, ec))
     return Status::io_error(cmd.plan.string() + ": no such plan file");
@@ -67,112 +96,138 @@ inline Status run_run(const RunCommand& cmd, Pair& pair) {
   if (context->empty() || prompt->empty())
     return Status::invalid_argument("the context and the prompt must not be empty");
   const ds::layout::ModelGeometry g = pair.receiver.geometry();
-  const ds::plan::ReusePlan& plan = file->plan;
   const auto n = static_cast<std::int64_t>(context->size());
   const auto m = static_cast<std::int64_t>(prompt->size());
 
-  // The sender: prefill with E captured at the plan's entry layers, KV into the transfer layout.
+  // The sender: one prefill capturing E at every layer and every layer's KV, so that any of
+  // the plan file's plans can run from it.
   const auto ts = std::chrono::steady_clock::now();
-  Result<ds::prefill::SenderCacheBuffers> sent =
-      ds::prefill::SenderCacheBuffers::prefill(pair.sender, plan, *context);
+  Result<ds::prefill::SenderCacheBuffers> sent = ds::prefill::SenderCacheBuffers::prefill(
+      pair.sender, file->plan, *context, {.layers = ds::prefill::SenderLayers::kAll});
   if (!sent) return sent.status();
   const double sender_seconds = seconds_since(ts);
   const ds::prefill::SenderCaches caches = sent->caches();
+
+  // Calibrate the cost model on this receiver, then choose the fastest plan for the link.
+  const ds::profile::LinkSpec link_spec{cmd.bandwidth_gbps * 1e9, cmd.latency_ms * 1e-3};
+  Result<ds::profile::CostCalibration> calibration =
+      ds::profile::measure_cost_calibration(pair.receiver, *context, caches, *prompt);
+  if (!calibration) return calibration.status();
+  Result<ds::plan::CostInputs> inputs = ds::profile::cost_inputs(g, n, *calibration, link_spec);
+  if (!inputs) return inputs.status();
+  Result<ds::plan::ProfiledPlan> fastest = ds::profile::fastest_plan(*file, *inputs);
+  if (!fastest) return fastest.status();
+  const ds::plan::ReusePlan& plan = fastest->plan;
+  if (chosen != nullptr) *chosen = plan;
 
   // The link, picked at run time: a simulated one of the given bandwidth, or a memcpy.
   std::optional<ds::prefill::SimulatedLink> simulated;
   ds::prefill::InProcessTransport in_process;
   if (cmd.bandwidth_gbps > 0) {
-    simulated.emplace(cmd.bandwidth_gbps * 1e9, cmd.latency_ms * 1e-3);
+    simulated.emplace(link_spec.bytes_per_second, link_spec.latency_seconds);
     DROIDSPEAK_TRY(simulated->validate());
   }
   const ds::prefill::TransportRef transport =
       simulated ? ds::prefill::TransportRef(*simulated) : ds::prefill::TransportRef(in_process);
 
-  // The receiver: partial prefill (median of 3 runs by total time), then its continuation.
+  // Paired timing: the receiver's full prefill against the pipelined partial prefill.
   std::vector<float> logits(static_cast<std::size_t>(vocab));
-  ds::prefill::PrefillReport best;
-  std::vector<double> totals;
-  for (int run = 0; run < 3; ++run) {
+  std::vector<ds::prefill::PrefillReport> reports;
+  auto full = [&] { return ds::prefill::full_prefill(pair.receiver, *context, *prompt, logits); };
+  auto partial = [&] {
     ds::prefill::PrefillReport rep;
-    DROIDSPEAK_TRY(ds::prefill::streamed_partial_prefill(pair.receiver, plan, *context, caches, transport,
-                                                         ds::prefill::Overlap::kPipelined, *prompt,
-                                                         logits, &rep));
-    totals.push_back(rep.total_seconds);
-    std::sort(totals.begin(), totals.end());
-    if (run == 1 || (run == 2 && rep.total_seconds == totals[1])) best = rep;
-  }
-  Result<std::vector<std::int32_t>> with_plan =
-      detail::continue_greedy(pair.receiver, logits, n + m, cmd.tokens);
-  if (!with_plan) return with_plan.status();
+    const Status s = ds::prefill::streamed_partial_prefill(pair.receiver, plan, *context, caches,
+                                                           transport, ds::prefill::Overlap::kPipelined,
+                                                           *prompt, logits, &rep);
+    reports.push_back(std::move(rep));
+    return s;
+  };
+  const ds::profile::PairedTimingOptions pairing{.warmup_pairs = 1, .pairs = cmd.pairs};
+  Result<ds::profile::PairedTiming> timing = ds::profile::time_paired(full, partial, pairing);
+  if (!timing) return timing.status();
+  reports.erase(reports.begin(), reports.begin() + pairing.warmup_pairs);  // the warm-up's
+  const ds::prefill::PrefillReport& shown = detail::median_report(reports);
 
-  // The receiver's own full prefill of the same input (median of 3), then its continuation.
-  Result<double> full_seconds = median_seconds(
-      3, [&] { return ds::prefill::full_prefill(pair.receiver, *context, *prompt, logits); });
-  if (!full_seconds) return full_seconds.status();
+  // The prediction, calibrated in this run: per layer-token compute from the paired full
+  // prefills, the suffix from the partial prefills' own suffix phase.
+  ds::profile::CostCalibration same_run = *calibration;
+  same_run.full_prefill_seconds = timing->median_baseline_seconds;
+  std::vector<double> suffixes;
+  for (const ds::prefill::PrefillReport& r : reports) suffixes.push_back(r.suffix_seconds);
+  same_run.suffix_seconds = ds::profile::summarize(suffixes)->median;
+  Result<ds::plan::CostInputs> same_inputs = ds::profile::cost_inputs(g, n, same_run, link_spec);
+  if (!same_inputs) return same_inputs.status();
+  Result<ds::plan::CostPrediction> predicted = ds::plan::predict_cost(plan, *same_inputs);
+  if (!predicted) return predicted.status();
+  const double predicted_full = ds::plan::predict_full_prefill(*same_inputs);
+
+  // The continuations, outside the timing: one more run of each, then greedy decoding.
+  const ds::reference::SamplingOptions greedy{.max_new_tokens = cmd.tokens};
+  DROIDSPEAK_TRY(partial());
+  Result<std::vector<std::int32_t>> with_plan =
+      ds::reference::continue_generation(pair.receiver, logits, greedy);
+  if (!with_plan) return with_plan.status();
+  DROIDSPEAK_TRY(full());
   Result<std::vector<std::int32_t>> with_full =
-      detail::continue_greedy(pair.receiver, logits, n + m, cmd.tokens);
+      ds::reference::continue_generation(pair.receiver, logits, greedy);
   if (!with_full) return with_full.status();
 
   // Report.
-  double lane_ms[5] = {0, 0, 0, 0, 0};
-  charts::TimelineData tl_data;
-  for (const ds::prefill::TimelineEvent& ev : best.timeline) {
-    const auto lane = static_cast<charts::Lane>(static_cast<int>(ev.kind));
-    lane_ms[static_cast<int>(ev.kind)] += 1e3 * (ev.end - ev.start);
-    std::string label = ev.kind == ds::prefill::TimelineEvent::Kind::kSuffix ? "suffix"
-                        : ev.first_layer == ev.last_layer
-                            ? std::to_string(ev.first_layer)
-                            : std::to_string(ev.first_layer) + "-" + std::to_string(ev.last_layer);
-    if (ev.kind == ds::prefill::TimelineEvent::Kind::kRecompute) label = "layers " + label;
-    if (ev.kind == ds::prefill::TimelineEvent::Kind::kTransferE) label = "E " + label;
-    if (ev.kind == ds::prefill::TimelineEvent::Kind::kTransferKv) label = "KV " + label;
-    tl_data.phases.push_back({lane, 1e3 * ev.start, 1e3 * ev.end, label});
-  }
   char link_buf[96] = "in-process transport";
   if (cmd.bandwidth_gbps > 0) {
     std::snprintf(link_buf, sizeof link_buf, "simulated link %.3g GB/s, %.3g ms latency",
                   cmd.bandwidth_gbps, cmd.latency_ms);
   }
   const std::string link = link_buf;
+  std::printf("context %lld tokens, prompt %lld tokens; %s\n", static_cast<long long>(n),
+              static_cast<long long>(m), link.c_str());
+  const std::string measure_name(ds::plan::to_string(file->measure));
   std::printf(
-      "plan %s from %s: recompute %lld of %lld layers, reuse %lld; context %lld tokens, prompt "
-      "%lld tokens; %s\n\n",
-      plan.to_string().c_str(), cmd.plan.c_str(), static_cast<long long>(plan.num_recomputed()),
-      static_cast<long long>(g.num_layers), static_cast<long long>(best.layers_reused),
-      static_cast<long long>(n), static_cast<long long>(m), link.c_str());
-  auto row = [](const std::string& what, double ms, const char* note = "") {
-    std::printf("  %-36s %9.2f ms%s\n", what.c_str(), ms, note);
+      "plan %s: recompute %lld of %lld layers, reuse %lld (%s %s); of the plans profiled in %s\n"
+      "within its threshold, the fastest predicted for this link (the file selected %s, by "
+      "layers recomputed)\n\n",
+      plan.to_string().c_str(), static_cast<long long>(plan.num_recomputed()),
+      static_cast<long long>(g.num_layers), static_cast<long long>(plan.reused().count()),
+      measure_label(measure_name).c_str(), drop_text(fastest->quality_drop, measure_name).c_str(),
+      cmd.plan.c_str(), file->plan.to_string().c_str());
+  double lane_ms[5] = {0, 0, 0, 0, 0};
+  charts::TimelineData tl_data = detail::timeline_of(shown, lane_ms);
+  auto row = [](const std::string& what, double msec, const char* note = "") {
+    std::printf("  %-38s %9.2f ms%s\n", what.c_str(), msec, note);
   };
   auto layers = [](std::int64_t k) { return std::to_string(k) + (k == 1 ? " layer" : " layers"); };
-  row("sender prefill (with E capture)", 1e3 * sender_seconds);
-  std::printf("  receiver, pipelined partial prefill (median of 3):\n");
+  row("sender prefill (E captured at every layer)", 1e3 * sender_seconds);
+  std::printf("  receiver, pipelined partial prefill (the median pair):\n");
   row("  E transfer (" + layers(plan.entry_layers().count()) + ")", lane_ms[0]);
-  row("  KV transfer (" + layers(best.layers_reused) + ")", lane_ms[1]);
+  row("  KV transfer (" + layers(shown.layers_reused) + ")", lane_ms[1]);
   row("  KV adoption", lane_ms[2], "  (transfer thread, overlaps the recompute)");
   row("  recompute (" + layers(plan.num_recomputed()) + ")", lane_ms[3]);
   row("  prompt through all layers", lane_ms[4]);
-  row("  total: time to first token", 1e3 * best.total_seconds);
-  row("receiver full prefill (median of 3)", 1e3 * *full_seconds);
-  std::printf("  %-36s %9.3f\n\n", "partial / full", best.total_seconds / *full_seconds);
+  std::printf("\n  %-38s %12s  %12s\n", "", "measured", "predicted");
+  std::printf("  %-38s %12s  %12s\n", "time to first token, with the plan",
+              ms(timing->median_candidate_seconds).c_str(), ms(predicted->total).c_str());
+  std::printf("  %-38s %12s  %12s\n", "receiver full prefill", ms(timing->median_baseline_seconds).c_str(),
+              (ms(predicted_full) + "*").c_str());
+  std::printf("  %-38s %12.2f  %12.2f\n", "partial / full (median of pairs)", timing->ratio.median,
+              predicted->total / predicted_full);
+  std::printf("  partial / full: %s\n", ds::profile::describe(*timing).c_str());
+  std::printf(
+      "  (* the calibration: the cost model's compute per layer-token is this run's full "
+      "prefill)\n\n");
   std::size_t same = 0;
   while (same < with_plan->size() && (*with_plan)[same] == (*with_full)[same]) ++same;
   std::printf(
       "continuation, %lld tokens, greedy:\n  with the plan:     \"%s\"\n  full prefill:      "
-      "\"%s\"\n  "
-      "identical for the first %zu of %zu tokens\n",
+      "\"%s\"\n  identical for the first %zu of %zu tokens\n",
       static_cast<long long>(cmd.tokens), show_tokens(*with_plan, vocab).c_str(),
       show_tokens(*with_full, vocab).c_str(), same, with_plan->size());
 
   tl_data.title = "Pipelined partial prefill, plan " + plan.to_string() + " (" + link + ")";
-  tl_data.partial_total_ms = 1e3 * best.total_seconds;
-  tl_data.full_prefill_ms = 1e3 * *full_seconds;
+  tl_data.partial_total_ms = 1e3 * shown.total_seconds;
+  tl_data.full_prefill_ms = 1e3 * timing->median_baseline_seconds;
   tl_data.full_label = "full prefill: " + std::to_string(g.num_layers) + " layers x " +
                        std::to_string(n + m) + " tokens";
-  const fs::path svg_path =
-      cmd.timeline.empty()
-          ? (cmd.plan.has_parent_path() ? cmd.plan.parent_path() : fs::path(".")) / "timeline.svg"
-          : cmd.timeline;
+  if (svg_path.has_parent_path()) fs::create_directories(svg_path.parent_path(), ec);
   const std::string err = charts::timeline(tl_data).save(svg_path.string());
   if (!err.empty()) return Status::io_error(err);
   std::printf("wrote %s\n", svg_path.c_str());

@@ -1,7 +1,8 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
 //! @file What every subcommand of the droidspeak tool shares: loading a checked model pair,
-//! reading inputs, the progress bar, timing and formatting.
+//! reading inputs, checking output
+//! paths, the progress bar and formatting.
 #pragma once
 
 #include <unistd.h>  // isatty
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "droidspeak/io/output_file.hpp"
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
 #include "droidspeak/profile/samples_file.hpp"
@@ -148,17 +150,31 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-//! The median run time in seconds of `fn` (a callable returning Status) over `runs` runs.
-template <class F>
-Result<double> median_seconds(int runs, F&& fn) {
-  std::vector<double> t;
-  for (int i = 0; i < runs; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    DROIDSPEAK_TRY(fn());
-    t.push_back(seconds_since(t0));
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+//! Refuses, before any work starts, an output file given as `option` ("--out", say) that
+//! could not be written (io::check_writable_file); the message names the option and the path.
+inline Status check_output_file(const fs::path& path, const std::string& option) {
+  const Status s = ds::io::check_writable_file(path);
+  return s ? s : Status::io_error(option + " " + s.message());
+}
+
+//! The same for an output directory (io::check_writable_directory).
+inline Status check_output_dir(const fs::path& dir, const std::string& option) {
+  const Status s = ds::io::check_writable_directory(dir);
+  return s ? s : Status::io_error(option + " " + s.message());
+}
+
+//! Tokens of a byte-level model as the bytes they are (to write them back as text).
+inline std::string token_bytes(const std::vector<std::int32_t>& tokens) {
+  std::string bytes;
+  for (std::int32_t t : tokens) bytes += static_cast<char>(t);
+  return bytes;
+}
+
+//! "12.34 ms".
+inline std::string ms(double seconds) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f ms", 1e3 * seconds);
+  return b;
 }
 
 //! "+3.21 %".

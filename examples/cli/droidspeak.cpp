@@ -56,24 +56,28 @@ Samples: JSON lines {"context": TEXT, "suffix": TEXT} (byte-level models) or
 constexpr const char* kRunHelp =
     R"(usage: droidspeak run --plan plan.json --sender DIR --receiver DIR
          --context FILE --prompt FILE [--bandwidth GB/s] [--latency ms]
-         [--tokens N] [--ids] [--timeline FILE.svg]
+         [--tokens N] [--pairs N] [--ids] [--timeline FILE.svg]
 
-The sender prefills the context; the receiver adopts it with the plan through
-the E-first pipelined schedule (over a simulated link of --bandwidth GB/s when
-given, else in process), runs the prompt and generates N tokens (greedy,
-default 32); the same input then goes through the receiver's full prefill.
-Prints the time of each phase and both continuations, and draws the timeline
-(timeline.svg next to the plan unless --timeline). Context and prompt files
-are text (byte-level models) or, with --ids, whitespace-separated token ids.
+The sender prefills the context. The receiver's cost model is calibrated on
+this machine and the fastest of the plan file's profiled plans within its
+quality threshold is chosen for the link (a simulated link of --bandwidth GB/s
+when given, else in process). The receiver's pipelined partial prefill with it
+is timed against its own full prefill in N interleaved pairs (default 6, so
+each goes first equally often) after a warm-up pair: measured and predicted
+time to first token side by side, and partial / full as the median of the
+per-pair ratios with its range and the load average. Both then generate N tokens (greedy, default 32) and the median
+pair is drawn (timeline.svg next to the plan unless --timeline). Context and
+prompt files are text (byte-level models) or, with --ids, token ids.
 )";
 
 constexpr const char* kCompareHelp =
     R"(usage: droidspeak compare --plan plan.json --sender DIR --receiver DIR
-         --samples FILE [--max-samples N]
+         --samples FILE [--max-samples N] [--pairs N]
 
 Full reuse, the plan and full recompute side by side on (held-out) samples:
 quality drop against the receiver's full prefill, loss, next-token accuracy,
-KL, prefill time and its ratio to the receiver's full prefill.
+KL, and prefill time with its ratio to the receiver's full prefill, each timed
+in N interleaved pairs (default 6) after a warm-up pair.
 )";
 
 constexpr const char* kInspectHelp = R"(usage: droidspeak inspect DIR [DIR2]
@@ -88,11 +92,12 @@ constexpr const char* kDemoHelp =
     R"(usage: droidspeak [demo] [--models DIR] [--data DIR] [--sender NAME]
          [--receiver NAME] [--domain NAME] [--out DIR] [--granularity g]
          [--samples N] [--measure loss|accuracy|kl] [--threshold t]
-         [--bandwidth GB/s]
+         [--bandwidth GB/s] [--pairs N]
 
 Profiles the bundled pair base -> ft-code on examples/data/code_profile.jsonl,
 compares the plan with full reuse and full recompute on code_heldout.jsonl,
-runs it on one held-out context over a simulated link, and writes plan.json,
+runs the fastest profiled plan for a simulated link of --bandwidth GB/s on one
+held-out context (timed in --pairs interleaved pairs), and writes plan.json,
 grid.svg, pareto.svg and timeline.svg into droidspeak-out/.
 Defaults: granularity 2, 8 samples per file, 1 GB/s, and the plan's quality
 measured as the KL divergence from the receiver's own predictions, at most
@@ -171,6 +176,11 @@ int cmd_profile(const std::vector<std::string>& argv) {
     return fail("profile", p.args.error());
   }
   if (const auto m = ds::plan::parse_quality_measure(c.measure); !m) return fail("profile", m.status());
+  // Every output path is checked before the work; the files are then written atomically.
+  if (const Status s = check_output_file(c.out, "--out"); !s) return fail("profile", s);
+  if (!c.svg_dir.empty()) {
+    if (const Status s = check_output_dir(c.svg_dir, "--svg-dir"); !s) return fail("profile", s);
+  }
   Result<Pair> pair = load_pair(c.sender, c.receiver);
   if (!pair) return fail("profile", pair.status());
   const Status s = run_profile(c, *pair);
@@ -188,7 +198,8 @@ int cmd_run(const std::vector<std::string>& argv) {
                     {"latency"},
                     {"tokens"},
                     {"ids", false},
-                    {"timeline"}},
+                    {"timeline"},
+                    {"pairs"}},
                    kRunHelp, {"plan", "sender", "receiver", "context", "prompt"});
   if (p.done) return p.rc;
   RunCommand c{.plan = p.args.get("plan"),
@@ -200,9 +211,11 @@ int cmd_run(const std::vector<std::string>& argv) {
   c.ids = p.args.has("ids");
   if (!p.args.get_number("bandwidth", 0, 1e-6, 1e6, c.bandwidth_gbps) ||
       !p.args.get_number("latency", 0, 0, 1e4, c.latency_ms) ||
-      !p.args.get_int("tokens", 32, 1, 100000, c.tokens)) {
+      !p.args.get_int("tokens", 32, 1, 100000, c.tokens) ||
+      !p.args.get_int("pairs", 6, 1, 10000, c.pairs)) {
     return fail("run", p.args.error());
   }
+  if (const Status s = check_output_file(timeline_path(c), "--timeline"); !s) return fail("run", s);
   Result<Pair> pair = load_pair(c.sender, c.receiver);
   if (!pair) return fail("run", pair.status());
   const Status s = run_run(c, *pair);
@@ -211,14 +224,16 @@ int cmd_run(const std::vector<std::string>& argv) {
 
 int cmd_compare(const std::vector<std::string>& argv) {
   Parsed p =
-      parse("compare", argv, {{"plan"}, {"sender"}, {"receiver"}, {"samples"}, {"max-samples"}},
+      parse("compare", argv,
+            {{"plan"}, {"sender"}, {"receiver"}, {"samples"}, {"max-samples"}, {"pairs"}},
             kCompareHelp, {"plan", "sender", "receiver", "samples"});
   if (p.done) return p.rc;
   CompareCommand c{.plan = p.args.get("plan"),
                    .sender = p.args.get("sender"),
                    .receiver = p.args.get("receiver"),
                    .samples = p.args.get("samples")};
-  if (!p.args.get_int("max-samples", 0, 0, 1 << 30, c.max_samples))
+  if (!p.args.get_int("max-samples", 0, 0, 1 << 30, c.max_samples) ||
+      !p.args.get_int("pairs", 6, 1, 10000, c.pairs))
     return fail("compare", p.args.error());
   Result<Pair> pair = load_pair(c.sender, c.receiver);
   if (!pair) return fail("compare", pair.status());
@@ -259,7 +274,8 @@ int cmd_demo(const std::vector<std::string>& argv) {
                     {"samples"},
                     {"measure"},
                     {"threshold"},
-                    {"bandwidth"}},
+                    {"bandwidth"},
+                    {"pairs"}},
                    kDemoHelp, {});
   if (p.done) return p.rc;
   const fs::path src = DROIDSPEAK_SOURCE_DIR;
@@ -273,16 +289,18 @@ int cmd_demo(const std::vector<std::string>& argv) {
   const std::string sender = p.args.get("sender", "base"),
                     receiver = p.args.get("receiver", "ft-code");
   const std::string domain = p.args.get("domain", "code");
-  std::int64_t granularity = 2, count = 8;
+  std::int64_t granularity = 2, count = 8, pairs = 6;
   double threshold = 0.03, bandwidth = 1.0;
   const std::string measure = p.args.get("measure", "kl");
   if (!p.args.get_int("granularity", 2, 1, 4096, granularity) ||
       !p.args.get_int("samples", 8, 1, 1 << 20, count) ||
       !p.args.get_number("threshold", 0.03, 0, 100, threshold) ||
-      !p.args.get_number("bandwidth", 1.0, 1e-6, 1e6, bandwidth)) {
+      !p.args.get_number("bandwidth", 1.0, 1e-6, 1e6, bandwidth) ||
+      !p.args.get_int("pairs", 6, 1, 10000, pairs)) {
     return fail("demo", p.args.error());
   }
   if (const auto m = ds::plan::parse_quality_measure(measure); !m) return fail("demo", m.status());
+  if (const Status s = check_output_dir(out, "--out"); !s) return fail("demo", s);
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec)
@@ -314,7 +332,8 @@ int cmd_demo(const std::vector<std::string>& argv) {
                     .sender = pc.sender,
                     .receiver = pc.receiver,
                     .samples = data / (domain + "_heldout.jsonl"),
-                    .max_samples = count};
+                    .max_samples = count,
+                    .pairs = pairs};
   if (const Status s = run_compare(cc, *pair); !s) return fail("demo", s);
 
   std::printf(
@@ -322,19 +341,12 @@ int cmd_demo(const std::vector<std::string>& argv) {
   Result<std::vector<ds::profile::Sample>> held =
       load_samples(cc.samples, *pair, 1);
   if (!held) return fail("demo", held.status());
-  auto write_bytes = [&](const fs::path& path, const std::vector<std::int32_t>& tokens) {
-    std::string bytes;
-    for (std::int32_t t : tokens) bytes += static_cast<char>(t);
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << bytes;
-    return static_cast<bool>(f);
-  };
   const ds::profile::Sample& smp = (*held)[0];
   const std::vector<std::int32_t> prompt(
       smp.suffix.begin(), smp.suffix.begin() + static_cast<std::ptrdiff_t>(smp.suffix.size() / 2));
-  if (!write_bytes(out / "context.txt", smp.context) || !write_bytes(out / "prompt.txt", prompt)) {
-    return fail("demo", (out / "context.txt").string() + ": cannot write");
-  }
+  const std::vector<ds::io::OutputFile> inputs = {{out / "context.txt", token_bytes(smp.context)},
+                                                   {out / "prompt.txt", token_bytes(prompt)}};
+  if (const Status s = ds::io::write_files_atomically(inputs); !s) return fail("demo", s);
   RunCommand rc{.plan = pc.out,
                 .sender = pc.sender,
                 .receiver = pc.receiver,
@@ -343,17 +355,19 @@ int cmd_demo(const std::vector<std::string>& argv) {
                 .timeline = out / "timeline.svg",
                 .bandwidth_gbps = bandwidth,
                 .latency_ms = 0.05,
-                .tokens = 32};
-  if (const Status s = run_run(rc, *pair); !s) return fail("demo", s);
+                .tokens = 32,
+                .pairs = pairs};
+  ds::plan::ReusePlan ran;
+  if (const Status s = run_run(rc, *pair, &ran); !s) return fail("demo", s);
   std::printf(
-      "\ndone in %.1f s. %s recomputes %lld of its %lld layers (plan %s) and reuses %s's KV for "
-      "the rest.\n"
+      "\ndone in %.1f s. On this link %s recomputes %lld of its %lld layers (plan %s) and reuses "
+      "%s's KV for the rest.\n"
       "Pictures: %s/grid.svg (quality drop of every interval), %s/pareto.svg (quality vs layers\n"
       "recomputed), %s/timeline.svg (the pipelined prefill against a full prefill). Profile your "
       "own\n"
       "pair with: droidspeak profile --sender DIR --receiver DIR --samples FILE --out plan.json\n",
-      seconds_since(t0), receiver.c_str(), static_cast<long long>(plan.plan.num_recomputed()),
-      static_cast<long long>(plan.plan.num_layers()), plan.plan.to_string().c_str(), sender.c_str(),
+      seconds_since(t0), receiver.c_str(), static_cast<long long>(ran.num_recomputed()),
+      static_cast<long long>(ran.num_layers()), ran.to_string().c_str(), sender.c_str(),
       out.c_str(), out.c_str(), out.c_str());
   return 0;
 }

@@ -2,9 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # Runs COMMAND (a ;-list) and checks how it ended. With FAIL=1: a non-zero exit and exactly one
 # non-empty line on stderr matching STDERR_REGEX (when given). Without: exit 0, and stdout
-# matching STDOUT_REGEX (when given).
-#   cmake -DCOMMAND=a|b|c [-DFAIL=1] [-DSTDERR_REGEX=...] [-DSTDOUT_REGEX=...] -P expect.cmake
+# matching STDOUT_REGEX (when given). ABSENT: a file removed before the command that must
+# still not exist after it (an output a refused command must not leave behind).
+#   cmake -DCOMMAND=a|b|c [-DFAIL=1] [-DSTDERR_REGEX=...] [-DSTDOUT_REGEX=...] [-DABSENT=file]
+#         -P expect.cmake
 string(REPLACE "|" ";" COMMAND "${COMMAND}")
+if(DEFINED ABSENT)
+  file(REMOVE "${ABSENT}")
+endif()
 execute_process(COMMAND ${COMMAND} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(FAIL)
   if(rc EQUAL 0)
@@ -20,6 +25,9 @@ if(FAIL)
   endif()
   if(DEFINED STDERR_REGEX AND NOT err MATCHES "${STDERR_REGEX}")
     message(FATAL_ERROR "stderr does not match '${STDERR_REGEX}':\n${err}")
+  endif()
+  if(DEFINED ABSENT AND EXISTS "${ABSENT}")
+    message(FATAL_ERROR "the refused command left ${ABSENT} behind")
   endif()
   message(STATUS "exit ${rc}: ${err}")
 else()

@@ -6,10 +6,11 @@
 #pragma once
 
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "droidspeak/io/output_file.hpp"
 
 namespace droidspeak_cli::svg {
 
@@ -138,14 +139,11 @@ class Document {
            "fill=\"white\"/>\n" +
            body_ + "</svg>\n";
   }
-  //! Writes str() to `path`; an empty string on success, else a message naming the file.
+  //! Writes str() to `path` atomically (a temporary file, then a rename); an empty string on
+  //! success, else a message naming the file.
   std::string save(const std::string& path) const {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) return path + ": cannot open for writing";
-    out << str();
-    out.close();
-    if (!out) return path + ": write failed";
-    return {};
+    const droidspeak::Status s = droidspeak::io::write_file_atomically(path, str());
+    return s ? std::string() : s.message();
   }
 
  private:

@@ -9,7 +9,8 @@
 //! - `droidspeak/io/...` (safetensors, config.json): needs nlohmann_json, link
 //!   `droidspeak::io`;
 //! - the run-artefact files `droidspeak/plan/plan_file.hpp` and
-//!   `droidspeak/profile/samples_file.hpp` (JSON, like io/): link `droidspeak::io`;
+//!   `droidspeak/profile/samples_file.hpp` (JSON, like io/), and
+//!   `droidspeak/profile/plan_choice.hpp` (over plan files): link `droidspeak::io`;
 //! - `droidspeak/reference/...` (the CPU engine): needs CBLAS, link `droidspeak::reference`;
 //! - `droidspeak/cuda/...` (launcher declarations): link `droidspeak::kernels`.
 //! Include those headers separately. The list below is maintained by hand; the hygiene
@@ -62,6 +63,7 @@
 #include "droidspeak/prefill/threaded_driver.hpp"
 #include "droidspeak/prefill/transport.hpp"
 #include "droidspeak/profile/cost.hpp"
+#include "droidspeak/profile/cost_calibration.hpp"
 #include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/profile/profiler.hpp"
 #include "droidspeak/profile/quality.hpp"

@@ -35,6 +35,26 @@ TEST_CASE("generate: greedy decoding with the cache equals recomputing the whole
   }
 }
 
+TEST_CASE("continue_generation: after a prefill split in two, the same tokens as generate") {
+  const auto w = random_model(small_config(), 7);
+  auto e = make_engine(w);
+  const auto prompt = some_tokens(20, 50, 8);
+  reference::SamplingOptions o;
+  o.max_new_tokens = 12;
+  auto whole = reference::generate(e, prompt, o);
+  REQUIRE_MESSAGE(whole.is_ok(), whole.status().to_string());
+  // Prefill the prompt in two calls (as a context and a prompt would be), then continue.
+  auto split = make_engine(w);
+  std::vector<float> logits(50);
+  REQUIRE(split.reset().is_ok());
+  REQUIRE(reference::prefill_tokens(split, std::span(prompt).first(13), logits).is_ok());
+  REQUIRE(reference::prefill_tokens(split, std::span(prompt).subspan(13), logits).is_ok());
+  auto cont = reference::continue_generation(split, logits, o);
+  REQUIRE_MESSAGE(cont.is_ok(), cont.status().to_string());
+  CHECK(*cont == *whole);
+  CHECK_FALSE(reference::continue_generation(split, std::span(logits).first(49), o));
+}
+
 TEST_CASE("generate: seeded sampling is reproducible and depends on the seed") {
   const auto w = random_model(small_config(), 9);
   auto e = make_engine(w);

@@ -10,6 +10,7 @@
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/io/detail/json.hpp"
+#include "droidspeak/io/output_file.hpp"
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/plan/profile_cost.hpp"
 #include "droidspeak/plan/quality_measure.hpp"
@@ -497,14 +498,10 @@ inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view 
   return p;
 }
 
-//! Writes plan_file_json(p) to `path`.
+//! Writes plan_file_json(p) to `path` atomically (io::write_file_atomically): a failure
+//! leaves any previous file as it was, never a truncated one.
 inline Status write_plan_file(const std::filesystem::path& path, const PlanFile& p) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::io_error(path.string() + ": cannot open for writing");
-  out << plan_file_json(p);
-  out.close();
-  if (!out) return Status::io_error(path.string() + ": write failed");
-  return Status::ok();
+  return io::write_file_atomically(path, plan_file_json(p));
 }
 
 //! Reads and validates a plan file.

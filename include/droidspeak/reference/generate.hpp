@@ -100,19 +100,21 @@ Status prefill_tokens(E& engine, std::span<const std::int32_t> tokens, std::span
   return engine.logits(last, last_logits);
 }
 
-//! Empties the engine, prefills `prompt` (non-empty) and decodes up to max_new_tokens tokens,
-//! one position per step through the cache. Returns the new tokens (ending with stop_token
-//! when it was emitted).
+//! Continues the engine's sequence (num_tokens() tokens, whose last one produced
+//! `last_logits` [vocab_size]) by up to max_new_tokens tokens, one position per step through
+//! the cache, reserving as needed. Returns the new tokens (ending with stop_token when it was
+//! emitted). What every decoding after a prefill (full, partial or streamed) shares.
 template <prefill::Engine E>
-Result<std::vector<std::int32_t>> generate(E& engine, std::span<const std::int32_t> prompt,
-                                           const SamplingOptions& options = {}) {
-  if (prompt.empty()) return Status::invalid_argument("generate: empty prompt");
+Result<std::vector<std::int32_t>> continue_generation(E& engine, std::span<const float> last_logits,
+                                                      const SamplingOptions& options = {}) {
   if (options.max_new_tokens < 0) return Status::invalid_argument("generate: negative max_new_tokens");
-  DROIDSPEAK_TRY(engine.reset());
-  const std::int64_t n = static_cast<std::int64_t>(prompt.size());
-  DROIDSPEAK_TRY(engine.reserve(n + options.max_new_tokens));
-  std::vector<float> logits(static_cast<std::size_t>(engine.vocab_size()));
-  DROIDSPEAK_TRY(prefill_tokens(engine, prompt, logits));
+  if (static_cast<std::int64_t>(last_logits.size()) != engine.vocab_size()) {
+    return Status::invalid_argument("generate: last_logits has " + std::to_string(last_logits.size()) +
+                                    " elements, expected " + std::to_string(engine.vocab_size()));
+  }
+  const std::int64_t n = engine.num_tokens();
+  if (engine.capacity() < n + options.max_new_tokens) DROIDSPEAK_TRY(engine.reserve(n + options.max_new_tokens));
+  std::vector<float> logits(last_logits.begin(), last_logits.end());
   SplitMix64 rng(options.seed);
   std::vector<std::int32_t> out;
   const std::int64_t h = engine.geometry().hidden_size, layers = engine.geometry().num_layers;
@@ -126,6 +128,21 @@ Result<std::vector<std::int32_t>> generate(E& engine, std::span<const std::int32
     DROIDSPEAK_TRY(engine.logits(hidden, logits));
   }
   return out;
+}
+
+//! Empties the engine, prefills `prompt` (non-empty) and decodes up to max_new_tokens tokens
+//! (continue_generation). Returns the new tokens (ending with stop_token when it was emitted).
+template <prefill::Engine E>
+Result<std::vector<std::int32_t>> generate(E& engine, std::span<const std::int32_t> prompt,
+                                           const SamplingOptions& options = {}) {
+  if (prompt.empty()) return Status::invalid_argument("generate: empty prompt");
+  if (options.max_new_tokens < 0) return Status::invalid_argument("generate: negative max_new_tokens");
+  DROIDSPEAK_TRY(engine.reset());
+  const std::int64_t n = static_cast<std::int64_t>(prompt.size());
+  DROIDSPEAK_TRY(engine.reserve(n + options.max_new_tokens));
+  std::vector<float> logits(static_cast<std::size_t>(engine.vocab_size()));
+  DROIDSPEAK_TRY(prefill_tokens(engine, prompt, logits));
+  return continue_generation(engine, logits, options);
 }
 
 }  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
