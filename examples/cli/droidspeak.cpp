@@ -41,6 +41,7 @@ constexpr const char* kProfileHelp =
     R"(usage: droidspeak profile --sender DIR --receiver DIR --samples FILE --out plan.json
          [--granularity g] [--threshold 0.05] [--max-intervals k]
          [--measure loss|accuracy|kl] [--max-samples N] [--svg-dir DIR]
+         [--no-prune]
 
 Checks the pair is compatible, measures the receiver's quality for every
 contiguous recompute interval (starting and ending on multiples of g layers)
@@ -48,7 +49,10 @@ over the samples, selects the cheapest plan whose quality drop stays within the
 threshold (loss and accuracy: a fraction, 0.05 = 5 %; kl: nats), writes the
 plan file, prints the Pareto front and draws grid.svg and pareto.svg (next to
 the plan unless --svg-dir). --max-intervals 2 also evaluates the two-interval
-plans cheaper than the best single interval.
+plans cheaper than the best single interval. With loss or kl the profiler
+prunes exactly: a plan that can no longer reach the Pareto front stops being
+measured (its grid cell reads "pruned"); the front is the same as without
+pruning. --no-prune measures every plan on every sample.
 Samples: JSON lines {"context": TEXT, "suffix": TEXT} (byte-level models) or
 {"context_ids": [ids], "suffix_ids": [ids]} (any model); suffix >= 2 tokens.
 )";
@@ -160,7 +164,8 @@ int cmd_profile(const std::vector<std::string>& argv) {
                     {"max-intervals"},
                     {"measure"},
                     {"max-samples"},
-                    {"svg-dir"}},
+                    {"svg-dir"},
+                    {"no-prune", false}},
                    kProfileHelp, {"sender", "receiver", "samples", "out"});
   if (p.done) return p.rc;
   ProfileCommand c{.sender = p.args.get("sender"),
@@ -169,6 +174,7 @@ int cmd_profile(const std::vector<std::string>& argv) {
                    .out = p.args.get("out"),
                    .svg_dir = p.args.get("svg-dir")};
   c.measure = p.args.get("measure", "loss");
+  c.prune = !p.args.has("no-prune");
   if (!p.args.get_int("granularity", 1, 1, 4096, c.granularity) ||
       !p.args.get_number("threshold", 0.05, 0, 100, c.threshold) ||
       !p.args.get_int("max-intervals", 1, 1, 2, c.max_intervals) ||
