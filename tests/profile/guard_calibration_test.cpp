@@ -2,14 +2,18 @@
 // SPDX-License-Identifier: Apache-2.0
 //! @file The calibrated quality guard on the bundled family: calibrated on code_profile.jsonl
 //! for base -> ft-code, it passes the plan on every held-out context and falls back on a
-//! corrupted, a wrong-model and a wrong-context sender cache.
+//! corrupted and a wrong-context sender cache (and what it sees of a wrong-model one); and
+//! calibrate_guard's contract on tiny random models.
 #include "droidspeak/profile/guard_calibration.hpp"
 
 #include "droidspeak/layout/copy.hpp"
 #include "droidspeak/profile/samples_file.hpp"
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/hf_loader.hpp"
+#include "droidspeak/reference/random_model.hpp"
+#include "reference/reference_test_util.hpp"  // test::make_engine
 #include "support/skip.hpp"
+#include "support/tiny_model.hpp"
 
 #include <doctest/doctest.h>
 
@@ -174,4 +178,45 @@ TEST_CASE("bundled family: the calibrated guard passes genuine caches and falls 
   }
   MESSAGE("worst layer ratio to the bound: genuine held-out max " << genuine_max << "; noise min " << noise_min
           << "; wrong context min " << context_min << "; wrong model " << model_min << ".." << model_max);
+}
+
+TEST_CASE("calibrate_guard: bounds on the reused layers only, at least min_bound; bad input refused") {
+  const io::HfConfig cfg = test::tiny_config({.layers = 4, .hidden = 32, .head_dim = 8, .intermediate = 48, .vocab = 40});
+  const reference::ModelWeights base = std::move(reference::make_random_model(cfg, 1).value());
+  const reference::ModelWeights tuned =
+      std::move(reference::perturb_layers(base, layout::LayerSet::all(4), 0.5f, 2, true).value());
+  auto sender = test::make_engine(base, {.page_size = 4}), receiver = test::make_engine(tuned, {.page_size = 4});
+  auto same = test::make_engine(base, {.page_size = 4});
+  const std::vector<profile::Sample> smp{{{5, 9, 1, 33, 2, 8, 17, 4, 4, 21, 30, 11}, {7, 23}},
+                                         {{3, 3, 19, 0, 12, 6, 38, 25, 1, 14}, {2, 9}}};
+  const ReusePlan plan = *ReusePlan::parse("0", 4);  // reuses layers 1..3
+  Result<profile::GuardCalibration> cal = profile::calibrate_guard(sender, receiver, plan, smp, {.probe_tokens = 3, .margin = 2.0});
+  REQUIRE_MESSAGE(cal.is_ok(), cal.status().to_string());
+  CHECK(cal->num_samples == 2);
+  CHECK(cal->probe_tokens == 3);
+  CHECK(cal->observed_max[0] == 0.0);
+  CHECK(cal->layer_max_relative_l2[0] == 0.0);
+  for (std::size_t l = 1; l < 4; ++l) {
+    CAPTURE(l);
+    CHECK(cal->observed_max[l] > 0.0);
+    CHECK(cal->layer_max_relative_l2[l] == doctest::Approx(2.0 * cal->observed_max[l]));
+  }
+  // Calibrated on these samples, the guard passes them.
+  prefill::GuardReport rep;
+  std::vector<float> e(static_cast<std::size_t>(4 * 12 * 32));
+  const layout::EView ev(reinterpret_cast<std::byte*>(e.data()), DType::kF32, {layout::LayerSet::all(4), 12, 32});
+  REQUIRE(prefill::sender_prefill(sender, smp[0].context, ev).is_ok());
+  REQUIRE(prefill::guarded_partial_prefill(receiver, plan, smp[0].context, {sender.kv_cache(), ev}, {}, {},
+                                           cal->guard_options(), &rep).is_ok());
+  CHECK_FALSE(rep.fell_back);
+  CHECK(rep.worst_bound_ratio <= 0.5 + 1e-9);  // this sample's deviation is at most the maximum
+
+  // The receiver reusing its own model's cache: exact when profiled, so the floor applies.
+  cal = profile::calibrate_guard(sender, same, plan, smp, {.probe_tokens = 3});
+  REQUIRE(cal.is_ok());
+  for (std::size_t l = 1; l < 4; ++l) CHECK(cal->layer_max_relative_l2[l] == doctest::Approx(1e-3));
+
+  CHECK(profile::calibrate_guard(sender, receiver, plan, {}).status().message() == "calibrate_guard: no samples");
+  CHECK_FALSE(profile::calibrate_guard(sender, receiver, plan, smp, {.margin = 0.5}).is_ok());
+  CHECK_FALSE(profile::calibrate_guard(sender, receiver, ReusePlan::full_reuse(6), smp).is_ok());
 }

@@ -43,17 +43,23 @@ struct GuardCalibrationOptions {
   //! another context's cache lands at 1.7x or more, corrupted values (NaN, flipped exponent
   //! bits) at infinity or NaN.
   double margin = 1.5;
+  //! The least bound of a reused layer. A layer that was exact on every profiling sample (an
+  //! identical layer, or the sender is the receiver) still shows float rounding at run time,
+  //! because the probe runs fewer tokens per matrix product than the prefill did (~1e-6).
+  double min_bound = 1e-3;
 };
 
 //! The guard's calibration for one plan: what a plan file stores next to the plan, and what
 //! guard_options() turns into the run's GuardOptions.
 struct GuardCalibration {
   std::int64_t probe_tokens = 16;  //!< the probe size the statistics were measured with
-  double margin = 1.5;             //!< bounds = margin * observed_max
+  double margin = 1.5;             //!< bounds = max(margin * observed_max, min_bound) on reused layers
+  double min_bound = 1e-3;         //!< see GuardCalibrationOptions::min_bound
   std::int64_t num_samples = 0;   //!< profiling samples measured
   //! [num_layers] max over samples of each reused layer's relative L2 (0 for recomputed layers).
   std::vector<double> observed_max;
-  //! [num_layers] the guard's per-layer bounds: margin * observed_max.
+  //! [num_layers] the guard's per-layer bounds: max(margin * observed_max, min_bound) for the
+  //! layers the plan reuses, 0 for the others (the guard does not look at them).
   std::vector<double> layer_max_relative_l2;
 
   //! The options that run the guard with this calibration.
@@ -74,8 +80,9 @@ struct GuardCalibration {
 template <prefill::Engine E>
 Result<GuardCalibration> calibrate_guard(E& sender, E& receiver, const plan::ReusePlan& plan,
                                          std::span<const Sample> samples, const GuardCalibrationOptions& options = {}) {
-  if (options.probe_tokens < 1 || !(options.margin >= 1.0) || !std::isfinite(options.margin)) {
-    return Status::invalid_argument("calibrate_guard: need probe_tokens >= 1 and a finite margin >= 1");
+  if (options.probe_tokens < 1 || !(options.margin >= 1.0) || !std::isfinite(options.margin) ||
+      !(options.min_bound >= 0.0) || !std::isfinite(options.min_bound)) {
+    return Status::invalid_argument("calibrate_guard: need probe_tokens >= 1, a finite margin >= 1 and a finite min_bound >= 0");
   }
   if (samples.empty()) return Status::invalid_argument("calibrate_guard: no samples");
   const layout::ModelGeometry g = receiver.geometry();
@@ -90,6 +97,7 @@ Result<GuardCalibration> calibrate_guard(E& sender, E& receiver, const plan::Reu
   GuardCalibration cal;
   cal.probe_tokens = options.probe_tokens;
   cal.margin = options.margin;
+  cal.min_bound = options.min_bound;
   cal.observed_max.assign(static_cast<std::size_t>(g.num_layers), 0.0);
   const prefill::GuardOptions measure{.probe_tokens = options.probe_tokens,
                                       .max_relative_l2 = std::numeric_limits<double>::infinity()};
@@ -113,8 +121,12 @@ Result<GuardCalibration> calibrate_guard(E& sender, E& receiver, const plan::Reu
     }
     ++cal.num_samples;
   }
-  cal.layer_max_relative_l2.resize(cal.observed_max.size());
-  for (std::size_t l = 0; l < cal.observed_max.size(); ++l) cal.layer_max_relative_l2[l] = cal.margin * cal.observed_max[l];
+  cal.layer_max_relative_l2.assign(cal.observed_max.size(), 0.0);
+  const layout::LayerSet reused = plan.reused();
+  for (std::int64_t i = 0; i < reused.count(); ++i) {
+    const auto l = static_cast<std::size_t>(reused.nth(i));
+    cal.layer_max_relative_l2[l] = std::max(cal.margin * cal.observed_max[l], cal.min_bound);
+  }
   return cal;
 }
 
