@@ -180,7 +180,7 @@ TEST_CASE("bundled family: the calibrated guard passes genuine caches and falls 
           << "; wrong context min " << context_min << "; wrong model " << model_min << ".." << model_max);
 }
 
-TEST_CASE("calibrate_guard: bounds on the reused layers only, at least min_bound; bad input refused") {
+TEST_CASE("calibrate_guard: bounds on the reused layers only, at least min_bound, and bad input refused") {
   const io::HfConfig cfg = test::tiny_config({.layers = 4, .hidden = 32, .head_dim = 8, .intermediate = 48, .vocab = 40});
   const reference::ModelWeights base = std::move(reference::make_random_model(cfg, 1).value());
   const reference::ModelWeights tuned =
