@@ -106,3 +106,35 @@ TEST_CASE("the guard sees more deviation when sender and receiver differ more") 
                                          {.probe_tokens = 0, .max_relative_l2 = 1.0}).message() ==
         "quality guard: need probe_tokens >= 1 and max_relative_l2 >= 0");
 }
+
+TEST_CASE("calibrated: each reused layer is held to its own bound") {
+  Setup s = setup(0.5f);
+  auto sender = engine(s.base), receiver = engine(s.tuned);
+  const prefill::SenderCaches caches = sender_caches(sender, s);
+  const ReusePlan p = *ReusePlan::parse("0-1", 4);  // reuses layers 2 and 3
+  std::vector<float> logits(40);
+  prefill::GuardReport rep;
+  REQUIRE(prefill::guarded_partial_prefill(receiver, p, s.ctx, caches, s.sfx, logits,
+                                           {.probe_tokens = 3, .max_relative_l2 = 1e9}, &rep).is_ok());
+  REQUIRE(rep.layer_relative_l2.size() == 4);
+  CHECK(rep.layer_relative_l2[0] == 0.0);  // recomputed layers are not compared
+  CHECK(rep.layer_relative_l2[2] > 0.0);
+  CHECK(rep.layer_relative_l2[3] > 0.0);
+  CHECK(rep.worst_bound_ratio == 0.0);  // uncalibrated
+  const double l2 = rep.layer_relative_l2[2], l3 = rep.layer_relative_l2[3];
+
+  // Bounds at twice each layer's deviation pass, whatever the recomputed layers' entries say.
+  REQUIRE(prefill::guarded_partial_prefill(receiver, p, s.ctx, caches, s.sfx, logits,
+                                           {.probe_tokens = 3, .layer_max_relative_l2 = {0.0, 0.0, 2 * l2, 2 * l3}}, &rep).is_ok());
+  CHECK_FALSE(rep.fell_back);
+  CHECK(rep.worst_bound_ratio == doctest::Approx(0.5));
+  // One layer over its bound is enough, even when the pooled deviation is within the others'.
+  REQUIRE(prefill::guarded_partial_prefill(receiver, p, s.ctx, caches, s.sfx, logits,
+                                           {.probe_tokens = 3, .layer_max_relative_l2 = {0.0, 0.0, 10 * l2, l3 / 2}}, &rep).is_ok());
+  CHECK(rep.fell_back);
+  CHECK(rep.worst_bound_ratio == doctest::Approx(2.0));
+
+  CHECK(prefill::guarded_partial_prefill(receiver, p, s.ctx, caches, s.sfx, logits,
+                                         {.probe_tokens = 3, .layer_max_relative_l2 = {1.0, 1.0}}).message() ==
+        "quality guard: layer_max_relative_l2 has 2 entries, the receiver 4 layers");
+}

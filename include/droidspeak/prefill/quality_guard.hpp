@@ -4,6 +4,15 @@
 //! KV for the last few context positions over the mixed cache and compares it with what it
 //! adopted; when reuse went wrong (the deviation passes a threshold) it falls back to its full
 //! prefill.
+//!
+//! Two statistics. Uncalibrated, the reused layers' deviations are pooled into one relative
+//! L2 and compared with a fixed `max_relative_l2`; that value depends on the pair and the plan
+//! (0.26-0.42 on the bundled base -> ft-code for every plan), so a fixed threshold cannot tell
+//! a working cache from a broken one. Calibrated (GuardOptions::layer_max_relative_l2, from
+//! profile::calibrate_guard), each reused layer's relative L2 is compared with that layer's
+//! own bound, derived from what the same plan gives with the genuine sender on profiling
+//! samples: a broken sender cache (corrupted bytes, another model's or another context's KV)
+//! shows in the layers it breaks instead of being diluted by the layers it does not.
 #pragma once
 
 #include "droidspeak/core/config.hpp"
@@ -13,6 +22,7 @@
 #include "droidspeak/prefill/partial_prefill.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -22,11 +32,23 @@ namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
 
 struct GuardOptions {
   std::int64_t probe_tokens = 4;   //!< last context positions recomputed for the check
-  double max_relative_l2 = 0.5;    //!< fall back when ||own - adopted|| / ||own|| exceeds this
+  double max_relative_l2 = 0.5;    //!< uncalibrated: fall back when the pooled ||own - adopted|| / ||own|| exceeds this
+  //! Calibrated: [num_layers] per-layer bounds on ||own - adopted|| / ||own|| (entries of
+  //! layers the plan recomputes are ignored). When non-empty it replaces max_relative_l2:
+  //! the guard falls back when any reused layer's relative L2 exceeds its bound (a NaN
+  //! counts as exceeding). See profile::calibrate_guard.
+  std::vector<double> layer_max_relative_l2 = {};
 };
 
 struct GuardReport {
-  double relative_l2 = 0.0;  //!< of the receiver's own KV vs the adopted KV, reused layers, probe rows
+  double relative_l2 = 0.0;  //!< of the receiver's own KV vs the adopted KV, reused layers pooled, probe rows
+  //! [num_layers] each layer's relative L2 on the probe rows; 0 for layers not reused.
+  std::vector<double> layer_relative_l2;
+  //! [num_layers] each reused layer's deviation on the probe rows (own = a, adopted = b).
+  std::vector<layout::KvDeviation> layer_deviation;
+  //! The calibrated statistic: max over reused layers of relative L2 / the layer's bound; the
+  //! guard falls back when it exceeds 1 (NaN when a deviation is NaN). 0 when uncalibrated.
+  double worst_bound_ratio = 0.0;
   bool fell_back = false;    //!< the result is the receiver's full prefill
   std::int64_t probe_layer_token_passes = 0;
   PrefillReport prefill;     //!< of the partial prefill (before any fallback)
@@ -36,10 +58,12 @@ struct GuardReport {
 //! r = min(probe_tokens, n) context tokens run through every receiver layer again, attending
 //! to the mixed cache (cost: r * L layer-token passes, like r suffix tokens); their K and V
 //! in the reused layers are compared with the adopted ones (layout::kv_deviation). If the
-//! relative L2 exceeds `max_relative_l2` the receiver's full prefill replaces the result;
-//! otherwise the adopted rows are put back (the guard changes nothing when it passes) and the
-//! suffix runs. Plans that reuse no layer are not checked. The threshold is the caller's: a
-//! useful value comes from profiling samples of the same pair.
+//! check fails (calibrated: some reused layer's relative L2 exceeds its bound in
+//! `layer_max_relative_l2`; otherwise: the pooled relative L2 exceeds `max_relative_l2`) the
+//! receiver's full prefill replaces the result; otherwise the adopted rows are put back (the
+//! guard changes nothing when it passes) and the suffix runs. Plans that reuse no layer are
+//! not checked. The bounds should come from profiling samples of the same pair and plan
+//! (profile::calibrate_guard); `layer_max_relative_l2` must then have num_layers entries.
 template <Engine E>
 Status guarded_partial_prefill(E& receiver, const plan::ReusePlan& plan, std::span<const std::int32_t> context,
                                const SenderCaches& sender, std::span<const std::int32_t> suffix,
@@ -48,9 +72,20 @@ Status guarded_partial_prefill(E& receiver, const plan::ReusePlan& plan, std::sp
   if (options.probe_tokens < 1 || !(options.max_relative_l2 >= 0.0)) {
     return Status::invalid_argument("quality guard: need probe_tokens >= 1 and max_relative_l2 >= 0");
   }
+  const layout::ModelGeometry g = receiver.geometry();
+  const bool calibrated = !options.layer_max_relative_l2.empty();
+  if (calibrated) {
+    if (static_cast<std::int64_t>(options.layer_max_relative_l2.size()) != g.num_layers) {
+      return Status::invalid_argument("quality guard: layer_max_relative_l2 has " +
+                                      std::to_string(options.layer_max_relative_l2.size()) + " entries, the receiver " +
+                                      std::to_string(g.num_layers) + " layers");
+    }
+    for (const double b : options.layer_max_relative_l2) {
+      if (!(b >= 0.0)) return Status::invalid_argument("quality guard: layer_max_relative_l2 holds " + std::to_string(b) + ", not >= 0");
+    }
+  }
   GuardReport rep;
   DROIDSPEAK_TRY(partial_prefill(receiver, plan, context, sender, {}, {}, &rep.prefill));
-  const layout::ModelGeometry g = receiver.geometry();
   const auto n = static_cast<std::int64_t>(context.size());
   const auto m = static_cast<std::int64_t>(suffix.size());
   DROIDSPEAK_TRY(detail::check_logits(last_logits, receiver.vocab_size(), m));
@@ -73,12 +108,28 @@ Status guarded_partial_prefill(E& receiver, const plan::ReusePlan& plan, std::sp
     std::vector<layout::KvDeviation> dev(static_cast<std::size_t>(g.num_layers));
     DROIDSPEAK_TRY(layout::kv_deviation({own_view, adopted_view, reused, {0, r}}, dev));
     layout::DeviationStats total;
-    for (std::int64_t i = 0; i < reused.count(); ++i) total = total.merged(dev[static_cast<std::size_t>(reused.nth(i))].both());
+    rep.layer_relative_l2.assign(static_cast<std::size_t>(g.num_layers), 0.0);
+    bool within = true;
+    for (std::int64_t i = 0; i < reused.count(); ++i) {
+      const auto l = static_cast<std::size_t>(reused.nth(i));
+      total = total.merged(dev[l].both());
+      const double rel = dev[l].both().relative_l2();
+      rep.layer_relative_l2[l] = rel;
+      if (calibrated) {
+        const double bound = options.layer_max_relative_l2[l];
+        // A zero bound (the layer was exact on every profiling sample) tolerates exactly zero.
+        const double ratio = rel == 0.0 ? 0.0 : rel / bound;
+        if (!std::isnan(rep.worst_bound_ratio) && !(ratio <= rep.worst_bound_ratio)) rep.worst_bound_ratio = ratio;  // NaN sticks
+        within = within && ratio <= 1.0;
+      }
+    }
     rep.relative_l2 = total.relative_l2();
+    rep.layer_deviation = std::move(dev);
+    if (!calibrated) within = rep.relative_l2 <= options.max_relative_l2;
     // Put the partial prefill's rows back: a passing guard leaves its result unchanged.
     DROIDSPEAK_TRY(layout::copy_kv({adopted_view, receiver.kv_cache(), all, {0, r}, n - r}));
     DROIDSPEAK_TRY(receiver.set_num_tokens(n));
-    if (!(rep.relative_l2 <= options.max_relative_l2)) {
+    if (!within) {
       rep.fell_back = true;
       DROIDSPEAK_TRY(full_prefill(receiver, context, suffix, last_logits));
       if (report != nullptr) *report = std::move(rep);
