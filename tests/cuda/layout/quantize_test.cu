@@ -132,6 +132,38 @@ void for_awkward_sizes(F&& check) {
   }
 }
 
+// Every source layout with pages of `src_page` tokens against every destination layout with
+// pages of `dst_page`, the other fields at QuantCase's defaults.
+template <class F>
+void for_layout_pairs(std::int64_t src_page, std::int64_t dst_page, F&& check) {
+  for (const LayoutSpec& s : test::all_specs(src_page)) {
+    for (const LayoutSpec& d : test::all_specs(dst_page)) {
+      QuantCase c;
+      c.src = s;
+      c.dst = d;
+      check(c);
+    }
+  }
+}
+
+// Every float/quantised dtype pair off the vectorised path: head_dim 12 (a row no vector
+// width divides) and head_dim 128 on buffers misaligned by one element.
+template <class F>
+void for_unvectorised(F&& check) {
+  for (DType f : kFloatTypes) {
+    for (DType q : kQuantTypes) {
+      for (std::int64_t head_dim : {12, 128}) {
+        QuantCase c;
+        c.float_dtype = f;
+        c.quant_dtype = q;
+        c.head_dim = head_dim;
+        c.misalign = head_dim == 128;
+        check(c);
+      }
+    }
+  }
+}
+
 TEST_CASE("quantize_kv matches the host at awkward sizes for every dtype pair") {
   for_awkward_sizes([](QuantCase c, std::int64_t page) {
     c.src.page_size = page;
@@ -143,30 +175,14 @@ TEST_CASE("quantize_kv matches the host at awkward sizes for every dtype pair") 
 }
 
 TEST_CASE("quantize_kv matches the host for every layout pair") {
-  for (const LayoutSpec& s : test::all_specs(3)) {
-    for (const LayoutSpec& d : test::all_specs(16)) {
-      QuantCase c;
-      c.src = s;
-      c.dst = d;
-      c.head_dim = 80;
-      check_quantize(c);
-    }
-  }
+  for_layout_pairs(3, 16, [](QuantCase c) {
+    c.head_dim = 80;
+    check_quantize(c);
+  });
 }
 
 TEST_CASE("quantize_kv matches the host on the unvectorised path") {
-  for (DType f : kFloatTypes) {
-    for (DType q : kQuantTypes) {
-      for (std::int64_t head_dim : {12, 128}) {
-        QuantCase c;
-        c.float_dtype = f;
-        c.quant_dtype = q;
-        c.head_dim = head_dim;
-        c.misalign = head_dim == 128;
-        check_quantize(c);
-      }
-    }
-  }
+  for_unvectorised(check_quantize);
 }
 
 TEST_CASE("quantize_kv and dequantize_kv move a layer subset with gaps") {
@@ -196,28 +212,12 @@ TEST_CASE("dequantize_kv matches the host at awkward sizes for every dtype pair"
 }
 
 TEST_CASE("dequantize_kv matches the host for every layout pair and unvectorised") {
-  for (const LayoutSpec& s : test::all_specs(17)) {
-    for (const LayoutSpec& d : test::all_specs(1)) {
-      QuantCase c;
-      c.src = s;
-      c.dst = d;
-      c.head_dim = 64;
-      c.quant_dtype = DType::kI8;
-      check_dequantize(c);
-    }
-  }
-  for (DType q : kQuantTypes) {
-    for (DType f : kFloatTypes) {
-      for (std::int64_t head_dim : {12, 128}) {
-        QuantCase c;
-        c.quant_dtype = q;
-        c.float_dtype = f;
-        c.head_dim = head_dim;
-        c.misalign = head_dim == 128;
-        check_dequantize(c);
-      }
-    }
-  }
+  for_layout_pairs(17, 1, [](QuantCase c) {
+    c.head_dim = 64;
+    c.quant_dtype = DType::kI8;
+    check_dequantize(c);
+  });
+  for_unvectorised(check_dequantize);
 }
 
 TEST_CASE("quantize_kv validates before launching") {
