@@ -50,10 +50,8 @@ void set_row(OwnedCache& c, std::int64_t layer, KvPart part, std::int64_t token,
 
 void check_quantize(const QuantCase& c) {
   INFO(c.describe(c.float_dtype, c.quant_dtype));
-  OwnedCache src = test::make_cache(c.src, c.float_dtype, c.layers, c.src_tokens, c.heads,
-                                    c.head_dim, 13);
-  OwnedCache dst = test::make_cache(c.dst, c.quant_dtype, c.layers, c.dst_tokens, c.heads,
-                                    c.head_dim, 0);
+  OwnedCache src = c.make_src(c.float_dtype, 13);
+  OwnedCache dst = c.make_dst(c.quant_dtype);
   // An all-zero row (scale 0) and a row with one NaN (ignored by the absmax).
   const std::int64_t first = c.selected.nth(0);
   if (c.range.size() > 0 && first >= 0) {
@@ -61,8 +59,8 @@ void check_quantize(const QuantCase& c) {
     set_row(src, first, KvPart::kV, c.range.end - 1, c.heads - 1, NAN, 3);
   }
   std::vector<float> scales = filled(c.layers * 2 * c.dst_tokens * c.heads, -3.5f);
-  const DeviceCache d_src(src, c.misalign ? dtype_size(c.float_dtype) : 0);
-  const DeviceCache d_dst(dst, c.misalign ? dtype_size(c.quant_dtype) : 0);
+  const DeviceCache d_src = c.upload(src);
+  const DeviceCache d_dst = c.upload(dst);
   DeviceBuffer d_scales = DeviceBuffer::from_vector(scales);
 
   REQUIRE(layout::quantize_kv({src.cview(), dst.view(), scales.data(), c.selected, c.range,
@@ -81,16 +79,14 @@ void check_quantize(const QuantCase& c) {
 
 void check_dequantize(const QuantCase& c) {
   INFO(c.describe(c.quant_dtype, c.float_dtype));
-  OwnedCache src = test::make_cache(c.src, c.quant_dtype, c.layers, c.src_tokens, c.heads,
-                                    c.head_dim, 19);
-  OwnedCache dst = test::make_cache(c.dst, c.float_dtype, c.layers, c.dst_tokens, c.heads,
-                                    c.head_dim, 0);
+  OwnedCache src = c.make_src(c.quant_dtype, 19);
+  OwnedCache dst = c.make_dst(c.float_dtype);
   std::vector<float> scales(static_cast<std::size_t>(c.layers * 2 * c.src_tokens * c.heads));
   std::mt19937 rng(23);
   std::uniform_real_distribution<float> dist(1e-3f, 0.1f);
   for (float& x : scales) x = dist(rng);
-  const DeviceCache d_src(src, c.misalign ? dtype_size(c.quant_dtype) : 0);
-  const DeviceCache d_dst(dst, c.misalign ? dtype_size(c.float_dtype) : 0);
+  const DeviceCache d_src = c.upload(src);
+  const DeviceCache d_dst = c.upload(dst);
   DeviceBuffer d_scales = DeviceBuffer::from_vector(scales);
 
   REQUIRE(layout::dequantize_kv({src.cview(), scales.data(), dst.view(), c.selected, c.range,
