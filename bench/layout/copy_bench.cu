@@ -198,6 +198,18 @@ void BM_scatter_layer_subset(benchmark::State& state) {
   bench_copy(state, false, layers_with_gaps());
 }
 
+// Times `pass(stream)`, a bf16 <-> fp8 pass over the whole cache (scales included), against
+// a memcpy of half its traffic; a pass that fails skips the benchmark.
+template <class Pass>
+void run_fp8_pass(benchmark::State& state, const Caches& c, Pass pass) {
+  const std::int64_t rows = kLayers * 2 * c.tokens * kHeads;
+  const std::int64_t traffic = c.tokens * kBytesPerToken * 3 / 2 + rows * 4;
+  run_against_memcpy(state, traffic / 2, [&state, pass](cudaStream_t s) {
+    const Status st = pass(s);
+    if (!st.is_ok()) state.SkipWithError(st.to_string().c_str());
+  });
+}
+
 // bf16 paged -> fp8 transfer with one scale per (layer, part, token, head): reads 2 bytes,
 // writes 1 byte per element plus 4 bytes per row; memcpy copies half that traffic.
 void BM_gather_quantize_fp8(benchmark::State& state) {
@@ -206,12 +218,7 @@ void BM_gather_quantize_fp8(benchmark::State& state) {
   if (!c.ok()) return state.SkipWithError("cudaMalloc failed");
   const KvQuantizeArgs args{c.paged_view(), c.fp8_view(), static_cast<float*>(c.scales.ptr),
                             LayerSet::all(kLayers), {0, c.tokens}, 0};
-  const std::int64_t rows = kLayers * 2 * c.tokens * kHeads;
-  const std::int64_t traffic = c.tokens * kBytesPerToken * 3 / 2 + rows * 4;
-  run_against_memcpy(state, traffic / 2, [&state, args](cudaStream_t s) {
-    const Status st = cuda::quantize_kv(args, s);
-    if (!st.is_ok()) state.SkipWithError(st.to_string().c_str());
-  });
+  run_fp8_pass(state, c, [args](cudaStream_t s) { return cuda::quantize_kv(args, s); });
 }
 
 // fp8 transfer -> bf16 paged with the scales of the quantise: the reverse traffic.
@@ -222,12 +229,7 @@ void BM_scatter_dequantize_fp8(benchmark::State& state) {
   const KvDequantizeArgs args{c.fp8_view(), static_cast<const float*>(c.scales.ptr),
                               c.paged_view(), LayerSet::all(kLayers), {0, c.tokens}, 0};
   (void)cudaMemset(c.scales.ptr, 0, static_cast<std::size_t>(kLayers * 2 * c.tokens * kHeads) * 4);
-  const std::int64_t rows = kLayers * 2 * c.tokens * kHeads;
-  const std::int64_t traffic = c.tokens * kBytesPerToken * 3 / 2 + rows * 4;
-  run_against_memcpy(state, traffic / 2, [&state, args](cudaStream_t s) {
-    const Status st = cuda::dequantize_kv(args, s);
-    if (!st.is_ok()) state.SkipWithError(st.to_string().c_str());
-  });
+  run_fp8_pass(state, c, [args](cudaStream_t s) { return cuda::dequantize_kv(args, s); });
 }
 
 // Per-layer deviation of the paged cache against the transfer one (both bf16): reads both,

@@ -141,20 +141,48 @@ Model& model(bool realistic) {
   return m;
 }
 
-void BM_Prefill(benchmark::State& state) {
-  const bool realistic = state.range(0) != 0;
-  const std::int64_t n = state.range(1);
-  Model& m = model(realistic);
+// The model a benchmark's state.range(0) names (non-zero: the realistic one), or nullptr after
+// marking the benchmark skipped when it could not be built.
+Model* model_or_skip(benchmark::State& state) {
+  Model& m = model(state.range(0) != 0);
   if (!m.engine) {
     state.SkipWithError("could not build the model");
-    return;
+    return nullptr;
   }
-  reference::Engine& e = *m.engine;
-  const io::HfConfig& c = m.config;
-  std::vector<std::int32_t> tokens(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) tokens[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919) % c.vocab_size);
-  std::vector<float> hidden(static_cast<std::size_t>(n * c.hidden_size));
-  std::vector<float> logits(static_cast<std::size_t>(c.vocab_size));
+  return &m;
+}
+
+// What a prefill of n tokens reads and writes: token ids (spread over the vocabulary by a
+// prime stride), hidden states [n, hidden_size] and the last position's logits [vocab_size].
+struct PrefillBuffers {
+  std::vector<std::int32_t> tokens;
+  std::vector<float> hidden;
+  std::vector<float> logits;
+};
+
+PrefillBuffers prefill_buffers(const io::HfConfig& c, std::int64_t n) {
+  PrefillBuffers b{std::vector<std::int32_t>(static_cast<std::size_t>(n)),
+                   std::vector<float>(static_cast<std::size_t>(n * c.hidden_size)),
+                   std::vector<float>(static_cast<std::size_t>(c.vocab_size))};
+  for (std::int64_t i = 0; i < n; ++i) b.tokens[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919) % c.vocab_size);
+  return b;
+}
+
+// Prefill of `tokens` (all layers, last-row logits) on `e`; false when a call failed.
+bool prefill(reference::Engine& e, const io::HfConfig& c, const std::vector<std::int32_t>& tokens,
+             std::vector<float>& hidden, std::vector<float>& logits) {
+  const std::int64_t n = static_cast<std::int64_t>(tokens.size());
+  return e.reset().is_ok() && e.reserve(n).is_ok() && e.embed(tokens, hidden).is_ok() &&
+         e.run_layers(0, c.num_layers, 0, n, hidden, nullptr).is_ok() &&
+         e.logits(std::span<const float>(hidden).last(static_cast<std::size_t>(c.hidden_size)), logits).is_ok();
+}
+
+void BM_Prefill(benchmark::State& state) {
+  Model* const m = model_or_skip(state);
+  if (m == nullptr) return;
+  const std::int64_t n = state.range(1);
+  const io::HfConfig& c = m->config;
+  auto [tokens, hidden, logits] = prefill_buffers(c, n);
   // The sgemm runs interleaved with the prefills (outside the timed region), as many per
   // iteration as the model has layers, so both rates see the same machine load.
   Sgemm gemm(n, 2 * c.intermediate_size, c.hidden_size);
@@ -162,9 +190,7 @@ void BM_Prefill(benchmark::State& state) {
   double engine_s = 0, gemm_s = 0, gemm_flops = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (!e.reset().is_ok() || !e.reserve(n).is_ok() || !e.embed(tokens, hidden).is_ok() ||
-        !e.run_layers(0, c.num_layers, 0, n, hidden, nullptr).is_ok() ||
-        !e.logits(std::span<const float>(hidden).last(static_cast<std::size_t>(c.hidden_size)), logits).is_ok()) {
+    if (!prefill(*m->engine, c, tokens, hidden, logits)) {
       state.SkipWithError("engine call failed");
       return;
     }
@@ -184,26 +210,19 @@ void BM_Prefill(benchmark::State& state) {
   state.counters["GFLOP/s"] = engine_gflops;
   state.counters["sgemm_GFLOP/s"] = sgemm_gflops;
   state.counters["ratio"] = engine_gflops / sgemm_gflops;
-  state.SetLabel(m.name + ", " + std::to_string(e.num_threads()) + " threads");
+  state.SetLabel(m->name + ", " + std::to_string(m->engine->num_threads()) + " threads");
 }
 
 // One decoding step (embed, all layers at one position, logits) after a prefilled context of
 // state.range(1) tokens; the cache is rolled back with set_num_tokens so every step sees the
 // same context length.
 void BM_Decode(benchmark::State& state) {
-  const bool realistic = state.range(0) != 0;
+  Model* const m = model_or_skip(state);
+  if (m == nullptr) return;
+  reference::Engine& e = *m->engine;
   const std::int64_t n = state.range(1);
-  Model& m = model(realistic);
-  if (!m.engine) {
-    state.SkipWithError("could not build the model");
-    return;
-  }
-  reference::Engine& e = *m.engine;
-  const io::HfConfig& c = m.config;
-  std::vector<std::int32_t> tokens(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) tokens[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919) % c.vocab_size);
-  std::vector<float> hidden(static_cast<std::size_t>(n * c.hidden_size));
-  std::vector<float> logits(static_cast<std::size_t>(c.vocab_size));
+  const io::HfConfig& c = m->config;
+  auto [tokens, hidden, logits] = prefill_buffers(c, n);
   if (!e.reset().is_ok() || !e.reserve(n + 1).is_ok() || !e.embed(tokens, hidden).is_ok() ||
       !e.run_layers(0, c.num_layers, 0, n, hidden, nullptr).is_ok()) {
     state.SkipWithError("prefill failed");
@@ -221,16 +240,7 @@ void BM_Decode(benchmark::State& state) {
   }
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
                                                   benchmark::Counter::kIsRate);
-  state.SetLabel(m.name);
-}
-
-// Prefill of `tokens` (all layers, last-row logits) on `e`; false when a call failed.
-bool prefill(reference::Engine& e, const io::HfConfig& c, const std::vector<std::int32_t>& tokens,
-             std::vector<float>& hidden, std::vector<float>& logits) {
-  const std::int64_t n = static_cast<std::int64_t>(tokens.size());
-  return e.reset().is_ok() && e.reserve(n).is_ok() && e.embed(tokens, hidden).is_ok() &&
-         e.run_layers(0, c.num_layers, 0, n, hidden, nullptr).is_ok() &&
-         e.logits(std::span<const float>(hidden).last(static_cast<std::size_t>(c.hidden_size)), logits).is_ok();
+  state.SetLabel(m->name);
 }
 
 void BM_Paired(benchmark::State& state) {
@@ -253,9 +263,7 @@ void BM_Paired(benchmark::State& state) {
     return;
   }
   const std::int64_t prompt = 32;
-  std::vector<std::int32_t> tokens(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) tokens[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919) % c.vocab_size);
-  std::vector<float> hidden(static_cast<std::size_t>(n * c.hidden_size)), logits(static_cast<std::size_t>(c.vocab_size));
+  auto [tokens, hidden, logits] = prefill_buffers(c, n);
   std::vector<float> ph(static_cast<std::size_t>(prompt * c.hidden_size));
   std::vector<std::int32_t> ptok(tokens.begin(), tokens.begin() + prompt);
   Sgemm gemm(2048, 2048, 2048);

@@ -47,6 +47,19 @@ struct WordOf<1> {
 //! each lane keeps kUnroll loads in flight instead of one.
 inline constexpr int kUnrollRows = 4;
 
+//! Calls body(s, d) for every unit of `map` that this thread's group takes, with the unit's
+//! first source and destination rows; a unit the map passes over (a page outside the pool)
+//! is skipped by every lane of the group alike.
+template <class Map, class Body>
+__device__ __forceinline__ void for_each_unit(const Map& map, const RowWalk& w, Body&& body) {
+  const std::int64_t units = map.size();
+  for (std::int64_t u = w.first; u < units; u += w.stride) {
+    const std::byte* s = nullptr;
+    std::byte* d = nullptr;
+    if (map.at(u, s, d)) body(s, d);
+  }
+}
+
 //! Equal dtypes: each row is `words_per_row` words of `kBytes` bytes, copied verbatim with
 //! streaming loads and stores. A group of lanes takes a unit (a token's heads, or one E
 //! row) and moves its rows kUnrollRows at a time.
@@ -57,14 +70,10 @@ __global__ void __launch_bounds__(kBlockThreads)
   using Word = typename WordOf<kBytes>::type;
   const RowWalk w = row_walk(blockIdx.x, gridDim.x, threadIdx.x, group_shift);
   const int group = 1 << group_shift;
-  const std::int64_t units = map.size();
   const std::int64_t heads = map.heads();
   const std::int64_t sh = map.src_head_bytes();
   const std::int64_t dh = map.dst_head_bytes();
-  for (std::int64_t u = w.first; u < units; u += w.stride) {
-    const std::byte* s = nullptr;
-    std::byte* d = nullptr;
-    if (!map.at(u, s, d)) continue;
+  for_each_unit(map, w, [&](const std::byte* s, std::byte* d) {
     std::int64_t h = 0;
     for (; h + kUnrollRows <= heads; h += kUnrollRows) {
       for (std::int64_t c = w.lane; c < words_per_row; c += group) {
@@ -86,7 +95,7 @@ __global__ void __launch_bounds__(kBlockThreads)
         store_streaming(dw + c, load_streaming(sw + c));
       }
     }
-  }
+  });
 }
 
 //! Different dtypes: each row is `vecs_per_row` vectors of kVec elements, converted one by
@@ -97,12 +106,8 @@ __global__ void __launch_bounds__(kBlockThreads)
                         int group_shift) {
   const RowWalk w = row_walk(blockIdx.x, gridDim.x, threadIdx.x, group_shift);
   const int group = 1 << group_shift;
-  const std::int64_t units = map.size();
   const std::int64_t heads = map.heads();
-  for (std::int64_t u = w.first; u < units; u += w.stride) {
-    const std::byte* s = nullptr;
-    std::byte* d = nullptr;
-    if (!map.at(u, s, d)) continue;
+  for_each_unit(map, w, [&](const std::byte* s, std::byte* d) {
     for (std::int64_t h = 0; h < heads; ++h) {
       const Src* sp = reinterpret_cast<const Src*>(s + h * map.src_head_bytes());
       Dst* dp = reinterpret_cast<Dst*>(d + h * map.dst_head_bytes());
@@ -114,7 +119,7 @@ __global__ void __launch_bounds__(kBlockThreads)
         store_vec<Dst, kVec>(dp + c * kVec, out);
       }
     }
-  }
+  });
 }
 
 //! Launches `kernel` over the units of `map` with groups sized for `per_row` accesses.

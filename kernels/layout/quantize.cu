@@ -44,6 +44,21 @@ struct AbsMax {
   DROIDSPEAK_DEVICE float operator()(float a, float b) const { return b > a ? b : a; }
 };
 
+// Calls body(unit, s, d) for every token unit of `map` that this thread's group takes, with
+// the unit's first source and destination rows. A unit whose page lies outside the pool is
+// passed over by every lane of the group alike, so the group's shuffles stay converged.
+template <class Body>
+__device__ __forceinline__ void for_each_token_unit(const KvCopyMap& map, const RowWalk& w,
+                                                    Body&& body) {
+  const std::int64_t units = map.size();
+  for (std::int64_t u = w.first; u < units; u += w.stride) {
+    layout::KvTokenUnit unit;
+    const std::byte* s = nullptr;
+    std::byte* d = nullptr;
+    if (map.at(u, unit, s, d)) body(unit, s, d);
+  }
+}
+
 // Each row belongs to a logical warp of kGroup lanes: every lane reads its vectors for the
 // absmax, the logical warp reduces it and broadcasts it, then every lane quantises the same
 // vectors again (they are in L1) with the reciprocal scale, and lane 0 writes the scale.
@@ -61,13 +76,9 @@ __global__ void __launch_bounds__(kBlockThreads)
   const unsigned lane_in_warp = threadIdx.x & 31u;
   const unsigned group_mask =
       kGroup == 32 ? 0xFFFFFFFFu : ((1u << kGroup) - 1u) << (lane_in_warp & ~(kGroup - 1u));
-  const std::int64_t units = p.map.size();
   const std::int64_t heads = p.map.heads();
-  for (std::int64_t u = w.first; u < units; u += w.stride) {
-    layout::KvTokenUnit unit;
-    const std::byte* s = nullptr;
-    std::byte* d = nullptr;
-    if (!p.map.at(u, unit, s, d)) continue;  // the same for every lane of the group
+  for_each_token_unit(p.map, w, [&](const layout::KvTokenUnit& unit, const std::byte* s,
+                                    std::byte* d) {
     float* scale_row = p.scales + layout::scale_index(unit.layer, unit.part, unit.dst_token, 0,
                                                       p.scale_tokens, heads);
     for (std::int64_t h = 0; h < heads; ++h) {
@@ -96,7 +107,7 @@ __global__ void __launch_bounds__(kBlockThreads)
       }
       if (w.lane == 0) scale_row[h] = rs.scale;
     }
-  }
+  });
 }
 
 template <class Q, class Dst, int kVec>
@@ -104,13 +115,9 @@ __global__ void __launch_bounds__(kBlockThreads)
     dequantize_rows_kernel(const __grid_constant__ DequantizeParams p, int group_shift) {
   const RowWalk w = row_walk(blockIdx.x, gridDim.x, threadIdx.x, group_shift);
   const int group = 1 << group_shift;
-  const std::int64_t units = p.map.size();
   const std::int64_t heads = p.map.heads();
-  for (std::int64_t u = w.first; u < units; u += w.stride) {
-    layout::KvTokenUnit unit;
-    const std::byte* s = nullptr;
-    std::byte* d = nullptr;
-    if (!p.map.at(u, unit, s, d)) continue;
+  for_each_token_unit(p.map, w, [&](const layout::KvTokenUnit& unit, const std::byte* s,
+                                    std::byte* d) {
     const float* scale_row = p.scales + layout::scale_index(unit.layer, unit.part, unit.src_token,
                                                             0, p.scale_tokens, heads);
     for (std::int64_t h = 0; h < heads; ++h) {
@@ -125,7 +132,7 @@ __global__ void __launch_bounds__(kBlockThreads)
         store_vec<Dst, kVec>(dp + c * kVec, out);
       }
     }
-  }
+  });
 }
 
 template <class Src, class Q, int kVec, int kGroup>

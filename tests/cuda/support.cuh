@@ -4,6 +4,7 @@
 //! support/layouts.hpp, so one test runs a host primitive and its kernel on the same data.
 #pragma once
 
+#include "droidspeak/core/dtype.hpp"
 #include "droidspeak/layout/any_layout.hpp"
 #include "droidspeak/layout/layer_set.hpp"
 #include "droidspeak/layout/token_range.hpp"
@@ -167,6 +168,19 @@ struct TransferCase {
   layout::TokenRange range{0, 37};
   std::int64_t dst_begin = 0;
   bool misalign = false;
+
+  //! The host source cache in `dtype`, random from `seed`.
+  OwnedCache make_src(DType dtype, std::uint64_t seed) const {
+    return make_cache(src, dtype, layers, src_tokens, heads, head_dim, seed);
+  }
+  //! The host destination cache in `dtype`, as make_cache leaves it with seed 0.
+  OwnedCache make_dst(DType dtype) const {
+    return make_cache(dst, dtype, layers, dst_tokens, heads, head_dim, 0);
+  }
+  //! A device copy of `host`, its bases shifted by one element when `misalign` is set.
+  DeviceCache upload(const OwnedCache& host) const {
+    return DeviceCache(host, misalign ? dtype_size(host.dtype) : 0);
+  }
 
   //! "block-table NHD split page 16 bf16 -> transfer NHD fp8_e4m3, head_dim 128, ...".
   std::string describe(DType from, DType to) const {

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 using namespace droidspeak;
 using namespace droidspeak::io;
@@ -236,36 +238,35 @@ TEST_CASE("hf_config: a missing required field is named") {
 TEST_CASE("hf_config: malformed and unsupported configs") {
   check_error(parse_hf_config("{", "c.json").status(), StatusCode::kErrorIo, {"c.json", "not valid JSON"});
   check_error(parse_hf_config("[]", "c.json").status(), StatusCode::kErrorIo, {"c.json", "not a JSON object"});
-  check_error(patched(R"({"hidden_size": "192"})").status(), StatusCode::kErrorIo,
-              {"\"hidden_size\"", "integer", "string"});
-  check_error(patched(R"({"hidden_size": 192.5})").status(), StatusCode::kErrorIo,
-              {"\"hidden_size\"", "integer"});
-  check_error(patched(R"({"num_hidden_layers": 0})").status(), StatusCode::kErrorIo,
-              {"\"num_hidden_layers\"", "positive"});
-  check_error(patched(R"({"num_key_value_heads": 3})").status(), StatusCode::kErrorIo,
-              {"\"num_key_value_heads\"", "divide"});
-  check_error(patched(R"({"hidden_size": 190})").status(), StatusCode::kErrorIo,
-              {"\"head_dim\"", "not a multiple"});
-  check_error(patched(R"({"rms_norm_eps": -1})").status(), StatusCode::kErrorIo,
-              {"\"rms_norm_eps\"", "positive"});
-  check_error(patched(R"({"tie_word_embeddings": 1})").status(), StatusCode::kErrorIo,
-              {"\"tie_word_embeddings\"", "true or false"});
-  check_error(patched(R"({"torch_dtype": 16})").status(), StatusCode::kErrorIo, {"\"torch_dtype\"", "string"});
-  check_error(patched(R"({"architectures": ["GPT2LMHeadModel"]})").status(),
-              StatusCode::kErrorNotSupported, {"models/x/config.json", "GPT2LMHeadModel", "not supported"});
-  check_error(patched(R"({"architectures": "LlamaForCausalLM"})").status(), StatusCode::kErrorIo,
-              {"\"architectures\"", "array"});
-  check_error(patched(R"({"architectures": null, "model_type": "gpt2"})").status(),
-              StatusCode::kErrorNotSupported, {"gpt2"});
-  check_error(patched(R"({"rope_scaling": {"type": "yarn", "factor": 4}})").status(),
-              StatusCode::kErrorNotSupported, {"models/x/config.json", "\"rope_scaling\"", "yarn", "not supported"});
-  check_error(patched(R"({"rope_scaling": {"type": "linear", "factor": 2}})").status(),
-              StatusCode::kErrorNotSupported, {"linear"});
-  check_error(patched(R"({"rope_scaling": 2})").status(), StatusCode::kErrorIo, {"\"rope_scaling\""});
-  check_error(patched(R"({"rope_scaling": {"high_freq_factor": 0.5}})", kLlama32).status(),
-              StatusCode::kErrorIo, {"\"rope_scaling.high_freq_factor\"", "low_freq_factor"});
-  check_error(patched(R"({"num_hidden_layers": 100000})").status(), StatusCode::kErrorNotSupported,
-              {"models/x/config.json", "num_layers"});
+  // A field edit of a valid config, the code it must fail with and what the message names.
+  struct Bad {
+    const char* patch;
+    const char* base;
+    StatusCode code;
+    std::vector<std::string_view> substrings;
+  };
+  const Bad bad[] = {
+      {R"({"hidden_size": "192"})", kMinimal, StatusCode::kErrorIo, {"\"hidden_size\"", "integer", "string"}},
+      {R"({"hidden_size": 192.5})", kMinimal, StatusCode::kErrorIo, {"\"hidden_size\"", "integer"}},
+      {R"({"num_hidden_layers": 0})", kMinimal, StatusCode::kErrorIo, {"\"num_hidden_layers\"", "positive"}},
+      {R"({"num_key_value_heads": 3})", kMinimal, StatusCode::kErrorIo, {"\"num_key_value_heads\"", "divide"}},
+      {R"({"hidden_size": 190})", kMinimal, StatusCode::kErrorIo, {"\"head_dim\"", "not a multiple"}},
+      {R"({"rms_norm_eps": -1})", kMinimal, StatusCode::kErrorIo, {"\"rms_norm_eps\"", "positive"}},
+      {R"({"tie_word_embeddings": 1})", kMinimal, StatusCode::kErrorIo, {"\"tie_word_embeddings\"", "true or false"}},
+      {R"({"torch_dtype": 16})", kMinimal, StatusCode::kErrorIo, {"\"torch_dtype\"", "string"}},
+      {R"({"architectures": ["GPT2LMHeadModel"]})", kMinimal, StatusCode::kErrorNotSupported, {"models/x/config.json", "GPT2LMHeadModel", "not supported"}},
+      {R"({"architectures": "LlamaForCausalLM"})", kMinimal, StatusCode::kErrorIo, {"\"architectures\"", "array"}},
+      {R"({"architectures": null, "model_type": "gpt2"})", kMinimal, StatusCode::kErrorNotSupported, {"gpt2"}},
+      {R"({"rope_scaling": {"type": "yarn", "factor": 4}})", kMinimal, StatusCode::kErrorNotSupported, {"models/x/config.json", "\"rope_scaling\"", "yarn", "not supported"}},
+      {R"({"rope_scaling": {"type": "linear", "factor": 2}})", kMinimal, StatusCode::kErrorNotSupported, {"linear"}},
+      {R"({"rope_scaling": 2})", kMinimal, StatusCode::kErrorIo, {"\"rope_scaling\""}},
+      {R"({"rope_scaling": {"high_freq_factor": 0.5}})", kLlama32, StatusCode::kErrorIo, {"\"rope_scaling.high_freq_factor\"", "low_freq_factor"}},
+      {R"({"num_hidden_layers": 100000})", kMinimal, StatusCode::kErrorNotSupported, {"models/x/config.json", "num_layers"}},
+  };
+  for (const Bad& b : bad) {
+    CAPTURE(b.patch);
+    check_error(patched(b.patch, b.base).status(), b.code, b.substrings);
+  }
   check_error(read_hf_config("/nonexistent/config.json").status(), StatusCode::kErrorIo,
               {"/nonexistent/config.json", "not found"});
 }

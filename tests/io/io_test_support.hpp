@@ -14,7 +14,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <fstream>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -77,13 +79,17 @@ inline std::vector<std::byte> crafted_safetensors(std::string_view header,
 
 //! Checks a failed status: its code and that its message holds every substring.
 inline void check_error(const Status& s, StatusCode code,
-                        std::initializer_list<std::string_view> substrings) {
+                        std::span<const std::string_view> substrings) {
   CHECK_FALSE(s.is_ok());
   CHECK_MESSAGE(s.code() == code, s.to_string());
   for (std::string_view sub : substrings) {
     CHECK_MESSAGE(s.message().find(sub) != std::string::npos,
                   "message \"" << s.message() << "\" lacks \"" << sub << "\"");
   }
+}
+inline void check_error(const Status& s, StatusCode code,
+                        std::initializer_list<std::string_view> substrings) {
+  check_error(s, code, std::span<const std::string_view>(substrings.begin(), substrings.size()));
 }
 
 //! Where the bundled model family lives: $DROIDSPEAK_MODELS_DIR, else the source tree's

@@ -22,6 +22,15 @@ void check_status(const Status& s, StatusCode code, const std::string& message) 
   CHECK_MESSAGE(s.message() == message, s.message());
 }
 
+// `op` accepts `args` as given and refuses them, naming itself `name`, once their scales
+// pointer is null.
+template <class Args, class Op>
+void check_scales_required(Args args, Op op, const std::string& name) {
+  CHECK(op(args).is_ok());
+  args.scales = nullptr;
+  check_status(op(args), StatusCode::kErrorInvalidArgument, name + ": scales is null");
+}
+
 struct Fixture {
   std::vector<float> src_buf, dst_buf;
   TransferLayout tl{2, 4, 2, 8, HeadOrder::kNHD};
@@ -157,9 +166,7 @@ TEST_CASE("quantize_kv / dequantize_kv: dtype and scale errors") {
   std::vector<float> scales(64, 0.0f);
   const KvView qv(reinterpret_cast<std::byte*>(q.data()), DType::kI8, f.tl);
   KvQuantizeArgs a{f.src(), qv, scales.data(), LayerSet::all(2), {0, 4}, 0};
-  CHECK(quantize_kv(a).is_ok());
-  a.scales = nullptr;
-  check_status(quantize_kv(a), StatusCode::kErrorInvalidArgument, "quantize_kv: scales is null");
+  check_scales_required(a, [](const KvQuantizeArgs& x) { return quantize_kv(x); }, "quantize_kv");
   a = {f.src(), f.dst(), scales.data(), LayerSet::all(2), {0, 4}, 0};
   check_status(quantize_kv(a), StatusCode::kErrorInvalidArgument,
                "quantize_kv: dst dtype f32 is not fp8_e4m3 or int8");
@@ -169,9 +176,8 @@ TEST_CASE("quantize_kv / dequantize_kv: dtype and scale errors") {
                "quantize_kv: src dtype int8 is not f32, f16 or bf16");
 
   KvDequantizeArgs d{ConstKvView(qv), scales.data(), f.dst(), LayerSet::all(2), {0, 4}, 0};
-  CHECK(dequantize_kv(d).is_ok());
-  d.scales = nullptr;
-  check_status(dequantize_kv(d), StatusCode::kErrorInvalidArgument, "dequantize_kv: scales is null");
+  check_scales_required(d, [](const KvDequantizeArgs& x) { return dequantize_kv(x); },
+                        "dequantize_kv");
   d = {f.src(), scales.data(), f.dst(), LayerSet::all(2), {0, 4}, 0};
   check_status(dequantize_kv(d), StatusCode::kErrorInvalidArgument,
                "dequantize_kv: src dtype f32 is not fp8_e4m3 or int8");

@@ -15,6 +15,9 @@
 
 #include <cstring>
 #include <filesystem>
+#include <initializer_list>
+#include <optional>
+#include <string>
 #include <vector>
 
 using namespace droidspeak;
@@ -26,6 +29,16 @@ namespace {
 fs::path models_dir() { return fs::path(__FILE__).parent_path().parent_path().parent_path() / "examples" / "models"; }
 
 bool have(const char* name) { return fs::exists(models_dir() / name / "model.safetensors"); }
+
+// Why a test needing the named bundled models must skip, or nothing when all are present.
+std::optional<std::string> missing(std::initializer_list<const char*> names) {
+  std::string absent;
+  for (const char* name : names) {
+    if (!have(name)) absent += std::string(absent.empty() ? "" : ", ") + name;
+  }
+  if (absent.empty()) return std::nullopt;
+  return "bundled models " + absent + " not found under " + models_dir().string();
+}
 
 reference::Engine load(const char* name) {
   auto w = reference::load_hf_model(models_dir() / name);
@@ -92,10 +105,7 @@ Outcome full(reference::Engine& r) {
 }  // namespace
 
 TEST_CASE("bundled family: the all-layers plan equals full prefill, bit for bit") {
-  if (!have("base") || !have("ft-code")) {
-    return droidspeak::test::skip_test("bundled models base and ft-code not found under " +
-                                       models_dir().string());
-  }
+  if (auto why = missing({"base", "ft-code"})) return droidspeak::test::skip_test(*why);
   auto sender = load("base"), receiver = load("ft-code");
   const Run s = sender_run(sender);
   const Outcome want = full(receiver);
@@ -105,10 +115,7 @@ TEST_CASE("bundled family: the all-layers plan equals full prefill, bit for bit"
 }
 
 TEST_CASE("bundled family: a model reusing its own cache gets full prefill for every plan") {
-  if (!have("ft-scripture")) {
-    return droidspeak::test::skip_test("bundled model ft-scripture not found under " +
-                                       models_dir().string());
-  }
+  if (auto why = missing({"ft-scripture"})) return droidspeak::test::skip_test(*why);
   auto sender = load("ft-scripture"), receiver = load("ft-scripture");
   const Run s = sender_run(sender);
   const Outcome want = full(receiver);
@@ -119,10 +126,7 @@ TEST_CASE("bundled family: a model reusing its own cache gets full prefill for e
 }
 
 TEST_CASE("bundled family: reusing exactly the frozen layers is exact") {
-  if (!have("base") || !have("frozen-code")) {
-    return droidspeak::test::skip_test("bundled models base and frozen-code not found under " +
-                                       models_dir().string());
-  }
+  if (auto why = missing({"base", "frozen-code"})) return droidspeak::test::skip_test(*why);
   auto wb = reference::load_hf_model(models_dir() / "base");
   auto wf = reference::load_hf_model(models_dir() / "frozen-code");
   REQUIRE(wb.is_ok());
@@ -141,10 +145,7 @@ TEST_CASE("bundled family: reusing exactly the frozen layers is exact") {
 }
 
 TEST_CASE("bundled family: pipelined and sequential streaming give identical caches") {
-  if (!have("base") || !have("ft-code")) {
-    return droidspeak::test::skip_test("bundled models base and ft-code not found under " +
-                                       models_dir().string());
-  }
+  if (auto why = missing({"base", "ft-code"})) return droidspeak::test::skip_test(*why);
   auto sender = load("base"), receiver = load("ft-code");
   const Run s = sender_run(sender);
   // Streaming needs the sender's KV in the transfer layout.

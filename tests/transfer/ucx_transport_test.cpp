@@ -14,8 +14,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace droidspeak;
@@ -89,6 +92,23 @@ Status fetch_and_check(UcxReceiver& r, std::int64_t layer, Payload kind) {
   if (s.is_ok()) CHECK(dst == chunk_bytes(layer, kind, dst.size()));
   return s;
 }
+
+//! The fault tests' start: KV layers 0..2 stored and served under `options`, and a receiver
+//! (answer timeout `timeout`) that has requested them and fetched layer 0 intact.
+struct FaultSession {
+  explicit FaultSession(SenderOptions options,
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+    fill(store, needs);
+    serving.emplace(store, std::move(options));
+    r = connect(serving->sender->port(), timeout);
+    REQUIRE(r->request(kContext, kSender, needs).is_ok());
+    CHECK_OK(fetch_and_check(*r, 0, Payload::kKv));
+  }
+  CacheStore store{64 << 20};
+  const Needs needs{{}, LayerSet::range(0, 3)};
+  std::optional<ServingSender> serving;  // constructed once the store is filled
+  std::unique_ptr<UcxReceiver> r;
+};
 }  // namespace
 
 TEST_CASE("E and KV chunks cross UCX on loopback in the schedule's order with bytes and checksums intact") {
@@ -165,55 +185,37 @@ TEST_CASE("a miss reaches the receiver as 'full prefill: <reason>' and the sende
 }
 
 TEST_CASE("a chunk corrupted on the way fails its checksum while the others arrive intact") {
-  CacheStore store(64 << 20);
-  const Needs needs{{}, LayerSet::range(0, 3)};
-  fill(store, needs);
   SenderOptions o;
   o.faults.corrupt = [](const ChunkKey& k) { return k.kind == Payload::kKv && k.layer == 1; };
-  ServingSender serving(store, o);
-  auto r = connect(serving.sender->port());
-  REQUIRE(r->request(kContext, kSender, needs).is_ok());
-  CHECK_OK(fetch_and_check(*r, 0, Payload::kKv));
+  FaultSession t(std::move(o));
   std::vector<std::byte> dst(chunk_size(1, Payload::kKv));
-  const Status s = r->transmit({Payload::kKv, 1}, {}, dst);
+  const Status s = t.r->transmit({Payload::kKv, 1}, {}, dst);
   CHECK(s.code() == StatusCode::kErrorIo);
   CHECK(s.message().find("checksum mismatch") != std::string::npos);
-  CHECK_OK(fetch_and_check(*r, 2, Payload::kKv));
+  CHECK_OK(fetch_and_check(*t.r, 2, Payload::kKv));
 }
 
 TEST_CASE("a chunk that never arrives times out with a Status and later chunks still arrive") {
-  CacheStore store(64 << 20);
-  const Needs needs{{}, LayerSet::range(0, 3)};
-  fill(store, needs);
   SenderOptions o;
   o.faults.withhold = [](const ChunkKey& k) { return k.layer == 1; };
-  ServingSender serving(store, o);
-  auto r = connect(serving.sender->port(), std::chrono::milliseconds(300));
-  REQUIRE(r->request(kContext, kSender, needs).is_ok());
-  CHECK_OK(fetch_and_check(*r, 0, Payload::kKv));
-  const Status s = fetch_and_check(*r, 1, Payload::kKv);
+  FaultSession t(std::move(o), std::chrono::milliseconds(300));
+  const Status s = fetch_and_check(*t.r, 1, Payload::kKv);
   CHECK(s.code() == StatusCode::kErrorIo);
   CHECK(s.message().find("timed out") != std::string::npos);
-  CHECK_OK(fetch_and_check(*r, 2, Payload::kKv));
+  CHECK_OK(fetch_and_check(*t.r, 2, Payload::kKv));
 }
 
 TEST_CASE("a request the receiver abandons has its sends cancelled and the connection stays") {
-  CacheStore store(64 << 20);
-  const Needs needs{{}, LayerSet::range(0, 3)};
-  fill(store, needs);
   SenderOptions o;
   o.send_timeout = std::chrono::milliseconds(100);
-  ServingSender serving(store, o);
-  auto r = connect(serving.sender->port());
-  REQUIRE(r->request(kContext, kSender, needs).is_ok());
-  CHECK_OK(fetch_and_check(*r, 0, Payload::kKv));  // layers 1 and 2 are never asked for
+  FaultSession t(std::move(o));  // layers 1 and 2 are never asked for
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // ten send timeouts
-  REQUIRE(r->request(kContext, kSender, needs).is_ok());
-  CHECK_OK(fetch_and_check(*r, 2, Payload::kKv));
-  r.reset();
-  serving.finish();
-  CHECK(serving.sender->stats().send_failures >= 2);  // the abandoned sends of layers 1 and 2
-  CHECK(serving.sender->stats().connections == 1);
+  REQUIRE(t.r->request(kContext, kSender, t.needs).is_ok());
+  CHECK_OK(fetch_and_check(*t.r, 2, Payload::kKv));
+  t.r.reset();
+  t.serving->finish();
+  CHECK(t.serving->sender->stats().send_failures >= 2);  // the abandoned sends of layers 1 and 2
+  CHECK(t.serving->sender->stats().connections == 1);
 }
 
 TEST_CASE("a malformed request gets an error answer and the sender stays up") {

@@ -97,19 +97,22 @@ TEST_CASE("malformed frame headers are refused with a reason") {
   CHECK(why(raw({0x44, 0x53, 0x57})).find("shorter than a frame header") != std::string::npos);
   std::vector<std::byte> f = frame(1, request_body({}));
   REQUIRE(wire::decode(f).is_ok());
+  // One header byte changed at a time: (offset, new value, what the reason must name).
+  struct Corruption {
+    std::size_t offset;
+    std::byte value;
+    const char* reason;
+  };
+  for (const Corruption& c : {Corruption{0, std::byte{0}, "bad magic"},
+                              Corruption{4, std::byte{2}, "version 2"},
+                              Corruption{5, std::byte{9}, "unknown message type 9"},
+                              Corruption{6, std::byte{1}, "reserved"}}) {
+    CAPTURE(c.offset);
+    auto bad = f;
+    bad[c.offset] = c.value;
+    CHECK(why(bad).find(c.reason) != std::string::npos);
+  }
   auto bad = f;
-  bad[0] = std::byte{0};
-  CHECK(why(bad).find("bad magic") != std::string::npos);
-  bad = f;
-  bad[4] = std::byte{2};
-  CHECK(why(bad).find("version 2") != std::string::npos);
-  bad = f;
-  bad[5] = std::byte{9};
-  CHECK(why(bad).find("unknown message type 9") != std::string::npos);
-  bad = f;
-  bad[6] = std::byte{1};
-  CHECK(why(bad).find("reserved") != std::string::npos);
-  bad = f;
   bad.push_back(std::byte{0});  // one byte more than the header announces
   CHECK(why(bad).find("body length") != std::string::npos);
   bad = f;

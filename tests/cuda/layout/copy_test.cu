@@ -32,12 +32,10 @@ struct CopyCase : test::TransferCase {
 // source, poisoned destination) caches, then compares every byte of the destinations.
 void check_copy(const CopyCase& c) {
   INFO(c.describe(c.src_dtype, c.dst_dtype));
-  OwnedCache src = test::make_cache(c.src, c.src_dtype, c.layers, c.src_tokens, c.heads,
-                                    c.head_dim, 11);
-  OwnedCache dst = test::make_cache(c.dst, c.dst_dtype, c.layers, c.dst_tokens, c.heads,
-                                    c.head_dim, 0);
-  const DeviceCache d_src(src, c.misalign ? dtype_size(c.src_dtype) : 0);
-  const DeviceCache d_dst(dst, c.misalign ? dtype_size(c.dst_dtype) : 0);
+  OwnedCache src = c.make_src(c.src_dtype, 11);
+  OwnedCache dst = c.make_dst(c.dst_dtype);
+  const DeviceCache d_src = c.upload(src);
+  const DeviceCache d_dst = c.upload(dst);
   REQUIRE(layout::copy_kv({src.cview(), dst.view(), c.selected, c.range, c.dst_begin}).is_ok());
   const Status s =
       cuda::copy_kv({d_src.cview(), d_dst.view(), c.selected, c.range, c.dst_begin}, nullptr);

@@ -50,10 +50,8 @@ void set_row(OwnedCache& c, std::int64_t layer, KvPart part, std::int64_t token,
 
 void check_quantize(const QuantCase& c) {
   INFO(c.describe(c.float_dtype, c.quant_dtype));
-  OwnedCache src = test::make_cache(c.src, c.float_dtype, c.layers, c.src_tokens, c.heads,
-                                    c.head_dim, 13);
-  OwnedCache dst = test::make_cache(c.dst, c.quant_dtype, c.layers, c.dst_tokens, c.heads,
-                                    c.head_dim, 0);
+  OwnedCache src = c.make_src(c.float_dtype, 13);
+  OwnedCache dst = c.make_dst(c.quant_dtype);
   // An all-zero row (scale 0) and a row with one NaN (ignored by the absmax).
   const std::int64_t first = c.selected.nth(0);
   if (c.range.size() > 0 && first >= 0) {
@@ -61,8 +59,8 @@ void check_quantize(const QuantCase& c) {
     set_row(src, first, KvPart::kV, c.range.end - 1, c.heads - 1, NAN, 3);
   }
   std::vector<float> scales = filled(c.layers * 2 * c.dst_tokens * c.heads, -3.5f);
-  const DeviceCache d_src(src, c.misalign ? dtype_size(c.float_dtype) : 0);
-  const DeviceCache d_dst(dst, c.misalign ? dtype_size(c.quant_dtype) : 0);
+  const DeviceCache d_src = c.upload(src);
+  const DeviceCache d_dst = c.upload(dst);
   DeviceBuffer d_scales = DeviceBuffer::from_vector(scales);
 
   REQUIRE(layout::quantize_kv({src.cview(), dst.view(), scales.data(), c.selected, c.range,
@@ -81,16 +79,14 @@ void check_quantize(const QuantCase& c) {
 
 void check_dequantize(const QuantCase& c) {
   INFO(c.describe(c.quant_dtype, c.float_dtype));
-  OwnedCache src = test::make_cache(c.src, c.quant_dtype, c.layers, c.src_tokens, c.heads,
-                                    c.head_dim, 19);
-  OwnedCache dst = test::make_cache(c.dst, c.float_dtype, c.layers, c.dst_tokens, c.heads,
-                                    c.head_dim, 0);
+  OwnedCache src = c.make_src(c.quant_dtype, 19);
+  OwnedCache dst = c.make_dst(c.float_dtype);
   std::vector<float> scales(static_cast<std::size_t>(c.layers * 2 * c.src_tokens * c.heads));
   std::mt19937 rng(23);
   std::uniform_real_distribution<float> dist(1e-3f, 0.1f);
   for (float& x : scales) x = dist(rng);
-  const DeviceCache d_src(src, c.misalign ? dtype_size(c.quant_dtype) : 0);
-  const DeviceCache d_dst(dst, c.misalign ? dtype_size(c.float_dtype) : 0);
+  const DeviceCache d_src = c.upload(src);
+  const DeviceCache d_dst = c.upload(dst);
   DeviceBuffer d_scales = DeviceBuffer::from_vector(scales);
 
   REQUIRE(layout::dequantize_kv({src.cview(), scales.data(), dst.view(), c.selected, c.range,
@@ -132,6 +128,38 @@ void for_awkward_sizes(F&& check) {
   }
 }
 
+// Every source layout with pages of `src_page` tokens against every destination layout with
+// pages of `dst_page`, the other fields at QuantCase's defaults.
+template <class F>
+void for_layout_pairs(std::int64_t src_page, std::int64_t dst_page, F&& check) {
+  for (const LayoutSpec& s : test::all_specs(src_page)) {
+    for (const LayoutSpec& d : test::all_specs(dst_page)) {
+      QuantCase c;
+      c.src = s;
+      c.dst = d;
+      check(c);
+    }
+  }
+}
+
+// Every float/quantised dtype pair off the vectorised path: head_dim 12 (a row no vector
+// width divides) and head_dim 128 on buffers misaligned by one element.
+template <class F>
+void for_unvectorised(F&& check) {
+  for (DType f : kFloatTypes) {
+    for (DType q : kQuantTypes) {
+      for (std::int64_t head_dim : {12, 128}) {
+        QuantCase c;
+        c.float_dtype = f;
+        c.quant_dtype = q;
+        c.head_dim = head_dim;
+        c.misalign = head_dim == 128;
+        check(c);
+      }
+    }
+  }
+}
+
 TEST_CASE("quantize_kv matches the host at awkward sizes for every dtype pair") {
   for_awkward_sizes([](QuantCase c, std::int64_t page) {
     c.src.page_size = page;
@@ -143,30 +171,14 @@ TEST_CASE("quantize_kv matches the host at awkward sizes for every dtype pair") 
 }
 
 TEST_CASE("quantize_kv matches the host for every layout pair") {
-  for (const LayoutSpec& s : test::all_specs(3)) {
-    for (const LayoutSpec& d : test::all_specs(16)) {
-      QuantCase c;
-      c.src = s;
-      c.dst = d;
-      c.head_dim = 80;
-      check_quantize(c);
-    }
-  }
+  for_layout_pairs(3, 16, [](QuantCase c) {
+    c.head_dim = 80;
+    check_quantize(c);
+  });
 }
 
 TEST_CASE("quantize_kv matches the host on the unvectorised path") {
-  for (DType f : kFloatTypes) {
-    for (DType q : kQuantTypes) {
-      for (std::int64_t head_dim : {12, 128}) {
-        QuantCase c;
-        c.float_dtype = f;
-        c.quant_dtype = q;
-        c.head_dim = head_dim;
-        c.misalign = head_dim == 128;
-        check_quantize(c);
-      }
-    }
-  }
+  for_unvectorised(check_quantize);
 }
 
 TEST_CASE("quantize_kv and dequantize_kv move a layer subset with gaps") {
@@ -196,28 +208,12 @@ TEST_CASE("dequantize_kv matches the host at awkward sizes for every dtype pair"
 }
 
 TEST_CASE("dequantize_kv matches the host for every layout pair and unvectorised") {
-  for (const LayoutSpec& s : test::all_specs(17)) {
-    for (const LayoutSpec& d : test::all_specs(1)) {
-      QuantCase c;
-      c.src = s;
-      c.dst = d;
-      c.head_dim = 64;
-      c.quant_dtype = DType::kI8;
-      check_dequantize(c);
-    }
-  }
-  for (DType q : kQuantTypes) {
-    for (DType f : kFloatTypes) {
-      for (std::int64_t head_dim : {12, 128}) {
-        QuantCase c;
-        c.quant_dtype = q;
-        c.float_dtype = f;
-        c.head_dim = head_dim;
-        c.misalign = head_dim == 128;
-        check_dequantize(c);
-      }
-    }
-  }
+  for_layout_pairs(17, 1, [](QuantCase c) {
+    c.head_dim = 64;
+    c.quant_dtype = DType::kI8;
+    check_dequantize(c);
+  });
+  for_unvectorised(check_dequantize);
 }
 
 TEST_CASE("quantize_kv validates before launching") {
