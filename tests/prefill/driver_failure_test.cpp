@@ -181,16 +181,20 @@ TEST_CASE("a NaN in the sender's KV or E is refused where it enters, naming the 
   auto poison = [&](const std::byte* at, float value) {
     std::memcpy(const_cast<std::byte*>(at), &value, sizeof value);  // the test owns these buffers
   };
-  auto all_paths = [&](const char* plan, const std::string& expected) {
+  // `streamed_side` / `direct_side`: how each path names the side that refused (streaming
+  // adopts on its transfer lane).
+  auto all_paths = [&](const char* plan, const std::string& streamed_side, const std::string& direct_side,
+                       const std::string& expected) {
     prefill::InProcessTransport link;
     for (prefill::Overlap overlap : kBoth) {
       CAPTURE(static_cast<int>(overlap));
       const Status s = f.streamed(plan, link, overlap);
       CHECK(s.code() == StatusCode::kErrorInvalidArgument);
-      CHECK(s.message() == "streamed partial prefill: " + expected);
+      CHECK(s.message() == "streamed partial prefill: " + streamed_side + ": " + expected);
     }
     const Status d = prefill::partial_prefill(f.receiver, *ReusePlan::parse(plan, 4), f.ctx, sc, f.sfx, f.logits);
-    CHECK(d.message() == "partial prefill: " + expected);
+    CHECK(d.code() == StatusCode::kErrorInvalidArgument);
+    CHECK(d.message() == "partial prefill: " + direct_side + ": " + expected);
   };
 
   // KV of reused layer 1, V part, token 7, head 0, element 3.
@@ -199,13 +203,13 @@ TEST_CASE("a NaN in the sender's KV or E is refused where it enters, naming the 
   float kept = 0.0f;
   std::memcpy(&kept, v_row + 3 * sizeof(float), sizeof kept);
   poison(v_row + 3 * sizeof(float), nan);
-  all_paths("2-3", "adopt: the sender's KV holds a non-finite value at layer 1 V token 7 head 0 element 3");
+  all_paths("2-3", "transfer", "adopt", "the sender's KV holds a non-finite value at layer 1 V token 7 head 0 element 3");
   poison(v_row + 3 * sizeof(float), kept);
 
   // E entering layer 2, token 4, element 9.
   const std::byte* e_row = sc.e.row(2, 4);
   poison(e_row + 9 * sizeof(float), std::numeric_limits<float>::infinity());
-  all_paths("2-3", "compute: the sender's E holds a non-finite value at layer 2 token 4 element 9");
+  all_paths("2-3", "compute", "compute", "the sender's E holds a non-finite value at layer 2 token 4 element 9");
   poison(e_row + 9 * sizeof(float), 0.0f);
   f.check_recovers("2-3", prefill::Overlap::kPipelined);
 }
