@@ -36,7 +36,7 @@
     }                                                                                 \
   } while (false)
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda::detail {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda::detail {
 
 //! Threads per block of every layout kernel.
 inline constexpr int kBlockThreads = 256;
@@ -275,4 +275,4 @@ DROIDSPEAK_DEVICE void store_streaming(Word* p, const Word& x) {
   __stcs(p, x);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda::detail
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda::detail

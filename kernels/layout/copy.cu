@@ -11,7 +11,7 @@
 
 #include <cuda_runtime.h>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 
 namespace {
 
@@ -39,4 +39,4 @@ Status scatter_kv(const layout::KvCopyArgs& a, CUstream_st* stream) {
   return checked_copy(a, layout::CopyDirection::kScatter, stream);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

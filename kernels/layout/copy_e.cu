@@ -10,7 +10,7 @@
 
 #include <cuda_runtime.h>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 
 Status copy_e(const layout::ECopyArgs& a, CUstream_st* stream) {
   DROIDSPEAK_TRY(layout::can_implement(a));
@@ -19,4 +19,4 @@ Status copy_e(const layout::ECopyArgs& a, CUstream_st* stream) {
                                  {a.src.data, a.dst.data}, stream);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

@@ -17,7 +17,7 @@
 #include <initializer_list>
 #include <type_traits>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda::detail {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda::detail {
 
 //! Unsigned word of `kBytes` bytes.
 template <int kBytes>
@@ -177,4 +177,4 @@ Status launch_row_copy(const Map& map, DType src_dtype, DType dst_dtype,
   });
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda::detail
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda::detail

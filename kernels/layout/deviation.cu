@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 namespace detail {
 namespace {
 
@@ -248,4 +248,4 @@ Status kv_deviation(const layout::KvDeviationArgs& a, layout::KvDeviation* d_out
   });
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

@@ -5,7 +5,7 @@
 
 #include <cuda_runtime.h>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 
 int device_count() noexcept {
   int n = 0;
@@ -16,4 +16,4 @@ int device_count() noexcept {
   return n;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 namespace detail {
 namespace {
 
@@ -214,4 +214,4 @@ Status dequantize_kv(const layout::KvDequantizeArgs& a, CUstream_st* stream) {
   return detail::launch_fused(p, a, "dequantize_kv", stream);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

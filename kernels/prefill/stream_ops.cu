@@ -7,7 +7,7 @@
 
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 namespace {
 
 Status to_status(cudaError_t e, const char* what) {
@@ -41,4 +41,4 @@ void device_free(void* ptr) noexcept {
   if (ptr != nullptr) (void)cudaFree(ptr);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

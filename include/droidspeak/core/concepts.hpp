@@ -15,7 +15,7 @@
 #include <concepts>
 #include <cstdint>
 
-namespace droidspeak::inline DROIDSPEAK_ABI {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI {
 
 namespace layout {
 enum class KvPart : std::uint8_t;
@@ -32,4 +32,4 @@ concept KvLayoutLike = std::copyable<L> && requires(const L l, std::int64_t i, l
   { L::kSeparateKvPools } -> std::convertible_to<bool>;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI
+}}  // namespace droidspeak::DROIDSPEAK_ABI

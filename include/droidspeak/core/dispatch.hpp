@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI {
 
 //! Names a storage type in a generic lambda: `[](auto tag) { using T = typename decltype(tag)::type; }`.
 template <class T>
@@ -34,4 +34,4 @@ Status dispatch_dtype(DType d, F&& f) {
                                " is not one of f32, f16, bf16, fp8_e4m3, int8");
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI
+}}  // namespace droidspeak::DROIDSPEAK_ABI

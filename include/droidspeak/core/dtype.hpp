@@ -11,7 +11,7 @@
 #include <cstring>      // std::memcpy: bit casts that nvcc and g++ both accept
 #include <string_view>
 
-namespace droidspeak::inline DROIDSPEAK_ABI {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI {
 
 //! Runtime tag of an element type.
 enum class DType : std::uint8_t { kF32 = 0, kF16, kBF16, kFP8E4M3, kI8 };
@@ -227,4 +227,4 @@ constexpr float quant_max(DType d) noexcept {
   return d == DType::kFP8E4M3 ? 448.0f : (d == DType::kI8 ? 127.0f : 0.0f);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI
+}}  // namespace droidspeak::DROIDSPEAK_ABI

@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace droidspeak::inline DROIDSPEAK_ABI {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI {
 
 //! What kind of failure a `Status` carries.
 enum class StatusCode : int {
@@ -110,7 +110,7 @@ class [[nodiscard]] Result {
   Status status_;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI
+}}  // namespace droidspeak::DROIDSPEAK_ABI
 
 //! Returns early from the enclosing function with the status of `expr` if it failed.
 #define DROIDSPEAK_TRY(expr)                                   \

@@ -5,7 +5,7 @@
 
 #include "droidspeak/core/config.hpp"
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 
 //! Number of CUDA devices this process can use; 0 when there is none, no driver, or the
 //! runtime fails to initialise (the failure is cleared, not reported). Defined in
@@ -15,4 +15,4 @@ int device_count() noexcept;
 //! device_count() > 0. Tests and benchmarks use it to skip GPU cases.
 inline bool has_device() noexcept { return device_count() > 0; }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

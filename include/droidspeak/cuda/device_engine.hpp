@@ -17,7 +17,7 @@
 
 struct CUstream_st;  // cudaStream_t is CUstream_st*; see cuda/layout.hpp
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 
 //! One sequence of a decoder-only model on a CUDA device, driven layer by layer.
 //!
@@ -65,4 +65,4 @@ concept DeviceEngine =
       { e.logits(const_hidden, hidden, stream) } -> std::same_as<Status>;
     };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

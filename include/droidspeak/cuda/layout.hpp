@@ -16,7 +16,7 @@
 // lets callers pass their stream without this header including cuda_runtime.h.
 struct CUstream_st;
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 
 // Common contract of every launcher below:
 // - The views, index arrays (block tables, CSR lists) and `scales` are device memory (or
@@ -100,4 +100,4 @@ namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
                                   layout::KvDeviation* d_out, void* d_workspace,
                                   std::size_t& workspace_bytes, CUstream_st* stream);
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

@@ -15,7 +15,7 @@
 struct CUstream_st;  // cudaStream_t
 struct CUevent_st;   // cudaEvent_t
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 
 //! Creates an event for ordering only (cudaEventDisableTiming: cheapest to record and wait on).
 [[nodiscard]] Status create_sync_event(CUevent_st** event);
@@ -86,4 +86,4 @@ class DeviceMemory {
   std::size_t bytes_ = 0;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

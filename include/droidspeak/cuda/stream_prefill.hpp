@@ -45,7 +45,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::cuda {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace cuda {
 
 //! One partial prefill of a DeviceEngine receiver, prepared on the host once and enqueued on
 //! two streams (as often as wanted: each enqueue recomputes the same cache from the buffers'
@@ -216,4 +216,4 @@ class StreamPrefill {
   SyncEvent fork_;                  //!< the copy stream's start, recorded on the compute stream
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::cuda
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

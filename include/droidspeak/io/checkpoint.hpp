@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::io {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace io {
 
 //! A model directory: its config and a name -> tensor lookup across all its shards.
 //! Tensor views point into memory-mapped files and live as long as the checkpoint.
@@ -61,4 +61,4 @@ inline Result<Checkpoint> open_checkpoint(const std::filesystem::path& dir) {
   return c;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::io
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::io

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::io {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace io {
 
 //! The fields of a HF `config.json` the reference engine needs, with HF's defaults applied.
 //!
@@ -389,4 +389,4 @@ inline Status write_hf_config(const std::filesystem::path& path, const HfConfig&
   return Status::ok();
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::io
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::io

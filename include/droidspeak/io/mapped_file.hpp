@@ -20,7 +20,7 @@
 #include <string>
 #include <utility>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::io {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace io {
 
 //! A whole file mapped read-only (`PROT_READ`, `MAP_PRIVATE`). Move-only; the mapping lives
 //! until the object is destroyed, and moving it keeps `bytes()` where it was, so views into
@@ -94,4 +94,4 @@ class MappedFile {
   std::size_t size_ = 0;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::io
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::io

@@ -22,7 +22,7 @@
 #include <system_error>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::io {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace io {
 
 namespace detail {
 // A name for a temporary file beside `path`, unique within this process and across processes.
@@ -147,4 +147,4 @@ inline Status write_file_atomically(const std::filesystem::path& path, std::stri
   return write_files_atomically(std::span<const OutputFile>(&one, 1));
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::io
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::io

@@ -31,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::io {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace io {
 
 // ---- element types ------------------------------------------------------------------
 
@@ -754,4 +754,4 @@ inline Status write_safetensors(const std::filesystem::path& path,
   return write_safetensors(path, std::span<const RawTensorView>(raw), metadata);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::io
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::io

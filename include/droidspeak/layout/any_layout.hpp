@@ -15,7 +15,7 @@
 #include <string>
 #include <type_traits>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 enum class LayoutKind : std::uint8_t { kTransfer = 0, kBlockTable = 1, kCsr = 2 };
 
@@ -112,4 +112,4 @@ static_assert(KvLayoutLike<TransferLayout>);
 static_assert(KvLayoutLike<BlockTableLayout>);
 static_assert(KvLayoutLike<CsrPageLayout>);
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <initializer_list>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Product of non-negative extents; false when it does not fit in int64 (the product is
 //! then left unspecified). Example: checked_product({80, 2, 4096, 8, 128}, n) -> true.
@@ -21,4 +21,4 @@ inline bool checked_product(std::initializer_list<std::int64_t> extents, std::in
   return true;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

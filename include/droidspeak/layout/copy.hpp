@@ -17,7 +17,7 @@
 #include <emmintrin.h>  // _mm_stream_si128, _mm_sfence: non-temporal stores for large copies
 #endif
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Same-dtype copies moving more bytes than this use non-temporal stores (see copy_kv).
 inline constexpr std::int64_t kStreamingCopyBytes = std::int64_t{4} << 20;
@@ -188,4 +188,4 @@ inline Status copy_e(const ECopyArgs& a) {
   return Status::ok();
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

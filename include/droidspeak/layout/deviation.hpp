@@ -13,7 +13,7 @@
 #include <span>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Sums over the compared elements of a (reference) and b.
 struct DeviationStats {
@@ -101,4 +101,4 @@ inline Status kv_deviation(const KvDeviationArgs& a, std::span<KvDeviation> out)
   });
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! [entry_layer][token][hidden]: for each member l of `entry_layers` (ascending), the
 //! residual stream entering layer l, one contiguous row of `hidden_size` per token.
@@ -45,4 +45,4 @@ struct ECacheLayout {
   }
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

@@ -20,7 +20,7 @@
 #include <cstring>  // std::memcpy
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! True when `x` is neither NaN nor infinite. Tested on the bits (an all-ones exponent), so
 //! it costs no conversion:
@@ -177,4 +177,4 @@ inline Result<ENonFinite> find_non_finite_e(const ConstEView& v, const LayerSet&
   return ENonFinite{};
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

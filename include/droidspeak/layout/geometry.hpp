@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Layers, hidden size and attention heads of a model. Sender and receiver of a KV cache
 //! must agree on all of it.
@@ -57,4 +57,4 @@ struct ModelGeometry {
   friend constexpr bool operator==(const ModelGeometry&, const ModelGeometry&) = default;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

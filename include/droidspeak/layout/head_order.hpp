@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Order of (token, head) inside a block of tokens; head_dim is always innermost, so one
 //! (token, head) row of head_dim elements is contiguous in every layout.
@@ -23,4 +23,4 @@ constexpr std::string_view to_string(HeadOrder o) noexcept {
 //! Which of the two caches of a layer: keys or values.
 enum class KvPart : std::uint8_t { kK = 0, kV = 1 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Elements between neighbouring rows along each index of a layout. A row (layer, part,
 //! page, slot, head) starts at layer*layer + part*part + page*page + slot*slot + head*head
@@ -108,4 +108,4 @@ struct KvAddressing {
   }
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

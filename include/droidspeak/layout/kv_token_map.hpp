@@ -16,7 +16,7 @@
 
 #include <cstdint>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! The selected layers in ascending order, expanded once on the host so a thread maps a
 //! unit to its layer with one read instead of LayerSet::nth's bit loop.
@@ -106,4 +106,4 @@ struct KvTokenMap {
   }
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

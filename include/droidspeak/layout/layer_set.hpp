@@ -10,7 +10,7 @@
 #include <span>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 namespace detail {
 DROIDSPEAK_HOST_DEVICE constexpr int popcount64(std::uint64_t w) {
@@ -157,4 +157,4 @@ class LayerSet {
   std::uint64_t words_[kWords] = {0, 0, 0, 0};
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Where the index arrays (block tables, CSR lists) of the views live. Host validation
 //! reads them; device validation cannot without a synchronisation, so kernels check each
@@ -271,4 +271,4 @@ inline Status can_implement(const ECopyArgs& a) {
   return Status::ok();
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Where K and V pages live.
 //! - kSplit: two pools (K and V), each [num_layers][num_pages][page] (vLLM's key/value caches).
@@ -244,4 +244,4 @@ inline std::int64_t csr_num_tokens(const std::int32_t* indptr, const std::int32_
   return pages == 0 ? 0 : (pages - 1) * page_size + last_page_len[request];
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 namespace detail {
 
@@ -94,4 +94,4 @@ inline Status dequantize_kv(const KvDequantizeArgs& a) {
   });
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

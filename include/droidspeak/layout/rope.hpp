@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Rotary embedding settings. K is cached after RoPE, so a sender and a receiver that share
 //! KV must agree on all of it; it lives beside the cache geometry for that reason.
@@ -29,4 +29,4 @@ struct RopeSettings {
   friend bool operator==(const RopeSettings&, const RopeSettings&) = default;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Per-row quantisation scale: absmax / qmax, and its reciprocal qmax / absmax (0 for an
 //! all-zero row, so it quantises to zeros). Both sides multiply by the reciprocal.
@@ -48,4 +48,4 @@ DROIDSPEAK_HOST_DEVICE void convert_row(const Src* src, Dst* dst, std::int64_t n
   for (std::int64_t i = 0; i < n; ++i) dst[i] = from_float<Dst>(to_float(src[i]));
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

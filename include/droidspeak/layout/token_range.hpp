@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! Tokens [begin, end). Empty when begin == end.
 struct TokenRange {
@@ -22,4 +22,4 @@ struct TokenRange {
   friend constexpr bool operator==(const TokenRange&, const TokenRange&) = default;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

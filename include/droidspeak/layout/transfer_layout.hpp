@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! One buffer holding every layer's K and V, layer-major so a prefix of layers is a
 //! prefix of the buffer (layer-wise streaming sends it in order):
@@ -74,4 +74,4 @@ struct TransferLayout {
   }
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

@@ -13,7 +13,7 @@
 #include <string>
 #include <type_traits>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::layout {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
 //! A KV cache in memory the caller owns. With a split-pool paged layout K rows are offsets
 //! from `k_data` and V rows from `v_data`; with every other layout both point to the one
@@ -87,4 +87,4 @@ Status validate_view(const BasicKvView<Byte>& v, const char* name, bool host_ind
   return Status::ok();
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::layout
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::layout

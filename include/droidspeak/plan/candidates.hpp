@@ -17,7 +17,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 //! Which plans candidate_plans() lists: intervals and recomputed layers, both bounds inclusive.
 struct CandidateBounds {
@@ -125,4 +125,4 @@ Result<ExtendedSelection> select_extended(std::span<const ProfiledPlan> grid, st
   return out;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

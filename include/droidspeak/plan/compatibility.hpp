@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 //! A 64-bit fingerprint of bytes, deterministic across platforms: 8-byte little-endian
 //! words mixed with a multiply-xorshift (the last partial word zero-padded, the length
@@ -135,4 +135,4 @@ inline Result<PairCompatibility> check_compatibility(const CompatibilityRecord& 
   return out;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

@@ -16,7 +16,7 @@
 #include <span>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 //! What the prediction is made from. Times in seconds, sizes in bytes.
 struct CostInputs {
@@ -119,4 +119,4 @@ inline Result<ProfiledPlan> select_fastest_plan(std::span<const ProfiledPlan> po
   return best;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

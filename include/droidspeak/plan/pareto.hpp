@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 //! A plan with its measured quality drop relative to the receiver's full prefill (e.g.
 //! (loss_plan - loss_full) / loss_full): 0 is as good as full prefill, lower is better.
@@ -80,4 +80,4 @@ inline Result<ProfiledPlan> select_plan(std::span<const ProfiledPlan> points, st
   return best;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 //! One profiled plan as stored: the plan in ReusePlan::parse syntax and its summed metrics.
 struct StoredPlanQuality {
@@ -543,4 +543,4 @@ inline Status check_plan_matches(const PlanFile& p, const CompatibilityRecord& s
   return Status::ok();
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <string>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 //! One component of the cost: layer-token passes (one layer over one token) and the wall
 //! time spent on them, data movement they needed (KV adoption, copies) included.
@@ -68,4 +68,4 @@ struct ProfileCost {
   }
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

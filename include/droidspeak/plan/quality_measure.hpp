@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 //! Sums over predictions; divide through the accessors. Merge samples by adding.
 struct QualityMetrics {
@@ -64,4 +64,4 @@ inline Result<QualityMeasure> parse_quality_measure(std::string_view name) {
   return Status::invalid_argument("measure '" + std::string(name) + "' is not loss, accuracy or kl");
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

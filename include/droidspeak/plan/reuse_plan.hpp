@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 //! Layers [first, last], both inclusive.
 struct LayerInterval {
@@ -144,4 +144,4 @@ class ReusePlan {
   std::vector<LayerInterval> intervals_;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 struct RuntimePolicyOptions {
   double quality_budget_idle = 0.01;  //!< drop allowed on an idle receiver (paper: 1 % online)
@@ -96,4 +96,4 @@ class RuntimePolicy {
   std::int64_t num_layers_ = 0;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

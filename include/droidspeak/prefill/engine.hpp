@@ -14,7 +14,7 @@
 #include <span>
 #include <type_traits>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill {
 
 //! One sequence of a decoder-only model that the library can drive layer by layer.
 //!
@@ -113,4 +113,4 @@ constexpr bool is_deterministic() {
   }
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill

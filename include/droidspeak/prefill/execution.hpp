@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill {
 
 //! One phase of a partial prefill on the receiver's clock (seconds since it began).
 struct TimelineEvent {
@@ -319,4 +319,4 @@ class Execution {
 };
 
 }  // namespace detail
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <type_traits>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill::detail {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill::detail {
 
 //! Runs `f` (returning Status or Result<T>) and returns its result; an exception thrown
 //! from it becomes a kErrorInternal Status "<where>: exception: <what()>" (an allocation
@@ -38,4 +38,4 @@ auto no_throw(std::string_view where, F&& f) noexcept -> std::invoke_result_t<F&
 #endif
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill::detail
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill::detail

@@ -23,7 +23,7 @@
 #include <span>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill {
 
 //! How streamed_partial_prefill overlaps the schedule's two lanes.
 enum class Overlap : std::uint8_t {
@@ -119,4 +119,4 @@ Status streamed_partial_prefill(E& receiver, const plan::ReusePlan& plan,
   });
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill

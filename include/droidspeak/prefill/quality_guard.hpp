@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill {
 
 struct GuardOptions {
   std::int64_t probe_tokens = 4;   //!< last context positions recomputed for the check
@@ -141,4 +141,4 @@ Status guarded_partial_prefill(E& receiver, const plan::ReusePlan& plan, std::sp
   return Status::ok();
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill

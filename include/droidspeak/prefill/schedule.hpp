@@ -39,7 +39,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill {
 
 //! Which side of the receiver runs a step.
 enum class Lane : std::uint8_t {
@@ -146,4 +146,4 @@ inline Result<Schedule> make_schedule(const plan::ReusePlan& plan, const layout:
   return s;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill {
 
 //! What the sender hands over for one context of n tokens: its KV (every reused layer,
 //! tokens [0, n), any layout and dtype the receiver's cache can convert from) and its E cache
@@ -142,4 +142,4 @@ class SenderCacheBuffers {
   layout::ConstKvView kv_;  //!< its layout (and, for kEngineCache, its data)
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill

@@ -16,7 +16,7 @@
 
 #include <string_view>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill::detail {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill::detail {
 
 //! The context an error of each lane carries ("streamed partial prefill: transfer", say).
 struct LaneLabels {
@@ -50,4 +50,4 @@ Status run_sequential(Execution<E>& x, TransportRef* transport, LaneLabels label
   return Status::ok();
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill::detail
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill::detail

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill::detail {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill::detail {
 
 //! Runs `x`'s prepared schedule on two threads. Failure handling: an error or exception on
 //! the transfer thread ends that lane and wakes the compute side, which stops before the
@@ -88,4 +88,4 @@ Status run_threaded(Execution<E>& x, TransportRef transport, LaneLabels labels) 
   return Status::ok();
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill::detail
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill::detail

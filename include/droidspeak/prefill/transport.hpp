@@ -19,7 +19,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::prefill {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill {
 
 //! What a transfer carries: the E rows entering `layer`, or the K and V of `layer`.
 enum class Payload : std::uint8_t { kE = 0, kKv = 1 };
@@ -152,4 +152,4 @@ static_assert(Transport<InProcessTransport>);
 static_assert(Transport<SimulatedLink>);
 static_assert(Transport<TransportRef>);
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::prefill
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill

@@ -11,7 +11,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace profile {
 
 // The plain data lives in plan/ (the plan file stores it); the profiler fills it.
 using plan::PassCount;
@@ -29,4 +29,4 @@ auto timed(PassCount& c, std::int64_t passes, F&& fn) {
 }
 }  // namespace detail
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace profile {
 
 //! What a calibration measured on the receiver, in seconds (medians over its runs).
 struct CostCalibration {
@@ -122,4 +122,4 @@ Result<CostCalibration> measure_cost_calibration(E& receiver, std::span<const st
   return c;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

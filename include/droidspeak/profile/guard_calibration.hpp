@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace profile {
 
 //! How calibrate_guard derives the bounds.
 struct GuardCalibrationOptions {
@@ -130,4 +130,4 @@ Result<GuardCalibration> calibrate_guard(E& sender, E& receiver, const plan::Reu
   return cal;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace profile {
 
 //! How many repetitions to make.
 struct PairedTimingOptions {
@@ -150,4 +150,4 @@ inline std::string describe(const PairedTiming& t) {
   return buf;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

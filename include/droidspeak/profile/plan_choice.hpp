@@ -18,7 +18,7 @@
 #include <span>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace profile {
 
 //! The plans `file` profiled (its grid, multi-interval extensions included) with their drops
 //! relative to its full prefill under file.measure, in the file's order. The selected plan
@@ -45,4 +45,4 @@ inline Result<plan::ProfiledPlan> fastest_plan(const plan::PlanFile& file, const
   return plan::select_fastest_plan(*points, inputs, file.threshold, file.max_intervals);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

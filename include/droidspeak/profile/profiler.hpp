@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace profile {
 
 struct ProfileOptions {
   std::int64_t granularity = 1;  //!< intervals start and end on multiples of g (the last may be shorter)
@@ -551,4 +551,4 @@ Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::spa
   return out;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

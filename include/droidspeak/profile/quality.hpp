@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace profile {
 
 // The metrics and the measure are plain data of plan/ (a plan file stores them); this file
 // computes them. The names stay usable here.
@@ -92,4 +92,4 @@ inline Result<QualityMetrics> score_suffix(std::span<const float> logits, std::s
   return q;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace profile {
 
 //! One profiling sample: a shared context and a suffix (the question) of at least 2 tokens.
 //! Both hold token ids of the models the sample is for.
@@ -18,4 +18,4 @@ struct Sample {
   std::vector<std::int32_t> suffix;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::profile {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace profile {
 
 //! The longest line a samples file may hold, in bytes (16 MiB: about 2 million token ids, or
 //! 16 million text tokens, far above any model's context). A longer line is refused before
@@ -115,4 +115,4 @@ inline Result<std::vector<Sample>> read_samples(const std::filesystem::path& pat
   return parse_samples(text, path.string(), vocab_size, max_positions);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::profile
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

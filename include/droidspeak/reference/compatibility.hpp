@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
 //! Geometry, vocabulary and RoPE from the config; fingerprints of the tensors as stored
 //! (bytes, dtype and shape, visited in for_each_tensor's fixed order): every
@@ -57,4 +57,4 @@ inline Result<plan::CompatibilityRecord> compatibility_record(const ModelWeights
   return r;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

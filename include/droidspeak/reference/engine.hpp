@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
 //! How the engine lays out its cache and splits work.
 struct EngineOptions {
@@ -535,4 +535,4 @@ class Engine {
 
 static_assert(prefill::Engine<Engine>);
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
 //! How generate() picks tokens.
 struct SamplingOptions {
@@ -145,4 +145,4 @@ Result<std::vector<std::int32_t>> generate(E& engine, std::span<const std::int32
   return continue_generation(engine, logits, options);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

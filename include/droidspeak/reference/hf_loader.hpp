@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
 //! Copies every tensor the config asks for out of an opened checkpoint, in its stored dtype
 //! (f32, f16 or bf16; dtypes may differ between tensors).
@@ -112,4 +112,4 @@ inline Status save_hf_model(const std::filesystem::path& dir, const ModelWeights
   return io::write_safetensors(dir / "model.safetensors", std::span<const io::TensorView>(views));
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

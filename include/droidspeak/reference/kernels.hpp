@@ -18,7 +18,7 @@
 #include <numbers>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
 //! HF LlamaRMSNorm of one row: y = w * (x * rsqrt(mean(x^2) + eps)), f32 (the sum of squares
 //! is accumulated in double, in index order). `x` and `y` may alias.
@@ -202,4 +202,4 @@ inline void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
               static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
 //! splitmix64: a tiny, portable generator (the same numbers on every platform and compiler).
 class SplitMix64 {
@@ -117,4 +117,4 @@ inline Result<ModelWeights> perturb_layers(const ModelWeights& model, const layo
   return out;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
 //! Runs `f(begin, end)` over contiguous pieces of [0, n) and waits. The pieces are fixed by n
 //! and the thread count; which thread runs a piece is decided at run time (each thread
@@ -141,4 +141,4 @@ class ThreadPool {
   std::atomic<std::int64_t> done_pieces_{0};
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

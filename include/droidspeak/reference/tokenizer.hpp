@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
 //! The vocabulary of the bundled byte-level models.
 inline constexpr std::int64_t kByteVocabSize = 256;
@@ -86,4 +86,4 @@ inline Result<std::vector<std::int32_t>> read_token_file(const std::string& path
   return parse_token_ids(text, vocab_size, path);
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::reference {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
 //! An owning, row-major host tensor in the dtype it was stored in (f32, f16 or bf16).
 //! A tensor with an empty `shape` is absent (an optional tensor a checkpoint lacks).
@@ -264,4 +264,4 @@ struct ModelWeights {
   }
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::reference
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::transfer {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace transfer {
 
 using prefill::Payload;
 
@@ -307,4 +307,4 @@ class CacheStore {
   std::int64_t used_ = 0;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::transfer
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::transfer

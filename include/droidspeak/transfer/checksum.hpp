@@ -14,7 +14,7 @@
 #include <cstring>  // std::memcpy
 #include <span>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::transfer {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace transfer {
 
 // NOTE: distinct seeds, so that a checksum never equals a context hash of the same bytes by
 // construction (they are compared against each other nowhere, but keys and checksums travel
@@ -87,4 +87,4 @@ inline std::uint64_t context_hash(std::span<const std::int32_t> tokens) {
   return tokens.empty() ? plan::fingerprint64({}, h) : h;
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::transfer
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::transfer

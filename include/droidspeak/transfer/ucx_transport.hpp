@@ -51,7 +51,7 @@
 #include <utility>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::transfer {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace transfer {
 
 //! Fault injection on the sender, for the tests of the receiver's fallbacks. Empty by default.
 struct SenderFaults {
@@ -950,4 +950,4 @@ class UcxReceiver {
 
 static_assert(prefill::Transport<UcxReceiver>);
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::transfer
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::transfer

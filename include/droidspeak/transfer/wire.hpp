@@ -19,7 +19,7 @@
 #include <variant>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::transfer::wire {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace transfer::wire {
 
 // Frame: [magic u32 "DSW1"][version u8][type u8][reserved u16 = 0][body length u32][body].
 // Integers are little-endian. Every frame has exactly one canonical encoding: the decoder
@@ -288,4 +288,4 @@ inline Result<Message> decode(std::span<const std::byte> frame) {
   return detail::malformed("unknown message type " + std::to_string(type));
 }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::transfer::wire
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::transfer::wire

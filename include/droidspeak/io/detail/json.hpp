@@ -22,7 +22,7 @@
 #include <string_view>
 #include <system_error>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::io::detail {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace io::detail {
 
 using Json = nlohmann::json;
 
@@ -117,4 +117,4 @@ inline std::size_t invalid_utf8_at(std::string_view s) {
 //! True when `s` is well-formed UTF-8 (what a JSON string must hold).
 inline bool is_valid_utf8(std::string_view s) { return invalid_utf8_at(s) == std::string_view::npos; }
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::io::detail
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::io::detail
