@@ -73,7 +73,7 @@ TEST_CASE("measure_cost_calibration: on a reference engine, the parts of a full 
   cfg.vocab_size = 40;
   cfg.max_position_embeddings = 4096;
   cfg.rms_norm_eps = 1e-5f;
-  cfg.rope_theta = 10000.0f;
+  cfg.rope.theta = 10000.0;
   const auto w = reference::make_random_model(cfg, 3);
   REQUIRE(w);
   auto s = reference::Engine::create(*w);
