@@ -4,6 +4,7 @@
 //! file, print the Pareto front and draw the grid and the front.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "droidspeak/plan/candidates.hpp"
 #include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/plan/pareto.hpp"
+#include "droidspeak/profile/guard_calibration.hpp"
 #include "droidspeak/profile/profiler.hpp"
 
 namespace droidspeak_cli {
@@ -196,6 +198,20 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
   file.profile_cost = cost;
   file.exhaustive_cost = sweep;
   if (prunes) file.pruned_for = *measure;
+  // The run-time guard's bounds for the selected plan, from the same samples with the genuine
+  // sender; `run` checks against them. A plan that reuses nothing has nothing to check.
+  if (!sel->plan.reused().empty()) {
+    Result<ds::profile::GuardCalibration> guard =
+        ds::profile::calibrate_guard(pair.sender, pair.receiver, sel->plan, std::span(*samples));
+    if (!guard) return guard.status();
+    file.guard = guard->thresholds();
+    const auto worst = std::max_element(guard->layer_max_relative_l2.begin(), guard->layer_max_relative_l2.end());
+    std::printf("guard: calibrated on %lld samples, probe %lld tokens, worst layer bound %.4g (layer %lld)\n",
+                static_cast<long long>(guard->num_samples), static_cast<long long>(guard->probe_tokens), *worst,
+                static_cast<long long>(worst - guard->layer_max_relative_l2.begin()));
+  } else {
+    std::printf("guard: none (the plan reuses no layer)\n");
+  }
   std::error_code ec;
   if (cmd.out.has_parent_path()) fs::create_directories(cmd.out.parent_path(), ec);
   DROIDSPEAK_TRY(ds::plan::write_plan_file(cmd.out, file));

@@ -17,9 +17,11 @@
 #include "common.hpp"
 #include "droidspeak/plan/cost_model.hpp"
 #include "droidspeak/plan/plan_file.hpp"
+#include "droidspeak/prefill/quality_guard.hpp"
 #include "droidspeak/prefill/sender_caches.hpp"
 #include "droidspeak/prefill/transport.hpp"
 #include "droidspeak/profile/cost_calibration.hpp"
+#include "droidspeak/profile/guard_calibration.hpp"
 #include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/profile/plan_choice.hpp"
 #include "droidspeak/reference/generate.hpp"
@@ -35,6 +37,9 @@ struct RunCommand {
   std::int64_t pairs = 6;    //!< measured (partial, full) pairs after a warm-up pair; even:
                              //!< each order within a pair equally often
   bool ids = false;          //!< context and prompt files hold token ids
+  //! Check the plan's prefill with the plan file's calibrated guard before the continuation
+  //! (prefill::guard_check); on a failure the continuation uses the receiver's full prefill.
+  bool guard = true;
 };
 
 //! Where the timeline picture goes.
@@ -146,7 +151,8 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   Result<ds::profile::PairedTiming> timing = ds::profile::time_paired(full, partial, pairing);
   if (!timing) return timing.status();
   reports.erase(reports.begin(), reports.begin() + pairing.warmup_pairs);  // the warm-up's
-  const ds::prefill::PrefillReport& shown = detail::median_report(reports);
+  // A copy: partial() appends to `reports` again below.
+  const ds::prefill::PrefillReport shown = detail::median_report(reports);
 
   // The prediction, calibrated in this run: per layer-token compute from the paired full
   // prefills, the suffix from the partial prefills' own suffix phase.
@@ -164,6 +170,27 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   // The continuations, outside the timing: one more run of each, then greedy decoding.
   const ds::reference::SamplingOptions greedy{.max_new_tokens = cmd.tokens};
   DROIDSPEAK_TRY(partial());
+  // The guard, over the mixed cache the plan just left (the prompt already run: guard_check
+  // leaves its rows and the logits as they are when it passes).
+  std::string guard_line = "guard: skipped (--no-guard)";
+  if (cmd.guard && !file->guard) {
+    guard_line = "guard: no guard in the plan file (profile writes one)";
+  } else if (cmd.guard && !(plan == file->plan)) {
+    // The bounds hold for the plan they were calibrated with; another plan reuses other layers.
+    guard_line = "guard: calibrated for plan " + file->plan.to_string() + ", not checked for plan " +
+                 plan.to_string();
+  } else if (cmd.guard) {
+    const ds::prefill::GuardOptions options = ds::profile::GuardCalibration::from(*file->guard).guard_options();
+    ds::prefill::GuardReport guard;
+    Result<bool> passed = ds::prefill::guard_check(pair.receiver, plan, *context, options, guard);
+    if (!passed) return passed.status();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "guard: %s, worst bound ratio %.3f (probe %lld tokens, fall back above 1)",
+                  *passed ? "passed" : "FELL BACK to the receiver's full prefill", guard.worst_bound_ratio,
+                  static_cast<long long>(options.probe_tokens));
+    guard_line = buf;
+    if (!*passed) DROIDSPEAK_TRY(full());
+  }
   Result<std::vector<std::int32_t>> with_plan =
       ds::reference::continue_generation(pair.receiver, logits, greedy);
   if (!with_plan) return with_plan.status();
@@ -214,6 +241,7 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   std::printf(
       "  (* the calibration: the cost model's compute per layer-token is this run's full "
       "prefill)\n\n");
+  std::printf("%s\n", guard_line.c_str());
   std::size_t same = 0;
   while (same < with_plan->size() && (*with_plan)[same] == (*with_full)[same]) ++same;
   std::printf(

@@ -60,7 +60,7 @@ Samples: JSON lines {"context": TEXT, "suffix": TEXT} (byte-level models) or
 constexpr const char* kRunHelp =
     R"(usage: droidspeak run --plan plan.json --sender DIR --receiver DIR
          --context FILE --prompt FILE [--bandwidth GB/s] [--latency ms]
-         [--tokens N] [--pairs N] [--ids] [--timeline FILE.svg]
+         [--tokens N] [--pairs N] [--ids] [--timeline FILE.svg] [--no-guard]
 
 The sender prefills the context. The receiver's cost model is calibrated on
 this machine and the fastest of the plan file's profiled plans within its
@@ -72,6 +72,10 @@ time to first token side by side, and partial / full as the median of the
 per-pair ratios with its range and the load average. Both then generate N tokens (greedy, default 32) and the median
 pair is drawn (timeline.svg next to the plan unless --timeline). Context and
 prompt files are text (byte-level models) or, with --ids, token ids.
+When the plan file holds a calibrated quality guard (written by profile), the
+plan's partial prefill runs once more and the guard probes it: if the reused
+KV deviates beyond the calibrated bounds, the continuation comes from the
+receiver's full prefill instead. --no-guard skips the check.
 )";
 
 constexpr const char* kCompareHelp =
@@ -205,7 +209,8 @@ int cmd_run(const std::vector<std::string>& argv) {
                     {"tokens"},
                     {"ids", false},
                     {"timeline"},
-                    {"pairs"}},
+                    {"pairs"},
+                    {"no-guard", false}},
                    kRunHelp, {"plan", "sender", "receiver", "context", "prompt"});
   if (p.done) return p.rc;
   RunCommand c{.plan = p.args.get("plan"),
@@ -215,6 +220,7 @@ int cmd_run(const std::vector<std::string>& argv) {
                .prompt = p.args.get("prompt"),
                .timeline = p.args.get("timeline")};
   c.ids = p.args.has("ids");
+  c.guard = !p.args.has("no-guard");
   if (!p.args.get_number("bandwidth", 0, 1e-6, 1e6, c.bandwidth_gbps) ||
       !p.args.get_number("latency", 0, 0, 1e4, c.latency_ms) ||
       !p.args.get_int("tokens", 32, 1, 100000, c.tokens) ||

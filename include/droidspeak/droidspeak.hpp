@@ -47,6 +47,7 @@
 #include "droidspeak/plan/candidates.hpp"
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/plan/cost_model.hpp"
+#include "droidspeak/plan/guard_thresholds.hpp"
 #include "droidspeak/plan/pareto.hpp"
 #include "droidspeak/plan/profile_cost.hpp"
 #include "droidspeak/plan/quality_measure.hpp"

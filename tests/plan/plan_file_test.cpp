@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 using namespace droidspeak;
 
@@ -303,4 +304,68 @@ TEST_CASE("a stored cost that is negative, non-finite or inconsistent is refused
         "p.json: profile: field 'pruned_for' must be \"loss\" or \"kl\", got \"accuracy\"");
   CHECK(bad_cost_message("\"pruned_for\": \"kl\"", "\"pruned_for\": 1") ==
         "p.json: profile: field 'pruned_for' must be a string");
+}
+
+namespace {
+
+// example()'s plan "1-2" recomputes layers 1 and 2 of 4: the guard bounds layers 0 and 3.
+plan::PlanFile with_guard() {
+  plan::PlanFile p = example();
+  plan::GuardThresholds g;
+  g.probe_tokens = 16;
+  g.margin = 1.5;
+  g.min_bound = 0.001;
+  g.num_samples = 3;
+  g.observed_max_relative_l2 = {0.25, 0.0, 0.0, 0.125};
+  g.layer_max_relative_l2 = {0.375, 0.0, 0.0, 0.1875};
+  p.guard = g;
+  return p;
+}
+
+std::string bad_guard_message(const std::string& from, const std::string& to) {
+  return plan::parse_plan_file(replace(plan::plan_file_json(with_guard()), from, to), "p.json").status().message();
+}
+
+}  // namespace
+
+TEST_CASE("the guard's calibration round-trips, and files without one still load") {
+  const plan::PlanFile p = with_guard();
+  const std::string text = plan::plan_file_json(p);
+  Result<plan::PlanFile> back = plan::parse_plan_file(text, "plan.json");
+  REQUIRE_MESSAGE(back.is_ok(), back.status().to_string());
+  REQUIRE(back->guard.has_value());
+  const plan::GuardThresholds& g = *back->guard;
+  CHECK(g.probe_tokens == 16);
+  CHECK(g.margin == 1.5);
+  CHECK(g.min_bound == 0.001);
+  CHECK(g.num_samples == 3);
+  CHECK(g.observed_max_relative_l2 == std::vector<double>{0.25, 0.0, 0.0, 0.125});
+  CHECK(g.layer_max_relative_l2 == std::vector<double>{0.375, 0.0, 0.0, 0.1875});
+  CHECK(plan::plan_file_json(*back) == text);
+  CHECK(text.find("\"guard\": {") != std::string::npos);
+  Result<plan::PlanFile> plain = plan::parse_plan_file(plan::plan_file_json(example()), "plan.json");
+  REQUIRE(plain.is_ok());
+  CHECK(!plain->guard.has_value());
+  CHECK(plan::plan_file_json(example()).find("\"guard\"") == std::string::npos);
+}
+
+TEST_CASE("a guard with bad counts, arrays of the wrong size, bad values or bounds on recomputed layers is refused") {
+  CHECK(bad_guard_message("\"probe_tokens\": 16", "\"probe_tokens\": 0") ==
+        "p.json: guard: field 'probe_tokens' must be >= 1");
+  CHECK(bad_guard_message("\"margin\": 1.5", "\"margin\": 0.5") == "p.json: guard: field 'margin' must be >= 1");
+  CHECK(bad_guard_message("\"min_bound\": 0.001", "\"min_bound\": -0.001") ==
+        "p.json: guard: field 'min_bound' must be >= 0");
+  CHECK(bad_guard_message("\"samples\": 3", "\"samples\": 0") == "p.json: guard: field 'samples' must be >= 1");
+  CHECK(bad_guard_message("\"layer_max_relative_l2\": [\n      0.375,", "\"layer_max_relative_l2\": [\n      0.375, 0.5,") ==
+        "p.json: guard: field 'layer_max_relative_l2' has 5 entries for 4 layers");
+  CHECK(bad_guard_message("\"observed_max_relative_l2\": [\n      0.25,", "\"observed_max_relative_l2\": [") ==
+        "p.json: guard: field 'observed_max_relative_l2' has 3 entries for 4 layers");
+  CHECK(bad_guard_message("\"observed_max_relative_l2\": [\n      0.25,", "\"observed_max_relative_l2\": [\n      -0.25,") ==
+        "p.json: guard: field 'observed_max_relative_l2' entry 0 must be a finite number >= 0");
+  CHECK(bad_guard_message("\"layer_max_relative_l2\": [\n      0.375,", "\"layer_max_relative_l2\": [\n      \"inf\",") ==
+        "p.json: guard: field 'layer_max_relative_l2' entry 0 must be a finite number >= 0");
+  CHECK(bad_guard_message("\"layer_max_relative_l2\": [\n      0.375,\n      0.0,",
+                          "\"layer_max_relative_l2\": [\n      0.375,\n      0.5,") ==
+        "p.json: guard: field 'layer_max_relative_l2' bounds layer 1, which plan '1-2' recomputes (must be 0)");
+  CHECK(bad_guard_message("\"guard\": {", "\"guard\": 1, \"x\": {") == "p.json: field 'guard' must be an object");
 }

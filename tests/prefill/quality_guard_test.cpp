@@ -138,3 +138,48 @@ TEST_CASE("calibrated: each reused layer is held to its own bound") {
                                          {.probe_tokens = 3, .layer_max_relative_l2 = {1.0, 1.0}}).message() ==
         "quality guard: layer_max_relative_l2 has 2 entries, the receiver 4 layers");
 }
+
+TEST_CASE("guard_check over a receiver that already ran the suffix: same verdict, cache and logits left as they were") {
+  Setup s = setup(0.5f);
+  auto sender = engine(s.base), receiver = engine(s.tuned), oracle = engine(s.tuned);
+  const prefill::SenderCaches caches = sender_caches(sender, s);
+  const ReusePlan p = *ReusePlan::parse("0-1", 4);
+  std::vector<float> guarded(40), plain(40);
+  prefill::GuardReport whole;
+  REQUIRE(prefill::guarded_partial_prefill(oracle, p, s.ctx, caches, s.sfx, guarded,
+                                           {.probe_tokens = 3, .max_relative_l2 = 1e9}, &whole).is_ok());
+  const prefill::GuardOptions tight{.probe_tokens = 3, .layer_max_relative_l2 = {0.0, 0.0, whole.layer_relative_l2[2] / 2, 1.0}};
+  const prefill::GuardOptions loose{.probe_tokens = 3, .layer_max_relative_l2 = {0.0, 0.0, 1.0, 1.0}};
+
+  REQUIRE(prefill::partial_prefill(receiver, p, s.ctx, caches, s.sfx, plain).is_ok());
+  const std::int64_t held = receiver.num_tokens();
+  REQUIRE(held == static_cast<std::int64_t>(s.ctx.size() + s.sfx.size()));
+  std::vector<float> next_before(40), next_after(40);
+  prefill::GuardReport rep;
+  Result<bool> pass = prefill::guard_check(receiver, p, s.ctx, loose, rep);
+  REQUIRE(pass.is_ok());
+  CHECK(*pass);
+  CHECK(receiver.num_tokens() == held);
+  // The same probe as guarded_partial_prefill's: the math exists once.
+  CHECK(rep.layer_relative_l2 == whole.layer_relative_l2);
+  CHECK(rep.probe_layer_token_passes == 3 * 4);
+  Result<bool> fail = prefill::guard_check(receiver, p, s.ctx, tight, rep);
+  REQUIRE(fail.is_ok());
+  CHECK_FALSE(*fail);
+  CHECK(rep.worst_bound_ratio == doctest::Approx(2.0));
+  CHECK(receiver.num_tokens() == held);
+  // The cache is as the partial prefill left it: one more token decodes as on a fresh one.
+  const std::vector<std::int32_t> one{9};
+  REQUIRE(prefill::partial_prefill(oracle, p, s.ctx, caches, s.sfx, plain).is_ok());
+  std::vector<float> h(32);
+  for (auto* e : {&oracle, &receiver}) {
+    REQUIRE(e->reserve(held + 1).is_ok());
+    REQUIRE(e->embed(one, h).is_ok());
+    REQUIRE(e->run_layers(0, 4, held, 1, h, nullptr).is_ok());
+    REQUIRE(e->logits(h, e == &oracle ? next_before : next_after).is_ok());
+  }
+  CHECK(same_bits(next_before, next_after));
+
+  CHECK(prefill::guard_check(receiver, ReusePlan::parse("0-1", 3).value(), s.ctx, loose, rep).status().message() ==
+        "quality guard: plan 0-1 is for 3 layers, not 4");
+}

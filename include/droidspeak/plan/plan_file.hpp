@@ -12,6 +12,7 @@
 #include "droidspeak/io/detail/json.hpp"
 #include "droidspeak/io/output_file.hpp"
 #include "droidspeak/plan/compatibility.hpp"
+#include "droidspeak/plan/guard_thresholds.hpp"
 #include "droidspeak/plan/profile_cost.hpp"
 #include "droidspeak/plan/quality_measure.hpp"
 #include "droidspeak/plan/reuse_plan.hpp"
@@ -62,6 +63,9 @@ struct PlanFile {
   //! The measure the profiler pruned plans for (loss or KL; their grid entries are left out);
   //! absent: every grid plan was measured on every sample.
   std::optional<QualityMeasure> pruned_for;
+  //! The guard's calibration for `plan` on the profiling samples; absent in files written
+  //! before it was stored, and for plans that reuse no layer (nothing to check).
+  std::optional<GuardThresholds> guard;
 };
 
 namespace detail {
@@ -325,6 +329,67 @@ inline Status read_cost(const Fields& f, const char* key, std::optional<ProfileC
   return Status::ok();
 }
 
+inline Json guard_json(const GuardThresholds& g) {
+  Json j = Json::object();
+  j["probe_tokens"] = g.probe_tokens;
+  j["margin"] = g.margin;
+  j["min_bound"] = g.min_bound;
+  j["samples"] = g.num_samples;
+  j["observed_max_relative_l2"] = g.observed_max_relative_l2;
+  j["layer_max_relative_l2"] = g.layer_max_relative_l2;
+  return j;
+}
+
+// One per-layer array of the guard: num_layers finite numbers >= 0.
+inline Status read_layer_values(const Fields& f, const char* key, std::int64_t num_layers, std::vector<double>& out) {
+  const Json* arr = nullptr;
+  DROIDSPEAK_TRY(f.array(key, arr));
+  if (static_cast<std::int64_t>(arr->size()) != num_layers) {
+    return Status::io_error(f.where() + ": field '" + key + "' has " + std::to_string(arr->size()) + " entries for " +
+                            std::to_string(num_layers) + " layers");
+  }
+  out.clear();
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    double v = 0.0;
+    if (!io::detail::json_to_double((*arr)[i], v) || !(v >= 0.0)) {
+      return Status::io_error(f.where() + ": field '" + key + "' entry " + std::to_string(i) +
+                              " must be a finite number >= 0");
+    }
+    out.push_back(v);
+  }
+  return Status::ok();
+}
+
+inline Status read_guard(const Fields& f, const ReusePlan& plan, std::optional<GuardThresholds>& out) {
+  out.reset();
+  if (!f.has("guard")) return Status::ok();
+  const Json* obj = nullptr;
+  DROIDSPEAK_TRY(f.object("guard", obj));
+  const Fields g(*obj, f.where() + ": guard");
+  GuardThresholds t;
+  DROIDSPEAK_TRY(g.i64("probe_tokens", t.probe_tokens));
+  if (t.probe_tokens < 1) return Status::io_error(g.where() + ": field 'probe_tokens' must be >= 1");
+  DROIDSPEAK_TRY(g.number("margin", t.margin));
+  if (!(t.margin >= 1.0)) return Status::io_error(g.where() + ": field 'margin' must be >= 1");
+  DROIDSPEAK_TRY(g.number("min_bound", t.min_bound));
+  if (!(t.min_bound >= 0.0)) return Status::io_error(g.where() + ": field 'min_bound' must be >= 0");
+  DROIDSPEAK_TRY(g.i64("samples", t.num_samples));
+  if (t.num_samples < 1) return Status::io_error(g.where() + ": field 'samples' must be >= 1");
+  DROIDSPEAK_TRY(read_layer_values(g, "observed_max_relative_l2", plan.num_layers(), t.observed_max_relative_l2));
+  DROIDSPEAK_TRY(read_layer_values(g, "layer_max_relative_l2", plan.num_layers(), t.layer_max_relative_l2));
+  // The guard ignores the bounds of recomputed layers; a nonzero one means the bounds were
+  // calibrated for another plan.
+  const layout::LayerSet reused = plan.reused();
+  for (std::int64_t l = 0; l < plan.num_layers(); ++l) {
+    if (!reused.contains(l) && t.layer_max_relative_l2[static_cast<std::size_t>(l)] != 0.0) {
+      return Status::io_error(g.where() + ": field 'layer_max_relative_l2' bounds layer " + std::to_string(l) +
+                              ", which plan '" + plan.to_string() + "' recomputes (must be 0)");
+    }
+  }
+  out = std::move(t);
+  return Status::ok();
+}
+
 }  // namespace detail
 
 //! The plan file as JSON text (2-space indent).
@@ -362,6 +427,7 @@ inline std::string plan_file_json(const PlanFile& p) {
   if (p.exhaustive_cost) prof["exhaustive_cost"] = detail::cost_json(*p.exhaustive_cost);
   if (p.pruned_for) prof["pruned_for"] = std::string(to_string(*p.pruned_for));
   j["profile"] = prof;
+  if (p.guard) j["guard"] = detail::guard_json(*p.guard);
   return j.dump(2) + "\n";
 }
 
@@ -417,7 +483,10 @@ inline Status at_least(const Fields& f, const char* key, std::int64_t value, std
 //! layer count; an unknown measure; a threshold that is negative (it is a drop: >= 0);
 //! max_intervals, granularity or num_samples below 1; an empty profiling grid; a stored cost
 //! (optional) with a negative or non-finite count or time, a restated total that is not the
-//! sum of its components, or time in an untimed one; and a `pruned_for` other than loss or kl.
+//! sum of its components, or time in an untimed one; a `pruned_for` other than loss or kl;
+//! and a guard (optional) with probe_tokens below 1, a margin below 1, a negative min_bound,
+//! samples below 1, per-layer arrays that do not have num_layers finite entries >= 0, or a
+//! nonzero bound on a layer the plan recomputes.
 inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view file_name) {
   const std::string file(file_name);
   const detail::Json root = io::detail::parse_json(text);
@@ -495,6 +564,7 @@ inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view 
     }
     p.pruned_for = *pm;
   }
+  DROIDSPEAK_TRY(detail::read_guard(f, p.plan, p.guard));
   return p;
 }
 

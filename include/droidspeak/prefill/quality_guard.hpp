@@ -54,89 +54,129 @@ struct GuardReport {
   PrefillReport prefill;     //!< of the partial prefill (before any fallback)
 };
 
-//! partial_prefill() with a check. After the context is prefilled with `plan`, the last
-//! r = min(probe_tokens, n) context tokens run through every receiver layer again, attending
-//! to the mixed cache (cost: r * L layer-token passes, like r suffix tokens); their K and V
-//! in the reused layers are compared with the adopted ones (layout::kv_deviation). If the
-//! check fails (calibrated: some reused layer's relative L2 exceeds its bound in
-//! `layer_max_relative_l2`; otherwise: the pooled relative L2 exceeds `max_relative_l2`) the
-//! receiver's full prefill replaces the result; otherwise the adopted rows are put back (the
-//! guard changes nothing when it passes) and the suffix runs. Plans that reuse no layer are
-//! not checked. The bounds should come from profiling samples of the same pair and plan
-//! (profile::calibrate_guard); `layer_max_relative_l2` must then have num_layers entries.
+namespace detail {
+
+inline Status check_guard_options(const GuardOptions& options, std::int64_t num_layers) {
+  if (options.probe_tokens < 1 || !(options.max_relative_l2 >= 0.0)) {
+    return Status::invalid_argument("quality guard: need probe_tokens >= 1 and max_relative_l2 >= 0");
+  }
+  if (options.layer_max_relative_l2.empty()) return Status::ok();
+  if (static_cast<std::int64_t>(options.layer_max_relative_l2.size()) != num_layers) {
+    return Status::invalid_argument("quality guard: layer_max_relative_l2 has " +
+                                    std::to_string(options.layer_max_relative_l2.size()) + " entries, the receiver " +
+                                    std::to_string(num_layers) + " layers");
+  }
+  for (const double b : options.layer_max_relative_l2) {
+    if (!(b >= 0.0)) return Status::invalid_argument("quality guard: layer_max_relative_l2 holds " + std::to_string(b) + ", not >= 0");
+  }
+  return Status::ok();
+}
+
+}  // namespace detail
+
+//! The guard's check of a receiver whose cache already holds the context prefilled with
+//! `plan` (partial_prefill, or the pipelined prefill::PipelinedPrefill: any way that leaves the
+//! sender's adopted K and V in the reused layers). The last r = min(probe_tokens, n) context
+//! tokens run through every receiver layer again, attending to the mixed cache (cost: r * L
+//! layer-token passes, like r suffix tokens); their K and V in the reused layers are compared
+//! with the adopted ones (layout::kv_deviation). The check fails when (calibrated) some reused
+//! layer's relative L2 exceeds its bound in `layer_max_relative_l2`, or (uncalibrated) the
+//! pooled relative L2 exceeds `max_relative_l2`. Either way the adopted rows are put back and
+//! the receiver holds as many tokens as before the call: rows after the context (a suffix
+//! the prefill already ran) are not touched, so a passing check leaves the cache, and logits
+//! computed from it, exactly as they were. What to do on a failure (the receiver's full
+//! prefill) is the caller's. The sender's caches are not needed: the adopted rows are read
+//! from the receiver's own cache.
+//! @param report filled with the deviations, worst_bound_ratio and the probe's passes; its
+//!   `prefill` and `fell_back` are left as they were.
+//! @return true when the cache passes (always for a plan that reuses no layer: nothing to check).
+//! Errors: invalid options (see GuardOptions), a plan for another layer count, a receiver
+//! holding fewer tokens than the context has, and any engine error.
+template <Engine E>
+Result<bool> guard_check(E& receiver, const plan::ReusePlan& plan, std::span<const std::int32_t> context,
+                         const GuardOptions& options, GuardReport& report) {
+  const layout::ModelGeometry g = receiver.geometry();
+  DROIDSPEAK_TRY(detail::check_guard_options(options, g.num_layers));
+  const auto n = static_cast<std::int64_t>(context.size());
+  if (plan.num_layers() != g.num_layers) {
+    return Status::invalid_argument("quality guard: plan " + plan.to_string() + " is for " +
+                                    std::to_string(plan.num_layers()) + " layers, not " + std::to_string(g.num_layers));
+  }
+  const std::int64_t held = receiver.num_tokens();
+  if (held < n) {
+    return Status::invalid_argument("quality guard: the receiver holds " + std::to_string(held) +
+                                    " tokens, fewer than the context's " + std::to_string(n));
+  }
+  const layout::LayerSet reused = plan.reused();
+  if (reused.empty() || n == 0) return true;
+  const bool calibrated = !options.layer_max_relative_l2.empty();
+  const std::int64_t r = std::min(options.probe_tokens, n);
+  const layout::TransferLayout rows{g.num_layers, r, g.num_kv_heads, g.head_dim, layout::HeadOrder::kNHD};
+  std::vector<float> adopted(static_cast<std::size_t>(rows.pool_elements())), own(adopted.size());
+  const layout::KvView adopted_view(reinterpret_cast<std::byte*>(adopted.data()), DType::kF32, rows);
+  const layout::KvView own_view(reinterpret_cast<std::byte*>(own.data()), DType::kF32, rows);
+  const layout::LayerSet all = layout::LayerSet::all(g.num_layers);
+  DROIDSPEAK_TRY(layout::copy_kv({receiver.kv_cache(), adopted_view, all, {n - r, n}, 0}));
+  DROIDSPEAK_TRY(receiver.set_num_tokens(n - r));
+  std::vector<float> h(static_cast<std::size_t>(r * g.hidden_size));
+  DROIDSPEAK_TRY(receiver.embed(context.subspan(static_cast<std::size_t>(n - r)), h));
+  DROIDSPEAK_TRY(receiver.run_layers(0, g.num_layers, n - r, r, h, nullptr));
+  report.probe_layer_token_passes = r * g.num_layers;
+  DROIDSPEAK_TRY(layout::copy_kv({receiver.kv_cache(), own_view, all, {n - r, n}, 0}));
+  std::vector<layout::KvDeviation> dev(static_cast<std::size_t>(g.num_layers));
+  DROIDSPEAK_TRY(layout::kv_deviation({own_view, adopted_view, reused, {0, r}}, dev));
+  layout::DeviationStats total;
+  report.layer_relative_l2.assign(static_cast<std::size_t>(g.num_layers), 0.0);
+  report.worst_bound_ratio = 0.0;
+  bool within = true;
+  for (std::int64_t i = 0; i < reused.count(); ++i) {
+    const auto l = static_cast<std::size_t>(reused.nth(i));
+    total = total.merged(dev[l].both());
+    const double rel = dev[l].both().relative_l2();
+    report.layer_relative_l2[l] = rel;
+    if (calibrated) {
+      const double bound = options.layer_max_relative_l2[l];
+      // A zero bound (the layer was exact on every profiling sample) tolerates exactly zero.
+      const double ratio = rel == 0.0 ? 0.0 : rel / bound;
+      if (!std::isnan(report.worst_bound_ratio) && !(ratio <= report.worst_bound_ratio)) report.worst_bound_ratio = ratio;  // NaN sticks
+      within = within && ratio <= 1.0;
+    }
+  }
+  report.relative_l2 = total.relative_l2();
+  report.layer_deviation = std::move(dev);
+  if (!calibrated) within = report.relative_l2 <= options.max_relative_l2;
+  // Put the partial prefill's rows back: a passing guard leaves its result unchanged.
+  DROIDSPEAK_TRY(layout::copy_kv({adopted_view, receiver.kv_cache(), all, {0, r}, n - r}));
+  DROIDSPEAK_TRY(receiver.set_num_tokens(held));
+  return within;
+}
+
+//! partial_prefill() with a check: after the context is prefilled with `plan`, guard_check()
+//! probes the mixed cache. If the check fails the receiver's full prefill replaces the result;
+//! otherwise the adopted rows are back in place (the guard changes nothing when it passes) and
+//! the suffix runs. Plans that reuse no layer are not checked. The bounds should come from
+//! profiling samples of the same pair and plan (profile::calibrate_guard);
+//! `layer_max_relative_l2` must then have num_layers entries.
 template <Engine E>
 Status guarded_partial_prefill(E& receiver, const plan::ReusePlan& plan, std::span<const std::int32_t> context,
                                const SenderCaches& sender, std::span<const std::int32_t> suffix,
                                std::span<float> last_logits, const GuardOptions& options,
                                GuardReport* report = nullptr) {
-  if (options.probe_tokens < 1 || !(options.max_relative_l2 >= 0.0)) {
-    return Status::invalid_argument("quality guard: need probe_tokens >= 1 and max_relative_l2 >= 0");
-  }
-  const layout::ModelGeometry g = receiver.geometry();
-  const bool calibrated = !options.layer_max_relative_l2.empty();
-  if (calibrated) {
-    if (static_cast<std::int64_t>(options.layer_max_relative_l2.size()) != g.num_layers) {
-      return Status::invalid_argument("quality guard: layer_max_relative_l2 has " +
-                                      std::to_string(options.layer_max_relative_l2.size()) + " entries, the receiver " +
-                                      std::to_string(g.num_layers) + " layers");
-    }
-    for (const double b : options.layer_max_relative_l2) {
-      if (!(b >= 0.0)) return Status::invalid_argument("quality guard: layer_max_relative_l2 holds " + std::to_string(b) + ", not >= 0");
-    }
-  }
+  DROIDSPEAK_TRY(detail::check_guard_options(options, receiver.geometry().num_layers));
   GuardReport rep;
   DROIDSPEAK_TRY(partial_prefill(receiver, plan, context, sender, {}, {}, &rep.prefill));
   const auto n = static_cast<std::int64_t>(context.size());
   const auto m = static_cast<std::int64_t>(suffix.size());
   DROIDSPEAK_TRY(detail::check_logits(last_logits, receiver.vocab_size(), m));
   DROIDSPEAK_TRY(receiver.reserve(n + m));
-  const layout::LayerSet reused = plan.reused();
-  if (!reused.empty()) {
-    const std::int64_t r = std::min(options.probe_tokens, n);
-    const layout::TransferLayout rows{g.num_layers, r, g.num_kv_heads, g.head_dim, layout::HeadOrder::kNHD};
-    std::vector<float> adopted(static_cast<std::size_t>(rows.pool_elements())), own(adopted.size());
-    const layout::KvView adopted_view(reinterpret_cast<std::byte*>(adopted.data()), DType::kF32, rows);
-    const layout::KvView own_view(reinterpret_cast<std::byte*>(own.data()), DType::kF32, rows);
-    const layout::LayerSet all = layout::LayerSet::all(g.num_layers);
-    DROIDSPEAK_TRY(layout::copy_kv({receiver.kv_cache(), adopted_view, all, {n - r, n}, 0}));
-    DROIDSPEAK_TRY(receiver.set_num_tokens(n - r));
-    std::vector<float> h(static_cast<std::size_t>(r * g.hidden_size));
-    DROIDSPEAK_TRY(receiver.embed(context.subspan(static_cast<std::size_t>(n - r)), h));
-    DROIDSPEAK_TRY(receiver.run_layers(0, g.num_layers, n - r, r, h, nullptr));
-    rep.probe_layer_token_passes = r * g.num_layers;
-    DROIDSPEAK_TRY(layout::copy_kv({receiver.kv_cache(), own_view, all, {n - r, n}, 0}));
-    std::vector<layout::KvDeviation> dev(static_cast<std::size_t>(g.num_layers));
-    DROIDSPEAK_TRY(layout::kv_deviation({own_view, adopted_view, reused, {0, r}}, dev));
-    layout::DeviationStats total;
-    rep.layer_relative_l2.assign(static_cast<std::size_t>(g.num_layers), 0.0);
-    bool within = true;
-    for (std::int64_t i = 0; i < reused.count(); ++i) {
-      const auto l = static_cast<std::size_t>(reused.nth(i));
-      total = total.merged(dev[l].both());
-      const double rel = dev[l].both().relative_l2();
-      rep.layer_relative_l2[l] = rel;
-      if (calibrated) {
-        const double bound = options.layer_max_relative_l2[l];
-        // A zero bound (the layer was exact on every profiling sample) tolerates exactly zero.
-        const double ratio = rel == 0.0 ? 0.0 : rel / bound;
-        if (!std::isnan(rep.worst_bound_ratio) && !(ratio <= rep.worst_bound_ratio)) rep.worst_bound_ratio = ratio;  // NaN sticks
-        within = within && ratio <= 1.0;
-      }
-    }
-    rep.relative_l2 = total.relative_l2();
-    rep.layer_deviation = std::move(dev);
-    if (!calibrated) within = rep.relative_l2 <= options.max_relative_l2;
-    // Put the partial prefill's rows back: a passing guard leaves its result unchanged.
-    DROIDSPEAK_TRY(layout::copy_kv({adopted_view, receiver.kv_cache(), all, {0, r}, n - r}));
-    DROIDSPEAK_TRY(receiver.set_num_tokens(n));
-    if (!within) {
-      rep.fell_back = true;
-      DROIDSPEAK_TRY(full_prefill(receiver, context, suffix, last_logits));
-      if (report != nullptr) *report = std::move(rep);
-      return Status::ok();
-    }
+  Result<bool> passed = guard_check(receiver, plan, context, options, rep);
+  if (!passed) return passed.status();
+  if (!*passed) {
+    rep.fell_back = true;
+    DROIDSPEAK_TRY(full_prefill(receiver, context, suffix, last_logits));
+  } else {
+    DROIDSPEAK_TRY(detail::run_suffix(receiver, suffix, n, last_logits));
   }
-  DROIDSPEAK_TRY(detail::run_suffix(receiver, suffix, n, last_logits));
   if (report != nullptr) *report = std::move(rep);
   return Status::ok();
 }

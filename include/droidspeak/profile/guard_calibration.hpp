@@ -17,6 +17,7 @@
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/layout/e_cache_layout.hpp"
+#include "droidspeak/plan/guard_thresholds.hpp"
 #include "droidspeak/plan/reuse_plan.hpp"
 #include "droidspeak/prefill/quality_guard.hpp"
 #include "droidspeak/prefill/sender_caches.hpp"
@@ -65,6 +66,15 @@ struct GuardCalibration {
   //! The options that run the guard with this calibration.
   prefill::GuardOptions guard_options() const {
     return {.probe_tokens = probe_tokens, .max_relative_l2 = 0.5, .layer_max_relative_l2 = layer_max_relative_l2};
+  }
+
+  //! As a plan file stores it (plan::PlanFile::guard).
+  plan::GuardThresholds thresholds() const {
+    return {probe_tokens, margin, min_bound, num_samples, observed_max, layer_max_relative_l2};
+  }
+  //! From a plan file's stored thresholds (validated when the file was read).
+  static GuardCalibration from(const plan::GuardThresholds& t) {
+    return {t.probe_tokens, t.margin, t.min_bound, t.num_samples, t.observed_max_relative_l2, t.layer_max_relative_l2};
   }
 };
 
