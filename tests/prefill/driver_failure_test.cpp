@@ -189,11 +189,11 @@ TEST_CASE("a NaN in the sender's KV or E is refused where it enters, naming the 
     for (prefill::Overlap overlap : kBoth) {
       CAPTURE(static_cast<int>(overlap));
       const Status s = f.streamed(plan, link, overlap);
-      CHECK(s.code() == StatusCode::kErrorInvalidArgument);
+      CHECK(s.code() == StatusCode::kErrorDataCorrupt);
       CHECK(s.message() == "streamed partial prefill: " + streamed_side + ": " + expected);
     }
     const Status d = prefill::partial_prefill(f.receiver, *ReusePlan::parse(plan, 4), f.ctx, sc, f.sfx, f.logits);
-    CHECK(d.code() == StatusCode::kErrorInvalidArgument);
+    CHECK(d.code() == StatusCode::kErrorDataCorrupt);
     CHECK(d.message() == "partial prefill: " + direct_side + ": " + expected);
   };
 

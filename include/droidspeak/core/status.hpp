@@ -22,6 +22,7 @@ enum class StatusCode : int {
   kErrorIo,               //!< a file could not be read or written, or is malformed
   kErrorCuda,             //!< a CUDA runtime call failed
   kErrorInternal,
+  kErrorDataCorrupt,      //!< data arrived but cannot be used: non-finite values, a failed checksum
 };
 
 //! Stable lower-case name of a code, e.g. "invalid argument".
@@ -35,6 +36,7 @@ constexpr std::string_view to_string(StatusCode code) noexcept {
     case StatusCode::kErrorIo: return "i/o error";
     case StatusCode::kErrorCuda: return "cuda error";
     case StatusCode::kErrorInternal: return "internal error";
+    case StatusCode::kErrorDataCorrupt: return "corrupt data";
   }
   return "unknown";
 }
@@ -57,6 +59,7 @@ class [[nodiscard]] Status {
   static Status io_error(std::string m) { return {StatusCode::kErrorIo, std::move(m)}; }
   static Status cuda_error(std::string m) { return {StatusCode::kErrorCuda, std::move(m)}; }
   static Status internal(std::string m) { return {StatusCode::kErrorInternal, std::move(m)}; }
+  static Status data_corrupt(std::string m) { return {StatusCode::kErrorDataCorrupt, std::move(m)}; }
 
   bool is_ok() const noexcept { return code_ == StatusCode::kSuccess; }
   explicit operator bool() const noexcept { return is_ok(); }

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace droidspeak::inline DROIDSPEAK_ABI::plan {
+namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace plan {
 
 //! The run-time quality guard's calibration for the file's plan, as stored (plain data: plan/
 //! knows nothing of prefill/ and profile/; profile::GuardCalibration converts to and from it).
@@ -24,4 +24,4 @@ struct GuardThresholds {
   std::vector<double> layer_max_relative_l2;
 };
 
-}  // namespace droidspeak::inline DROIDSPEAK_ABI::plan
+}}}  // namespace droidspeak::DROIDSPEAK_ABI::plan

@@ -279,13 +279,13 @@ class Execution {
     Result<layout::KvNonFinite> bad = layout::find_non_finite_kv(kv_src_, layout::LayerSet::range(l, l + 1), {0, n_});
     if (!bad) return bad.status();
     if (!bad->found) return Status::ok();
-    return Status::invalid_argument("the sender's KV holds a non-finite value at " + bad->to_string());
+    return Status::data_corrupt("the sender's KV holds a non-finite value at " + bad->to_string());
   }
   Status check_finite_e(std::int64_t l) const {
     Result<layout::ENonFinite> bad = layout::find_non_finite_e(e_src_, layout::LayerSet::range(l, l + 1), {0, n_});
     if (!bad) return bad.status();
     if (!bad->found) return Status::ok();
-    return Status::invalid_argument("the sender's E holds a non-finite value at " + bad->to_string());
+    return Status::data_corrupt("the sender's E holds a non-finite value at " + bad->to_string());
   }
 
   Status suffix(const ScheduleStep& step) {

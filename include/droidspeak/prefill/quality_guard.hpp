@@ -50,6 +50,9 @@ struct GuardReport {
   //! guard falls back when it exceeds 1 (NaN when a deviation is NaN). 0 when uncalibrated.
   double worst_bound_ratio = 0.0;
   bool fell_back = false;    //!< the result is the receiver's full prefill
+  //! Why it fell back: the probe's deviation, or the partial prefill's refusal of corrupt
+  //! sender data (kErrorDataCorrupt: a non-finite value in the sender's KV or E). Empty when not.
+  std::string fallback_reason;
   std::int64_t probe_layer_token_passes = 0;
   PrefillReport prefill;     //!< of the partial prefill (before any fallback)
 };
@@ -164,8 +167,17 @@ Status guarded_partial_prefill(E& receiver, const plan::ReusePlan& plan, std::sp
                                GuardReport* report = nullptr) {
   DROIDSPEAK_TRY(detail::check_guard_options(options, receiver.geometry().num_layers));
   GuardReport rep;
-  DROIDSPEAK_TRY(partial_prefill(receiver, plan, context, sender, {}, {}, &rep.prefill));
   const auto n = static_cast<std::int64_t>(context.size());
+  // Corrupt sender data is refused before it is used; the guard's answer to it is the same
+  // as to a deviation: the receiver's own full prefill, with the reason said.
+  if (Status s = partial_prefill(receiver, plan, context, sender, {}, {}, &rep.prefill); !s.is_ok()) {
+    if (s.code() != StatusCode::kErrorDataCorrupt) return s;
+    rep.fell_back = true;
+    rep.fallback_reason = s.message();
+    DROIDSPEAK_TRY(full_prefill(receiver, context, suffix, last_logits));
+    if (report != nullptr) *report = std::move(rep);
+    return Status::ok();
+  }
   const auto m = static_cast<std::int64_t>(suffix.size());
   DROIDSPEAK_TRY(detail::check_logits(last_logits, receiver.vocab_size(), m));
   DROIDSPEAK_TRY(receiver.reserve(n + m));
@@ -173,6 +185,8 @@ Status guarded_partial_prefill(E& receiver, const plan::ReusePlan& plan, std::sp
   if (!passed) return passed.status();
   if (!*passed) {
     rep.fell_back = true;
+    rep.fallback_reason = "the probe's deviation exceeds its bound (worst bound ratio " +
+                          std::to_string(rep.worst_bound_ratio) + ")";
     DROIDSPEAK_TRY(full_prefill(receiver, context, suffix, last_logits));
   } else {
     DROIDSPEAK_TRY(detail::run_suffix(receiver, suffix, n, last_logits));
