@@ -88,15 +88,8 @@ int main(int argc, char** argv) {
   }
   const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 2048;
   const std::int64_t m = 16;
-  ToyConfig c;
-  c.layers = 16;
-  c.hidden = 1024;
-  c.q_heads = 16;
-  c.kv_heads = 8;
-  c.head_dim = 64;
-  c.ffn = 2816;
-  c.vocab = 2048;
-  c.max_tokens = n + m;
+  const ToyConfig c{.layers = 16, .hidden = 1024, .q_heads = 16, .kv_heads = 8, .head_dim = 64,
+                    .ffn = 2816, .vocab = 2048, .page_size = 16, .max_tokens = n + m};
   if (n < 1 || c.max_tokens * 4 > 48 * 1024) {
     std::fprintf(stderr, "overlap_bench_cuda: context_tokens must be in [1, %d]\n", 48 * 256 - 16);
     return 2;

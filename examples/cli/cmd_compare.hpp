@@ -26,13 +26,8 @@ struct CompareCommand {
 
 //! Evaluates and prints the table on stdout.
 inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
-  std::error_code ec;
-  if (!fs::is_regular_file(cmd.plan, ec))
-    return Status::io_error(cmd.plan.string() + ": no such plan file");
-  Result<ds::plan::PlanFile> file = ds::plan::read_plan_file(cmd.plan);
+  Result<ds::plan::PlanFile> file = load_plan_for(cmd.plan, pair);
   if (!file) return file.status();
-  DROIDSPEAK_TRY(ds::plan::check_plan_matches(*file, pair.sender_record, pair.receiver_record)
-                     .with_context(cmd.plan.string()));
   const ds::plan::QualityMeasure measure = file->measure;
   const std::string measure_name(ds::plan::to_string(measure));
   Result<std::vector<ds::profile::Sample>> samples =

@@ -86,13 +86,8 @@ inline const ds::prefill::PrefillReport& median_report(
 //! runs and reports on stdout. `chosen`, when given, receives the plan that ran.
 inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* chosen = nullptr) {
   const fs::path svg_path = timeline_path(cmd);  // checked writable by the caller, up front
-  std::error_code ec;
-  if (!fs::is_regular_file(cmd.plan, ec))
-    return Status::io_error(cmd.plan.string() + ": no such plan file");
-  Result<ds::plan::PlanFile> file = ds::plan::read_plan_file(cmd.plan);
+  Result<ds::plan::PlanFile> file = load_plan_for(cmd.plan, pair);
   if (!file) return file.status();
-  DROIDSPEAK_TRY(ds::plan::check_plan_matches(*file, pair.sender_record, pair.receiver_record)
-                     .with_context(cmd.plan.string()));
   const std::int64_t vocab = pair.receiver.vocab_size();
   Result<std::vector<std::int32_t>> context = load_tokens(cmd.context, vocab, cmd.ids);
   if (!context) return context.status();
@@ -255,6 +250,7 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   tl_data.full_prefill_ms = 1e3 * timing->median_baseline_seconds;
   tl_data.full_label = "full prefill: " + std::to_string(g.num_layers) + " layers x " +
                        std::to_string(n + m) + " tokens";
+  std::error_code ec;
   if (svg_path.has_parent_path()) fs::create_directories(svg_path.parent_path(), ec);
   const std::string err = charts::timeline(tl_data).save(svg_path.string());
   if (!err.empty()) return Status::io_error(err);

@@ -17,6 +17,7 @@
 
 #include "droidspeak/io/output_file.hpp"
 #include "droidspeak/plan/compatibility.hpp"
+#include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
 #include "droidspeak/profile/samples_file.hpp"
 #include "droidspeak/reference/compatibility.hpp"
@@ -83,6 +84,18 @@ inline Result<Pair> load_pair(const fs::path& sender_dir, const fs::path& receiv
   p.sender = std::move(se).value();
   p.receiver = std::move(re).value();
   return p;
+}
+
+//! The plan file at `path`, refused (naming the file and what differs) when it was made for
+//! another pair than `pair`.
+inline Result<ds::plan::PlanFile> load_plan_for(const fs::path& path, const Pair& pair) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return Status::io_error(path.string() + ": no such plan file");
+  Result<ds::plan::PlanFile> file = ds::plan::read_plan_file(path);
+  if (!file) return file.status();
+  DROIDSPEAK_TRY(ds::plan::check_plan_matches(*file, pair.sender_record, pair.receiver_record)
+                     .with_context(path.string()));
+  return file;
 }
 
 //! A samples file (JSON lines, see profile::read_samples) for `pair`, keeping the first

@@ -7,6 +7,7 @@
 #include "droidspeak/prefill/sender_caches.hpp"
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
+#include "support/tiny_model.hpp"
 
 #include <doctest/doctest.h>
 
@@ -62,18 +63,8 @@ TEST_CASE("cost_inputs: refuses negative, non-finite and empty inputs") {
 }
 
 TEST_CASE("measure_cost_calibration: on a reference engine, the parts of a full prefill") {
-  io::HfConfig cfg{};
-  cfg.architecture = "LlamaForCausalLM";
-  cfg.hidden_size = 32;
-  cfg.num_layers = 4;
-  cfg.num_q_heads = 4;
-  cfg.num_kv_heads = 2;
-  cfg.head_dim = 8;
-  cfg.intermediate_size = 48;
-  cfg.vocab_size = 40;
-  cfg.max_position_embeddings = 4096;
-  cfg.rms_norm_eps = 1e-5f;
-  cfg.rope.theta = 10000.0;
+  const io::HfConfig cfg = test::tiny_config(
+      {.layers = 4, .hidden = 32, .q_heads = 4, .kv_heads = 2, .head_dim = 8, .intermediate = 48, .vocab = 40});
   const auto w = reference::make_random_model(cfg, 3);
   REQUIRE(w);
   auto s = reference::Engine::create(*w);
