@@ -1,10 +1,17 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
 //! @file The cost model against measurement: streamed partial prefill on the reference engine
-//! over a simulated link at several bandwidths, next to the time plan::predict_cost predicts
-//! from per-layer compute, bandwidth, latency and sizes calibrated in the same run.
+//! over a simulated link at several bandwidths, each cell timed paired against the receiver's
+//! full prefill in the same run (profile::time_paired), and compared as a ratio to it with
+//! what plan::predict_cost / plan::predict_full_prefill predict from per-layer compute,
+//! bandwidth, latency and sizes calibrated in the same run. The counters are the result:
+//! `ratio` (median of the per-pair ratios streamed / full prefill) with `ratio_min`,
+//! `ratio_max`, `ratio_hiqr` (half inter-quartile range) and `load`; `predicted` is the
+//! predicted ratio and `pred_error` (predicted - ratio) / ratio. The reported time is the
+//! median streamed prefill of the pairs, for orientation only.
 #include "droidspeak/plan/cost_model.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
 #include "support/tiny_model.hpp"
@@ -35,11 +42,12 @@ double seconds(auto&& fn) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The median time of `reps` runs of fn: calibration of the model's inputs only (a result is
+// always a paired ratio, below).
 double median_of(int reps, auto&& fn) {
   std::vector<double> t;
   for (int i = 0; i < reps; ++i) t.push_back(seconds(fn));
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return profile::summarize(std::move(t))->median;
 }
 
 // Everything one run needs: a sender/receiver pair, the sender's caches, calibrated inputs.
@@ -50,7 +58,6 @@ struct World {
   layout::ECacheLayout e_layout;
   layout::TransferLayout kv_layout;
   plan::CostInputs inputs;
-  double full_prefill_seconds = 0.0;
 
   prefill::SenderCaches caches() const {
     return {layout::ConstKvView(reinterpret_cast<const std::byte*>(kv.data()), DType::kF32, kv_layout),
@@ -106,10 +113,6 @@ World& world() {
     const double adopt_seconds = median_of(5, [&] {
       (void)layout::copy_kv({src, r.kv_cache(), layout::LayerSet::all(geo.num_layers), {0, kContext}, 0});
     });
-    out->full_prefill_seconds = median_of(3, [&] {
-      std::vector<float> logits(256);
-      (void)prefill::full_prefill(r, out->context, out->suffix, logits);
-    });
     plan::CostInputs& in = out->inputs;
     in.num_layers = geo.num_layers;
     in.context_tokens = kContext;
@@ -125,7 +128,8 @@ World& world() {
 
 const char* kPlans[] = {"none", "2-3", "0-1", "1,5", "4-7", "0-7"};
 
-// range(0): bandwidth in MB/s; range(1): index into kPlans.
+// range(0): bandwidth in MB/s; range(1): index into kPlans. One iteration is one paired
+// timing: a warm-up pair, then 6 pairs of full prefill and streamed partial prefill.
 void BM_streamed_prefill_vs_prediction(benchmark::State& state) {
   World& w = world();
   const double bandwidth = static_cast<double>(state.range(0)) * 1e6;
@@ -134,29 +138,36 @@ void BM_streamed_prefill_vs_prediction(benchmark::State& state) {
   plan::CostInputs in = w.inputs;
   in.bytes_per_second = bandwidth;
   in.latency_seconds = latency;
-  const double predicted = predict_cost(p, in)->total;
+  // Both sides predicted from the same calibration, so the ratio is what the model claims.
+  const double predicted = predict_cost(p, in)->total / plan::predict_full_prefill(in);
   std::vector<float> logits(256);
-  std::vector<double> measured;
-  for (auto _ : state) {
+  auto full = [&] { return prefill::full_prefill(w.receiver, w.context, w.suffix, logits); };
+  auto streamed = [&] {
     prefill::SimulatedLink link(bandwidth, latency);
-    const double t = seconds([&] {
-      if (!prefill::streamed_partial_prefill(w.receiver, p, w.context, w.caches(), link,
-                                             prefill::Overlap::kPipelined, w.suffix, logits).is_ok()) {
-        state.SkipWithError("streamed_partial_prefill failed");
-      }
-    });
-    state.SetIterationTime(t);
-    measured.push_back(t);
+    return prefill::streamed_partial_prefill(w.receiver, p, w.context, w.caches(), link,
+                                             prefill::Overlap::kPipelined, w.suffix, logits);
+  };
+  profile::PairedTiming t;
+  for (auto _ : state) {
+    Result<profile::PairedTiming> r = profile::time_paired(full, streamed, {.warmup_pairs = 1, .pairs = 6});
+    if (!r) {
+      state.SkipWithError(r.status().to_string().c_str());
+      break;
+    }
+    t = *r;
+    state.SetIterationTime(t.median_candidate_seconds);
   }
-  std::sort(measured.begin(), measured.end());
-  const double median = measured[measured.size() / 2];
+  if (t.ratio.count == 0) return;  // skipped with the error above
   state.SetLabel(std::string("plan ") + kPlans[state.range(1)]);
   state.counters["MBps"] = static_cast<double>(state.range(0));
   state.counters["recomputed"] = static_cast<double>(p.num_recomputed());
-  state.counters["measured_ms"] = median * 1e3;
-  state.counters["predicted_ms"] = predicted * 1e3;
-  state.counters["pred_error"] = (predicted - median) / median;
-  state.counters["vs_full_prefill"] = median / w.full_prefill_seconds;
+  state.counters["ratio"] = t.ratio.median;
+  state.counters["ratio_min"] = t.ratio.min;
+  state.counters["ratio_max"] = t.ratio.max;
+  state.counters["ratio_hiqr"] = t.ratio.half_iqr;
+  state.counters["predicted"] = predicted;
+  state.counters["pred_error"] = (predicted - t.ratio.median) / t.ratio.median;
+  state.counters["load"] = std::max(t.load_before, t.load_after);
 }
 
 }  // namespace
@@ -164,7 +175,7 @@ void BM_streamed_prefill_vs_prediction(benchmark::State& state) {
 BENCHMARK(BM_streamed_prefill_vs_prediction)
     ->ArgsProduct({{50, 200, 1000, 5000}, {0, 1, 2, 3, 4, 5}})
     ->UseManualTime()
-    ->Iterations(5)
+    ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

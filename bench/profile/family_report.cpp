@@ -6,11 +6,12 @@
 //! measured prefill time against full prefill in the same run, and the profiler's cost.
 //!
 //! Usage: family_report [--models DIR] [--data DIR] [--pairs a>b,c>d] [--granularity g]
-//!        [--multi-max-layers k]
+//!        [--multi-max-layers k] [--timing-pairs p]
 #include "droidspeak/plan/candidates.hpp"
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/plan/pareto.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/profile/profiler.hpp"
 #include "droidspeak/profile/samples_file.hpp"
 #include "droidspeak/reference/compatibility.hpp"
@@ -39,17 +40,13 @@ struct Args {
       "ft-scripture>ft-code";
   std::int64_t granularity = 1;
   std::int64_t multi_max_layers = 3;
+  std::int64_t timing_pairs = 6;  //!< measured pairs per plan in the prefill-time table
 };
 
 std::string domain_of(const std::string& receiver) {
   if (receiver.find("code") != std::string::npos) return "code";
   if (receiver.find("scripture") != std::string::npos) return "scripture";
   return "prose";
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 std::string pct(double v) {
@@ -224,7 +221,9 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
                 pct(best1.quality_drop).c_str(), best2.plan.to_string().c_str(), pct(best2.quality_drop).c_str());
   }
 
-  // Measured prefill time of each plan relative to full prefill, in this run.
+  // Prefill time of each plan, paired against the receiver's full prefill in the same run
+  // (profile::time_paired): a warm-up pair, then args.timing_pairs pairs in alternating order;
+  // the result is the median of the per-pair ratios plan / full prefill with its spread.
   const profile::Sample& smp = (*held)[0];
   const auto n = static_cast<std::int64_t>(smp.context.size());
   const auto m = static_cast<std::int64_t>(smp.suffix.size());
@@ -234,32 +233,50 @@ int run_pair(const Args& args, const std::string& s_name, const std::string& r_n
       {.layers = prefill::SenderLayers::kAll, .kv = prefill::SenderKv::kEngineCache});
   if (!sent) return 1;
   std::vector<float> logits(static_cast<std::size_t>(receiver.vocab_size()));
-  auto time_of = [&](auto&& fn) {
-    std::vector<double> t;
-    for (int i = 0; i < 7; ++i) {
-      const auto a = std::chrono::steady_clock::now();
-      fn();
-      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
-    }
-    return median(t);
-  };
-  const double full_t = time_of([&] { (void)prefill::full_prefill(receiver, smp.context, smp.suffix, logits); });
-  // The suffix's share, measured: full prefill minus the context's own prefill.
-  const double context_t = time_of([&] { (void)prefill::full_prefill(receiver, smp.context, {}, {}); });
-  const double suffix_share = std::max(0.0, (full_t - context_t) / full_t);
-  std::printf("\nPrefill time on one held-out sample (%lld context + %lld suffix tokens), median of 7, relative to "
-              "the receiver's full prefill (%.2f ms) measured in the same run; expected = k/L · (1 − s) + s with "
-              "the suffix's measured share s = %.3f:\n\n",
-              static_cast<long long>(n), static_cast<long long>(m), full_t * 1e3, suffix_share);
-  std::printf("| plan | layers | time | ratio | expected | difference |\n|---|---|---|---|---|---|\n");
+  const profile::PairedTimingOptions pairing{.warmup_pairs = 1, .pairs = args.timing_pairs};
+  auto full = [&] { return prefill::full_prefill(receiver, smp.context, smp.suffix, logits); };
+  // The suffix's share s, paired the same way: the context's own prefill against the full one.
+  Result<profile::PairedTiming> context_only = profile::time_paired(
+      full, [&] { return prefill::full_prefill(receiver, smp.context, {}, {}); }, pairing);
+  if (!context_only) {
+    std::fprintf(stderr, "timing: %s\n", context_only.status().to_string().c_str());
+    return 1;
+  }
+  const double suffix_share = std::max(0.0, 1.0 - context_only->ratio.median);
+  std::vector<profile::PairedTiming> times;
   for (const Row& r : rows) {
-    const double t = time_of([&] {
-      (void)prefill::partial_prefill(receiver, r.plan, smp.context, sent->caches(), smp.suffix, logits);
-    });
+    // The full-recompute row pairs two identical workloads (each resets, reserves, embeds and
+    // runs every layer over context + suffix): it measures the method's noise, near 1.00.
+    Result<profile::PairedTiming> t = profile::time_paired(
+        full,
+        [&] { return prefill::partial_prefill(receiver, r.plan, smp.context, sent->caches(), smp.suffix, logits); },
+        pairing);
+    if (!t) {
+      std::fprintf(stderr, "timing %s: %s\n", r.name.c_str(), t.status().to_string().c_str());
+      return 1;
+    }
+    times.push_back(*t);
+  }
+  std::printf("\nPrefill time on one held-out sample (%lld context + %lld suffix tokens), each plan paired "
+              "against the receiver's full prefill in the same run (a warm-up pair, then %lld pairs in "
+              "alternating order): ratio = median of the per-pair ratios plan / full prefill, with its range "
+              "and half inter-quartile range (±), load = 1-minute load average. Expected = k/L · (1 − s) + s "
+              "with the suffix's share s = 1 − context-only / full prefill = %.3f, paired the same way "
+              "(context-only / full: %s):\n\n",
+              static_cast<long long>(n), static_cast<long long>(m), static_cast<long long>(pairing.pairs),
+              suffix_share, profile::describe(*context_only).c_str());
+  std::printf("| plan | layers | median ms (plan / full) | ratio | range | ± | expected | difference | load |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    const profile::PairedTiming& t = times[i];
     const double expected =
         static_cast<double>(r.plan.num_recomputed()) / static_cast<double>(L) * (1.0 - suffix_share) + suffix_share;
-    std::printf("| %s `%s` | %lld | %.2f ms | %.3f | %.3f | %+.3f |\n", r.name.c_str(), r.plan.to_string().c_str(),
-                static_cast<long long>(r.plan.num_recomputed()), t * 1e3, t / full_t, expected, t / full_t - expected);
+    std::printf("| %s `%s` | %lld | %.2f / %.2f | %.3f | %.3f-%.3f | %.3f | %.3f | %+.3f | %.1f |\n", r.name.c_str(),
+                r.plan.to_string().c_str(), static_cast<long long>(r.plan.num_recomputed()),
+                t.median_candidate_seconds * 1e3, t.median_baseline_seconds * 1e3, t.ratio.median, t.ratio.min,
+                t.ratio.max, t.ratio.half_iqr, expected, t.ratio.median - expected,
+                std::max(t.load_before, t.load_after));
   }
 
   std::printf("\nProfiler cost (profiling split, granularity %lld, %.1f s): %lld layer-token passes of context = "
@@ -291,9 +308,10 @@ int main(int argc, char** argv) {
     else if (a == "--pairs") args.pairs = value();
     else if (a == "--granularity") args.granularity = std::stoll(value());
     else if (a == "--multi-max-layers") args.multi_max_layers = std::stoll(value());
+    else if (a == "--timing-pairs") args.timing_pairs = std::stoll(value());
     else {
       std::fprintf(stderr, "usage: family_report [--models DIR] [--data DIR] [--pairs a>b,...] [--granularity g] "
-                           "[--multi-max-layers k]\n");
+                           "[--multi-max-layers k] [--timing-pairs p]\n");
       return 2;
     }
   }
