@@ -73,6 +73,9 @@ struct FinalParams {
 // group; a group looks each token's pages up once and walks its heads, its lanes
 // splitting each row's vectors. The mapping depends only on the arguments, so every run
 // adds the same numbers in the same order.
+// Heads whose vector pairs one lane loads before adding any of them.
+constexpr int kHeadsInFlight = 4;
+
 template <class A, class B, int kVec>
 __global__ void __launch_bounds__(kBlockThreads)
     deviation_partial_kernel(const __grid_constant__ DeviationParams p) {
@@ -99,25 +102,51 @@ __global__ void __launch_bounds__(kBlockThreads)
     if (oa < 0 || ob < 0) continue;  // a page outside its pool
     const std::byte* ta = p.a_bases.at(part, oa);
     const std::byte* tb = p.b_bases.at(part, ob);
+    // Adds one vector pair: the only place the sums grow, so both walks below add the
+    // same numbers in the same order (heads, then vectors, then elements).
+    const auto accumulate = [&](const Vec<A, kVec>& va, const Vec<B, kVec>& vb) {
+      DROIDSPEAK_UNROLL
+      for (int i = 0; i < kVec; ++i) {
+        const double x = to_float(va.v[i]);
+        const double y = to_float(vb.v[i]);
+        const double d = x - y;
+        sum_sq_diff += d * d;
+        sum_sq_a += x * x;
+        sum_sq_b += y * y;
+        dot += x * y;
+        const double ad = d < 0.0 ? -d : d;
+        if (ad > max_abs || ad != ad) max_abs = ad;
+      }
+      count += kVec;
+    };
+    if (p.vecs_per_row <= group_size) {
+      // At most one vector per lane and row: kHeadsInFlight heads' loads are issued before
+      // their sums, which then run in head order as in the loop below.
+      if (lane >= p.vecs_per_row) continue;
+      for (std::int64_t h0 = 0; h0 < p.num_heads; h0 += kHeadsInFlight) {
+        Vec<A, kVec> va[kHeadsInFlight];
+        Vec<B, kVec> vb[kHeadsInFlight];
+        DROIDSPEAK_UNROLL
+        for (int j = 0; j < kHeadsInFlight; ++j) {
+          if (h0 + j < p.num_heads) {
+            va[j] = load_vec<A, kVec>(
+                reinterpret_cast<const A*>(ta + (h0 + j) * p.a_bases.head_bytes) + lane * kVec);
+            vb[j] = load_vec<B, kVec>(
+                reinterpret_cast<const B*>(tb + (h0 + j) * p.b_bases.head_bytes) + lane * kVec);
+          }
+        }
+        DROIDSPEAK_UNROLL
+        for (int j = 0; j < kHeadsInFlight; ++j) {
+          if (h0 + j < p.num_heads) accumulate(va[j], vb[j]);
+        }
+      }
+      continue;
+    }
     for (std::int64_t h = 0; h < p.num_heads; ++h) {
       const A* pa = reinterpret_cast<const A*>(ta + h * p.a_bases.head_bytes);
       const B* pb = reinterpret_cast<const B*>(tb + h * p.b_bases.head_bytes);
       for (std::int64_t c = lane; c < p.vecs_per_row; c += group_size) {
-        const Vec<A, kVec> va = load_vec<A, kVec>(pa + c * kVec);
-        const Vec<B, kVec> vb = load_vec<B, kVec>(pb + c * kVec);
-        DROIDSPEAK_UNROLL
-        for (int i = 0; i < kVec; ++i) {
-          const double x = to_float(va.v[i]);
-          const double y = to_float(vb.v[i]);
-          const double d = x - y;
-          sum_sq_diff += d * d;
-          sum_sq_a += x * x;
-          sum_sq_b += y * y;
-          dot += x * y;
-          const double ad = d < 0.0 ? -d : d;
-          if (ad > max_abs || ad != ad) max_abs = ad;
-        }
-        count += kVec;
+        accumulate(load_vec<A, kVec>(pa + c * kVec), load_vec<B, kVec>(pb + c * kVec));
       }
     }
   }
