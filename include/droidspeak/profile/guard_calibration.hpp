@@ -16,7 +16,6 @@
 
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
-#include "droidspeak/layout/e_cache_layout.hpp"
 #include "droidspeak/plan/guard_thresholds.hpp"
 #include "droidspeak/plan/reuse_plan.hpp"
 #include "droidspeak/prefill/quality_guard.hpp"
@@ -111,16 +110,14 @@ Result<GuardCalibration> calibrate_guard(E& sender, E& receiver, const plan::Reu
   cal.observed_max.assign(static_cast<std::size_t>(g.num_layers), 0.0);
   const prefill::GuardOptions measure{.probe_tokens = options.probe_tokens,
                                       .max_relative_l2 = std::numeric_limits<double>::infinity()};
-  std::vector<float> e;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const std::vector<std::int32_t>& context = samples[i].context;
     if (context.empty()) return Status::invalid_argument("calibrate_guard: sample " + std::to_string(i) + " has no context");
-    const layout::ECacheLayout el{plan.entry_layers(), static_cast<std::int64_t>(context.size()), g.hidden_size};
-    e.assign(static_cast<std::size_t>(el.pool_elements()), 0.0f);
-    const layout::EView ev(reinterpret_cast<std::byte*>(e.data()), DType::kF32, el);
-    DROIDSPEAK_TRY(prefill::sender_prefill(sender, context, ev));
+    Result<prefill::SenderCacheBuffers> sent =
+        prefill::SenderCacheBuffers::prefill(sender, plan, context, {.kv = prefill::SenderKv::kEngineCache});
+    if (!sent) return sent.status();
     prefill::GuardReport rep;
-    DROIDSPEAK_TRY(prefill::guarded_partial_prefill(receiver, plan, context, {sender.kv_cache(), ev}, {}, {}, measure, &rep));
+    DROIDSPEAK_TRY(prefill::guarded_partial_prefill(receiver, plan, context, sent->caches(), {}, {}, measure, &rep));
     for (std::size_t l = 0; l < rep.layer_relative_l2.size(); ++l) {
       const double rel = rep.layer_relative_l2[l];
       if (!std::isfinite(rel)) {
