@@ -50,6 +50,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import recall_task
+
 # ----------------------------------------------------------------------------
 # Geometry (fixed by the issue)
 # ----------------------------------------------------------------------------
@@ -197,6 +199,27 @@ def load_corpora(cache):
     return sources
 
 
+def save_corpora(path, sources):
+    """Writes the loaded, split corpora to one gzip'd pickle, so that a machine without the
+    Debian packages (the GPU machine) trains on exactly the same text (--corpora PATH)."""
+    import gzip
+    import pickle
+    with gzip.open(path + ".tmp", "wb", compresslevel=6) as f:
+        pickle.dump(sources, f, protocol=4)
+    os.replace(path + ".tmp", path)
+
+
+def load_corpora_pack(path):
+    import gzip
+    import pickle
+    with gzip.open(path, "rb") as f:
+        sources = pickle.load(f)
+    for k, (tr, va) in sources.items():
+        log("corpus %-9s train %4d docs %9d bytes | val %3d docs %8d bytes (from %s)" % (
+            k, len(tr), sum(len(d) for _, d in tr), len(va), sum(len(d) for _, d in va), path))
+    return sources
+
+
 def stream(docs):
     return np.frombuffer(b"\n\n".join(d for _, d in docs), dtype=np.uint8)
 
@@ -288,9 +311,16 @@ class Attention(nn.Module):
         rep = HEADS // KV_HEADS  # HF repeat_kv: query head h uses kv head h // rep
         k = k[:, :, None].expand(B, KV_HEADS, rep, T, HEAD_DIM).reshape(B, HEADS, T, HEAD_DIM)
         v = v[:, :, None].expand(B, KV_HEADS, rep, T, HEAD_DIM).reshape(B, HEADS, T, HEAD_DIM)
-        s = (q @ k.transpose(2, 3)) / math.sqrt(HEAD_DIM) + mask
-        p = torch.softmax(s.float(), dim=-1).to(q.dtype)
-        o = (p @ v).transpose(1, 2).reshape(B, T, HEADS * HEAD_DIM)
+        if mask is None and hasattr(F, "scaled_dot_product_attention"):
+            # training and evaluation on torch >= 2: the fused causal kernel, same math
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            if mask is None:
+                mask = torch.full((T, T), float("-inf"), device=x.device).triu(1)  # fixtures: the score matrix written out, as HF's eager attention does
+            s = (q @ k.transpose(2, 3)) / math.sqrt(HEAD_DIM) + mask
+            p = torch.softmax(s.float(), dim=-1).to(q.dtype)
+            o = p @ v
+        o = o.transpose(1, 2).reshape(B, T, HEADS * HEAD_DIM)
         return self.o_proj(o)
 
 
@@ -334,8 +364,10 @@ class Llama(nn.Module):
 
     def forward(self, ids, hidden_capture=None, kv_capture=None):
         T = ids.shape[1]
-        cos, sin = rope_cos_sin(T)
-        mask = torch.full((T, T), float("-inf")).triu(1)
+        cos, sin = (t.to(ids.device) for t in rope_cos_sin(T))
+        mask = None
+        if hidden_capture is not None or kv_capture is not None:
+            mask = torch.full((T, T), float("-inf"), device=ids.device).triu(1)
         h = self.model.embed_tokens(ids)
         for layer in self.model.layers:
             if hidden_capture is not None:
@@ -358,7 +390,7 @@ def init_weights(model, seed):
 
 
 def state(model):
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def f16_round(sd):
@@ -432,36 +464,111 @@ def lr_at(step, steps, peak):
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
-def train(model, params, data, steps, lr, bsz, name, wd=0.1):
+class Checkpoints:
+    """Where a model's training state lives between sessions (a session is 180 minutes on two
+    cores, so one model's training may span several):
+
+      <dir>/<name>.pt               full state: weights, AdamW moments, step, data and torch
+                                    RNG states (large; ignored by git)
+      <dir>/<name>.f16.safetensors  the weights in f16 and
+      <dir>/<name>.json             step, loss EMA, seconds so far, hyper-parameters
+                                    (small; meant to be committed)
+
+    train() resumes from the .pt when it exists; otherwise from the committed f16 weights,
+    with fresh AdamW moments and a fresh data stream (the log says so). A checkpoint whose
+    hyper-parameters differ from this run's is refused, never silently mixed."""
+
+    def __init__(self, directory, every_s):
+        self.dir, self.every_s = directory, every_s
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+
+    def paths(self, name):
+        b = os.path.join(self.dir, name)
+        return b + ".pt", b + ".f16.safetensors", b + ".json"
+
+    def save(self, name, meta, model, opt, data):
+        if not self.dir:
+            return
+        pt, f16, js = self.paths(name)
+        full = {"meta": meta, "model": model.state_dict(), "opt": opt.state_dict(),
+                "data_rng": data.rng.get_state(), "torch_rng": torch.get_rng_state()}
+        torch.save(full, pt + ".tmp")
+        os.replace(pt + ".tmp", pt)
+        save_safetensors(f16, {k: v.detach().to(torch.float16) for k, v in model.state_dict().items()})
+        with open(js + ".tmp", "w") as f:
+            json.dump(meta, f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.replace(js + ".tmp", js)
+
+    def load(self, name, expect, model, opt, data):
+        """Restores a checkpoint made with the same hyper-parameters; returns its meta or None."""
+        if not self.dir:
+            return None
+        pt, f16, js = self.paths(name)
+        if not os.path.exists(js):
+            return None
+        meta = json.load(open(js))
+        for k, v in expect.items():
+            if meta.get(k) != v:
+                raise SystemExit("%s: checkpoint %s has %s=%r, this run %r; move it away to start "
+                                 "over" % (name, js, k, meta.get(k), v))
+        if os.path.exists(pt):
+            full = torch.load(pt, map_location=next(model.parameters()).device, weights_only=False)
+            if full["meta"]["step"] == meta["step"]:
+                model.load_state_dict(full["model"])
+                opt.load_state_dict(full["opt"])
+                data.rng.set_state(full["data_rng"])
+                torch.set_rng_state(full["torch_rng"])
+                log("%s: resumed the full state at step %d from %s" % (name, meta["step"], pt))
+                return meta
+        sd = load_safetensors(f16)
+        dev = next(model.parameters()).device
+        model.load_state_dict({k: v.float().to(dev) for k, v in sd.items()})
+        data.rng = np.random.RandomState(expect["seed"] + 7919 * meta["step"])
+        log("%s: resumed the committed f16 weights at step %d from %s (fresh AdamW moments and "
+            "data stream)" % (name, meta["step"], f16))
+        return meta
+
+
+def train(model, params, data, steps, lr, bsz, name, wd=0.1, ckpt=None, seed=0, device="cpu"):
     decay = [p for p in params if p.dim() >= 2]
     nodecay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": wd},
                              {"params": nodecay, "weight_decay": 0.0}],
                             lr=lr, betas=(0.9, 0.95), eps=1e-8)
     model.train()
+    expect = {"name": name, "steps": steps, "lr": lr, "batch": bsz, "wd": wd, "seed": seed}
+    meta = ckpt.load(name, expect, model, opt, data) if ckpt else None
+    first = meta["step"] if meta else 0
+    before_s = meta["seconds"] if meta else 0.0
+    ema = meta["loss_ema"] if meta else None
     t0 = time.time()
-    tl = time.time()
-    ema = None
-    for step in range(steps):
+    last_save = t0
+    for step in range(first, steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr)
         x, y = data.batch(bsz)
+        x, y = x.to(device), y.to(device)
         logits = model(x)
-        loss = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         lv = loss.item()
         ema = lv if ema is None else 0.95 * ema + 0.05 * lv
+        now = time.time()
         if step % 10 == 0 or step == steps - 1:
-            now = time.time()
-            done = (step + 1) * bsz * WINDOW
-            log("%s step %5d/%d loss %.4f (ema %.4f) lr %.2e | %.0f bytes/s overall, %.1fs elapsed" % (
+            done = (step + 1 - first) * bsz * WINDOW
+            log("%s step %5d/%d loss %.4f (ema %.4f) lr %.2e | %.0f bytes/s this run, %.1fs elapsed" % (
                 name, step + 1, steps, lv, ema, opt.param_groups[0]["lr"],
-                done / (now - t0), now - t0))
-            tl = now
-    secs = time.time() - t0
+                done / (now - t0), before_s + now - t0))
+        if ckpt and (now - last_save >= ckpt.every_s or step == steps - 1):
+            meta = dict(expect, step=step + 1, loss_ema=ema, seconds=before_s + now - t0)
+            ckpt.save(name, meta, model, opt, data)
+            last_save = now
+    secs = before_s + time.time() - t0
     return {"seconds": secs, "final_loss_ema": ema,
             "bytes_per_s": steps * bsz * WINDOW / max(secs, 1e-9)}
 
@@ -481,7 +588,7 @@ def evaluate(model, vals, bsz=16):
     for dom, w in vals.items():
         tot, cnt = 0.0, 0
         for i in range(0, len(w), bsz):
-            x = w[i:i + bsz]
+            x = w[i:i + bsz].to(next(model.parameters()).device)
             logits = model(x[:, :-1])
             tot += F.cross_entropy(logits.reshape(-1, VOCAB), x[:, 1:].reshape(-1),
                                    reduction="sum").item()
@@ -621,10 +728,17 @@ def model_card(name, info, rows, args):
                        "Those tensors are bit-identical to base's `model.safetensors` (the script "
                        "compares the bytes and fails otherwise); layers %d..%d, `model.norm` and "
                        "`lm_head` were trained." % (FROZEN_LAYERS - 1, FROZEN_LAYERS, LAYERS - 1),
+        "ft-recall": "Task fine-tune of `base` (starting from its f16-rounded weights; every tensor "
+                     "trained) on the retrieval task of `tools/recall_task.py`: a run of 8 to 16 "
+                     "`#define NAME VALUE` records from one C header, then `Q: NAME\\nA: ` and the "
+                     "value. Loss on every byte of the example (records, question, answer). Examples "
+                     "come from the training headers only; `base` never saw the task.",
     }[name]
+    if name == "base" and info.get("init", "random") != "random":
+        desc += " Training continued from the weights in `%s`." % info["init"]
     corpus = {
         "base": ["austen", "pydocs"], "ft-code": ["code"], "frozen-code": ["code"],
-        "ft-scripture": ["scripture"], "lora-scripture": ["scripture"],
+        "ft-scripture": ["scripture"], "lora-scripture": ["scripture"], "ft-recall": ["code"],
     }[name]
     lines = ["# droidspeak bundled model: `%s`" % name, ""]
     lines += ["A tiny byte-level (vocabulary 256: token id = byte value, no special tokens) "
@@ -646,16 +760,21 @@ def model_card(name, info, rows, args):
         for c in corpus)]
     lines += ["| licences | %s |" % "; ".join(PACKAGES[c][1] for c in corpus)]
     lines += ["| training bytes available | %d |" % info["train_bytes"]]
-    lines += ["| steps | %d |" % info["steps"],
-              "| batch | %d windows of %d bytes (%d predicted bytes per step) |" % (
-                  args.batch, WINDOW, args.batch * WINDOW),
-              "| bytes seen | %d |" % (info["steps"] * args.batch * WINDOW),
+    if name == "ft-recall":
+        batch_lines = ["| batch | %d task examples (one each, right-padded; padding not scored) |" % args.batch,
+                       "| examples seen | %d |" % (info["steps"] * args.batch)]
+    else:
+        batch_lines = ["| batch | %d windows of %d bytes (%d predicted bytes per step) |" % (
+                           args.batch, WINDOW, args.batch * WINDOW),
+                       "| bytes seen | %d |" % (info["steps"] * args.batch * WINDOW)]
+    lines += ["| steps | %d |" % info["steps"]] + batch_lines + [
               "| optimiser | AdamW, betas (0.9, 0.95), weight decay %.2g on matrices, 0 on norms; "
               "grad-norm clip 1.0 |" % info["wd"],
               "| learning rate | peak %.2e, linear warm-up over 5%% of steps, cosine decay to 10%% of peak |" % info["lr"],
               "| seed | %d |" % info["seed"],
-              "| training time | %.0f s wall (%.0f bytes/s) on %d CPU threads, torch %s |" % (
-                  info["seconds"], info["bytes_per_s"], torch.get_num_threads(), torch.__version__),
+              "| training time | %.0f s wall on %s, torch %s |" % (
+                  info["seconds"], info.get("device", "%d CPU threads" % torch.get_num_threads()),
+                  torch.__version__),
               "| final training loss (EMA) | %.4f nats/byte |" % info["final_loss_ema"], ""]
     lines += ["## Validation loss", "",
               "Mean cross-entropy in nats per byte on the held-out split of every domain, "
@@ -783,6 +902,23 @@ Sources and split:
 
 %s
 
+## The retrieval task: `recall_profile.jsonl`, `recall_heldout.jsonl`
+
+Question-answer samples (16 per file) for the task measures `f1` and `exact`, written by
+`tools/recall_task.py` from the held-out C headers only (the task fine-tune `ft-recall`
+trained on examples from the training headers). One JSON object per line:
+
+    {"context": "#define N_UNDF 0\n#define N_ABS 2\n...", "question": "Q: N_ABS\nA: ", "answer": "2"}
+
+- `context` is a run of 8 to 16 consecutive `#define NAME VALUE` records of one header, one
+  per line, re-spaced to a single space; only names defined once in that header, values of
+  at most 24 printable ASCII bytes with no comment or line continuation, and no value that
+  contains its own name (`#define IFF_UP IFF_UP` would answer itself).
+- `question` names one record of the context (never its first or last); `answer` is that
+  record's value. The receiver generates greedily after the question and stops at a newline.
+- Round j takes the j-th run of 16 records of every held-out header in path order;
+  consecutive samples go alternately to `profile` and `heldout`.
+
 Licences: Austen text via r-cran-janeaustenr (package MIT; novels public domain); Python
 documentation via python3.11-doc (PSF License); C headers via libc6-dev (LGPL-2.1+) and
 linux-libc-dev (GPL-2 with Linux-syscall-note); King James Bible via bible-kjv-text
@@ -834,6 +970,21 @@ def main():
                     help="reuse model directories with a train_info.json from an earlier run "
                          "(same arguments) instead of training them again")
     ap.add_argument("--samples-only", action="store_true", help="write examples/data and exit")
+    ap.add_argument("--corpora", default=None,
+                    help="read the split corpora from this pack (written by --pack-corpora) "
+                         "instead of the Debian packages")
+    ap.add_argument("--pack-corpora", default=None, help="write the split corpora to this file and exit")
+    ap.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when available)")
+    ap.add_argument("--state-dir", default=os.path.join(REPO, "train-state"),
+                    help="checkpoints between sessions (see Checkpoints); '' turns them off")
+    ap.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds between checkpoints")
+    ap.add_argument("--base-init", default=None,
+                    help="start base from these f16 weights (e.g. the committed base) instead of "
+                         "a random initialisation")
+    ap.add_argument("--recall-steps", type=int, default=None, help="steps of the task fine-tune ft-recall")
+    ap.add_argument("--recall-lr", type=float, default=None)
+    ap.add_argument("--stages", default="base,ft-code,ft-scripture,lora-scripture,frozen-code,ft-recall",
+                    help="comma-separated models to train now; the others must exist already")
     args = ap.parse_args()
     if args.smoke:
         args.base_steps = args.ft_steps = 3
@@ -846,9 +997,21 @@ def main():
     frozen_steps = args.frozen_steps if args.frozen_steps is not None else args.ft_steps
     LOGFILE = args.log
     torch.set_num_threads(args.threads)
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # training only; fixtures run in f32 on the CPU
+        torch.backends.cudnn.allow_tf32 = True
+    stages = set(args.stages.split(","))
+    recall_steps = args.recall_steps if args.recall_steps is not None else args.ft_steps
+    recall_lr = args.recall_lr if args.recall_lr is not None else args.ft_lr
+    ckpt = Checkpoints(args.state_dir if not args.smoke else "", args.checkpoint_every)
     ORDER = param_order()
-    log("droidspeak train_family: torch %s, %d threads, python %s, argv %s" % (
-        torch.__version__, torch.get_num_threads(), sys.executable, " ".join(sys.argv[1:])))
+    log("droidspeak train_family: torch %s, %d threads, device %s%s, python %s, argv %s" % (
+        torch.__version__, torch.get_num_threads(), device,
+        " (%s)" % torch.cuda.get_device_name(0) if device == "cuda" else "", sys.executable,
+        " ".join(sys.argv[1:])))
     torch.randn(64, 64) @ torch.randn(64, 64)  # make sure the BLAS is loaded
     blas = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l.lower()
                    and "/" in l})
@@ -857,7 +1020,11 @@ def main():
         log("WARNING: OpenBLAS is not loaded; install libopenblas0-openmp "
             "(the reference BLAS trains more than 10x slower)")
 
-    src = load_corpora(args.cache)
+    src = load_corpora_pack(args.corpora) if args.corpora else load_corpora(args.cache)
+    if args.pack_corpora:
+        save_corpora(args.pack_corpora, src)
+        log("wrote %s (%d bytes)" % (args.pack_corpora, os.path.getsize(args.pack_corpora)))
+        return
     train_streams = {k: stream(tr) for k, (tr, va) in src.items()}
     log("scripture held-out books: %s" % ", ".join(n for n, _ in src["scripture"][1]))
     vals = {}
@@ -875,9 +1042,11 @@ def main():
         torch.manual_seed(args.seed)
         m = Llama()
         init_weights(m, args.seed)
+        m.to(device)
         d = Mixture([train_streams["austen"], train_streams["pydocs"]], args.seed)
-        train(m, list(m.parameters()), d, 2, args.base_lr, args.batch, "warmup")
-        r = train(m, list(m.parameters()), d, args.bench, args.base_lr, args.batch, "bench")
+        train(m, list(m.parameters()), d, 2, args.base_lr, args.batch, "warmup", device=device)
+        r = train(m, list(m.parameters()), d, args.bench, args.base_lr, args.batch, "bench",
+                  device=device)
         log("BENCH batch %d: %.1f s/step, %.0f bytes/s" % (
             args.batch, r["seconds"] / args.bench, r["bytes_per_s"]))
         t0 = time.time()
@@ -891,6 +1060,7 @@ def main():
         "code": [("code", src["code"][1])],
         "scripture": [("scripture", src["scripture"][1])],
     })
+    written.update(recall_task.write_qa_samples(args.data_out, src["code"][1]))
     with open(os.path.join(args.data_out, "README.md"), "w") as f:
         f.write(DATA_README % SPLIT_DOC)
     for p, n in written.items():
@@ -903,6 +1073,8 @@ def main():
 
     def finish(name, model, info):
         d = os.path.join(args.out, name)
+        info["device"] = (torch.cuda.get_device_name(0) if device == "cuda"
+                          else "%d CPU threads" % torch.get_num_threads())
         sd = state(model)
         sd32 = write_model(d, sd)
         m = Llama()
@@ -920,11 +1092,14 @@ def main():
         return sd32
 
     def try_resume(name):
-        """With --resume, reuse a model directory that a previous run completed."""
+        """Reuse a model directory that a previous run completed: with --resume, or when the
+        model is not among --stages (then it must exist)."""
         d = os.path.join(args.out, name)
         ip = os.path.join(d, "train_info.json")
-        if not (args.resume and os.path.exists(ip)
-                and os.path.exists(os.path.join(d, "model.safetensors"))):
+        exists = os.path.exists(ip) and os.path.exists(os.path.join(d, "model.safetensors"))
+        if name not in stages and not exists:
+            raise SystemExit("%s is not among --stages and %s holds no trained model" % (name, d))
+        if not (exists and (args.resume or name not in stages)):
             return None
         info = json.load(open(ip))
         sd32 = {k: v.float() for k, v in load_safetensors(os.path.join(d, "model.safetensors")).items()}
@@ -945,6 +1120,27 @@ def main():
             " ".join("%s %.4f" % (k, ev[k]) for k in DOMAIN_ORDER)))
         return sd32
 
+    order = ["base", "ft-code", "ft-scripture", "lora-scripture", "frozen-code", "ft-recall"]
+    last = max(order.index(x) for x in stages if x in order)
+
+    def stop_after(name):
+        """True when the requested stages end at `name` and later models are not asked for."""
+        if order.index(name) == last and last < len(order) - 1:
+            log("stopping after %s as --stages asks; the family README and cards are not "
+                "rewritten" % name)
+            return True
+        return False
+
+    def fresh(sd32, seed):
+        torch.manual_seed(seed)
+        m = Llama()
+        m.load_state_dict(sd32)
+        return m.to(device)
+
+    def run(m, params, data, steps, lr, name, seed, wd=0.1):
+        return train(m, params, data, steps, lr, args.batch, name, wd=wd, ckpt=ckpt, seed=seed,
+                     device=device)
+
     # ---- base
     base32 = try_resume("base")
     if base32 is None:
@@ -952,34 +1148,37 @@ def main():
         torch.manual_seed(seed)
         base = Llama()
         init_weights(base, seed)
+        if args.base_init:
+            base.load_state_dict({k: v.float() for k, v in load_safetensors(args.base_init).items()})
+            log("base starts from %s" % args.base_init)
+        base.to(device)
         data = Mixture([train_streams["austen"], train_streams["pydocs"]], seed)
-        info = train(base, list(base.parameters()), data, args.base_steps, args.base_lr,
-                     args.batch, "base")
+        info = run(base, list(base.parameters()), data, args.base_steps, args.base_lr, "base", seed)
         info.update(steps=args.base_steps, lr=args.base_lr, seed=seed, wd=0.1,
+                    init=os.path.relpath(args.base_init, REPO) if args.base_init else "random",
                     train_bytes=len(train_streams["austen"]) + len(train_streams["pydocs"]))
         base32 = finish("base", base, info)
         del base
+    if stop_after("base"):
+        return
 
     # ---- full fine-tunes
     for i, (name, dom) in enumerate((("ft-code", "code"), ("ft-scripture", "scripture"))):
-        if try_resume(name) is not None:
-            continue
-        seed = args.seed + 1 + i
-        torch.manual_seed(seed)
-        m = Llama()
-        m.load_state_dict(base32)
-        data = Mixture([train_streams[dom]], seed)
-        info = train(m, list(m.parameters()), data, args.ft_steps, args.ft_lr, args.batch, name)
-        info.update(steps=args.ft_steps, lr=args.ft_lr, seed=seed, wd=0.1,
-                    train_bytes=len(train_streams[dom]))
-        finish(name, m, info)
+        if try_resume(name) is None:
+            seed = args.seed + 1 + i
+            m = fresh(base32, seed)
+            data = Mixture([train_streams[dom]], seed)
+            info = run(m, list(m.parameters()), data, args.ft_steps, args.ft_lr, name, seed)
+            info.update(steps=args.ft_steps, lr=args.ft_lr, seed=seed, wd=0.1,
+                        train_bytes=len(train_streams[dom]))
+            finish(name, m, info)
+        if stop_after(name):
+            return
 
     # ---- LoRA on scripture
     if try_resume("lora-scripture") is None:
         seed = args.seed + 3
-        torch.manual_seed(seed)
-        m = Llama()
-        m.load_state_dict(base32)
+        m = fresh(base32, seed)
         for p in m.parameters():
             p.requires_grad_(False)
         g = torch.Generator().manual_seed(seed)
@@ -988,16 +1187,15 @@ def main():
             for mod, names in ((layer.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
                                (layer.mlp, ("gate_proj", "up_proj", "down_proj"))):
                 for nm in names:
-                    lo = LoRALinear(getattr(mod, nm), args.lora_rank, args.lora_alpha, g)
+                    lo = LoRALinear(getattr(mod, nm), args.lora_rank, args.lora_alpha, g).to(device)
                     setattr(mod, nm, lo)
                     loras[(li, mod is layer.mlp, nm)] = lo
         params = [p for p in m.parameters() if p.requires_grad]
         data = Mixture([train_streams["scripture"]], seed)
-        info = train(m, params, data, lora_steps, args.lora_lr, args.batch, "lora-scripture", wd=0.0)
+        info = run(m, params, data, lora_steps, args.lora_lr, "lora-scripture", seed, wd=0.0)
         info.update(steps=lora_steps, lr=args.lora_lr, seed=seed, wd=0.0,
                     train_bytes=len(train_streams["scripture"]))
-        merged = Llama()
-        merged.load_state_dict(base32)
+        merged = fresh(base32, seed)
         with torch.no_grad():
             for (li, is_mlp, nm), lo in loras.items():
                 layer = merged.model.layers[li]
@@ -1005,23 +1203,42 @@ def main():
                 tgt.weight.copy_(lo.merged())
         finish("lora-scripture", merged, info)
         del m, merged, loras
+    if stop_after("lora-scripture"):
+        return
 
     # ---- frozen-code: embeddings and layers 0..5 frozen
     if try_resume("frozen-code") is None:
         seed = args.seed + 4
-        torch.manual_seed(seed)
-        m = Llama()
-        m.load_state_dict(base32)
+        m = fresh(base32, seed)
         m.model.embed_tokens.weight.requires_grad_(False)
         for li in range(FROZEN_LAYERS):
             for p in m.model.layers[li].parameters():
                 p.requires_grad_(False)
         params = [p for p in m.parameters() if p.requires_grad]
         data = Mixture([train_streams["code"]], seed)
-        info = train(m, params, data, frozen_steps, args.ft_lr, args.batch, "frozen-code")
+        info = run(m, params, data, frozen_steps, args.ft_lr, "frozen-code", seed)
         info.update(steps=frozen_steps, lr=args.ft_lr, seed=seed, wd=0.1,
                     train_bytes=len(train_streams["code"]))
         finish("frozen-code", m, info)
+    if stop_after("frozen-code"):
+        return
+
+    # ---- ft-recall: the task fine-tune (base itself never sees the task)
+    if try_resume("ft-recall") is None:
+        seed = args.seed + 5
+        m = fresh(base32, seed)
+        task_files = recall_task.files_with_records(src["code"][0])
+        log("ft-recall: %d training headers with enough #define records" % len(task_files))
+        data = recall_task.TaskBatches(task_files, seed)
+        info = run(m, list(m.parameters()), data, recall_steps, recall_lr, "ft-recall", seed)
+        info.update(steps=recall_steps, lr=recall_lr, seed=seed, wd=0.1,
+                    train_bytes=sum(len(d) for _, d in src["code"][0]))
+        probe = recall_task.heldout_examples(recall_task.files_with_records(src["code"][1]), 16)
+        got = recall_task.greedy_answers(m, probe, device=device)
+        info["heldout_exact_greedy"] = sum(g == e["answer"] for g, e in zip(got, probe)) / len(probe)
+        log("ft-recall: %d of %d held-out answers exact (greedy)" % (
+            sum(g == e["answer"] for g, e in zip(got, probe)), len(probe)))
+        finish("ft-recall", m, info)
     a = load_safetensors_raw(os.path.join(args.out, "base", "model.safetensors"))
     b = load_safetensors_raw(os.path.join(args.out, "frozen-code", "model.safetensors"))
     frozen = ["model.embed_tokens.weight"] + [n for n in ORDER if any(
@@ -1033,7 +1250,7 @@ def main():
     log("frozen check OK: %d tensors bit-identical to base; %d of %d trained tensors changed" % (
         len(frozen), len(changed), len(ORDER) - len(frozen)))
     # every other model must differ from base somewhere
-    for name in ("ft-code", "ft-scripture", "lora-scripture"):
+    for name in ("ft-code", "ft-scripture", "lora-scripture", "ft-recall"):
         c = load_safetensors_raw(os.path.join(args.out, name, "model.safetensors"))
         diff = [n for n in ORDER if c[n][2] != a[n][2]]
         log("%s: %d of %d tensors differ from base" % (name, len(diff), len(ORDER)))
@@ -1050,7 +1267,7 @@ def main():
 FAMILY_README = """\
 # droidspeak's bundled model family
 
-Five tiny byte-level Llama-architecture models (12 layers, hidden 192, 4 query heads,
+Six tiny byte-level Llama-architecture models (12 layers, hidden 192, 4 query heads,
 2 KV heads, head_dim 48, SwiGLU 512, vocabulary 256 = bytes) that share one base, made by
 `tools/train_family.py` from text shipped in Debian packages. They exist to exercise
 KV-cache reuse between a base and its fine-tunes; they are not useful language models.
@@ -1062,6 +1279,7 @@ KV-cache reuse between a base and its fine-tunes; they are not useful language m
 | `ft-scripture` | full fine-tune of base on the King James Bible |
 | `lora-scripture` | rank-8 LoRA on all projections, merged: lighter divergence |
 | `frozen-code` | fine-tune on C headers, embeddings + layers 0..5 frozen (bit-identical to base) |
+| `ft-recall` | task fine-tune of base: look a `#define`'s value up by its name (`tools/recall_task.py`) |
 
 Validation loss (nats/byte, held-out split, f16 weights evaluated in f32):
 
