@@ -45,9 +45,10 @@ struct RunCommand {
   //! Check the plan's prefill with the plan file's calibrated guard before the continuation
   //! (prefill::guard_check); on a failure the continuation uses the receiver's full prefill.
   bool guard = true;
-  //! Run the plan the file selected instead of the fastest one for the link (a choice that
-  //! does not depend on timing, so two runs use the same plan).
-  bool selected = false;
+  //! A plan to run instead of the fastest one for the link: "selected" (the one the file
+  //! selected) or a plan ("none", "all", "3-4", "0,3-4"). A choice that does not depend on
+  //! timing, so that two runs use the same plan. Empty: the fastest for the link.
+  std::string use_plan{};
   //! "ADDR:PORT" of a `droidspeak serve` holding the sender's caches; empty: the sender runs
   //! in this process. With it, bandwidth_gbps only tells the cost model the link's rate.
   std::string remote{};
@@ -101,6 +102,20 @@ inline std::string logits_checksum_line(std::span<const float> logits) {
   return "first-token logits: " +
          ds::transfer::detail::hex64(ds::plan::fingerprint64(std::as_bytes(logits))) + " (fingerprint of " +
          std::to_string(logits.size()) + " floats' bits)";
+}
+
+//! The plan --use-plan names ("selected" or a plan of the receiver's layers) with its profiled
+//! quality drop; a plan the file did not profile is refused (its quality is unknown).
+inline Result<ds::plan::ProfiledPlan> given_plan(const ds::plan::PlanFile& file, const std::string& spec) {
+  if (spec == "selected") return ds::plan::ProfiledPlan{file.plan, file.predicted_quality_drop};
+  Result<ds::plan::ReusePlan> p = ds::plan::ReusePlan::parse(spec, file.plan.num_layers());
+  if (!p) return p.status().with_context("--use-plan");
+  Result<std::vector<ds::plan::ProfiledPlan>> profiled = ds::profile::profiled_plans(file);
+  if (!profiled) return profiled.status();
+  for (const ds::plan::ProfiledPlan& q : *profiled) {
+    if (q.plan == *p) return q;
+  }
+  return Status::invalid_argument("--use-plan " + spec + ": the plan file did not profile that plan");
 }
 
 //! The link in words: the remote sender, a simulated link, or a memcpy.
@@ -183,8 +198,7 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   Result<ds::plan::CostInputs> inputs = ds::profile::cost_inputs(g, n, *calibration, link_spec);
   if (!inputs) return inputs.status();
   Result<ds::plan::ProfiledPlan> fastest =
-      cmd.selected ? Result<ds::plan::ProfiledPlan>(ds::plan::ProfiledPlan{file->plan, file->predicted_quality_drop})
-                   : ds::profile::fastest_plan(*file, *inputs);
+      cmd.use_plan.empty() ? ds::profile::fastest_plan(*file, *inputs) : given_plan(*file, cmd.use_plan);
   if (!fastest) return fastest.status();
   const ds::plan::ReusePlan& plan = fastest->plan;
   if (chosen != nullptr) *chosen = plan;
@@ -293,7 +307,7 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
       plan.to_string().c_str(), static_cast<long long>(plan.num_recomputed()),
       static_cast<long long>(g.num_layers), static_cast<long long>(plan.reused().count()),
       measure_label(measure_name).c_str(), drop_text(fastest->quality_drop, measure_name).c_str(),
-      cmd.plan.c_str(), cmd.selected ? "as --selected asks, the selected one" : "the fastest predicted for this link",
+      cmd.plan.c_str(), cmd.use_plan.empty() ? "the fastest predicted for this link" : "the one --use-plan names",
       file->plan.to_string().c_str());
   double lane_ms[5] = {0, 0, 0, 0, 0};
   charts::TimelineData tl_data = detail::timeline_of(shown, lane_ms);

@@ -66,7 +66,8 @@ constexpr const char* kRunHelp =
     R"(usage: droidspeak run --plan plan.json --sender DIR --receiver DIR
          --context FILE --prompt FILE [--bandwidth GB/s] [--latency ms]
          [--tokens N] [--pairs N] [--ids] [--timeline FILE.svg] [--no-guard]
-         [--selected] [--remote ADDR:PORT [--remote-timeout S] [--transports TLS]]
+         [--use-plan PLAN|selected]
+         [--remote ADDR:PORT [--remote-timeout S] [--transports TLS]]
 
 The sender prefills the context. The receiver's cost model is calibrated on
 this machine and the fastest of the plan file's profiled plans within its
@@ -82,7 +83,8 @@ When the plan file holds a calibrated quality guard (written by profile), the
 plan's partial prefill runs once more and the guard probes it: if the reused
 KV deviates beyond the calibrated bounds, the continuation comes from the
 receiver's full prefill instead. --no-guard skips the check.
---selected runs the plan the file selected instead of the fastest for the link.
+--use-plan runs the plan the file selected ("selected") or another plan the
+file profiled ("3-4", "0,3-4", "none") instead of the fastest for the link.
 --remote ADDR:PORT: the sender is a `droidspeak serve` process holding the
 context's caches. The receiver asks it by context hash, sender model and plan,
 and fetches E then KV over UCX while it recomputes (--bandwidth then only tells
@@ -246,7 +248,7 @@ int cmd_run(const std::vector<std::string>& argv) {
                     {"timeline"},
                     {"pairs"},
                     {"no-guard", false},
-                    {"selected", false},
+                    {"use-plan"},
                     {"remote"},
                     {"remote-timeout"},
                     {"transports"}},
@@ -260,7 +262,7 @@ int cmd_run(const std::vector<std::string>& argv) {
                .timeline = p.args.get("timeline")};
   c.ids = p.args.has("ids");
   c.guard = !p.args.has("no-guard");
-  c.selected = p.args.has("selected");
+  c.use_plan = p.args.get("use-plan");
   c.remote = p.args.get("remote");
   c.transports = p.args.get("transports");
   if (!p.args.get_number("remote-timeout", 10, 0.01, 3600, c.remote_timeout) ||
