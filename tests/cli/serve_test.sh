@@ -20,6 +20,12 @@
 set -uo pipefail
 
 case_=$1 tool=$2 fx=$3 work=$4 client=${5:-}
+if [[ $case_ == netns ]]; then
+  if ((EUID != 0)); then echo "SKIPPED: network namespaces need root"; exit 77; fi
+  for c in ip tc; do
+    command -v "$c" >/dev/null || { echo "SKIPPED: no $c (iproute2: tools/setup.sh)"; exit 77; }
+  done
+fi
 rm -rf "$work" && mkdir -p "$work" || exit 1
 pids=()
 namespaces=()
@@ -189,10 +195,6 @@ case $case_ in
     ;;
 
   netns)
-    if ((EUID != 0)); then echo "SKIPPED: netns needs root"; exit 77; fi
-    for c in ip tc timeout; do
-      command -v "$c" >/dev/null || { echo "SKIPPED: no $c (iproute2: tools/setup.sh)"; exit 77; }
-    done
     ns_s=ds-serve-$$ ns_r=ds-recv-$$ veth_s=dss$$ veth_r=dsr$$
     ip netns add "$ns_s" 2>"$work/ip.out" || { echo "SKIPPED: cannot create a network namespace: $(cat "$work/ip.out")"; exit 77; }
     namespaces+=("$ns_s")
