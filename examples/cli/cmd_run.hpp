@@ -209,7 +209,9 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   if (remote) {
     const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(1e3 * cmd.remote_timeout));
     Result<RemoteLink> l = RemoteLink::connect(*remote_at, timeout, cmd.transports, g, plan, n);
-    if (!l) return l.status();
+    // No sender to reach is a reason to fall back; a tool built without UCX is an error.
+    if (!l && l.status().code() == ds::StatusCode::kErrorNotSupported) return l.status();
+    if (!l) return run_fallback(cmd, pair, *context, *prompt, l.status().message());
     link.emplace(std::move(l).value());
   }
   const std::uint64_t sender_fingerprint = model_fingerprint(pair.sender_record);

@@ -8,9 +8,10 @@
 #             (first-token logits and continuation); the sender stops after --max-requests
 #   killed    the sender SIGKILLs itself mid-stream: the receiver falls back to its full
 #             prefill (its logits are those of the full-recompute plan), saying why
-#   faults    a context the sender lacks, a cache of another model, a malformed request, a
-#             corrupt chunk, a withheld chunk (timeout): each falls back (or is refused) with
-#             its reason, and the sender stays up and shuts down cleanly on SIGTERM
+#   faults    a context the sender lacks, a cache of another model, a malformed request, no
+#             sender at the address, a corrupt chunk, a withheld chunk (timeout): each falls
+#             back (or is refused) with its reason, and the sender stays up and shuts down
+#             cleanly on SIGTERM
 #   netns     the sender and the receiver in two network namespaces made here, joined by a
 #             veth pair limited by tc (tbf) to 1, 10 and 25 Gbit/s; UCX over TCP. Needs root,
 #             ip and tc: without them the case exits 77 (SKIPPED).
@@ -178,6 +179,10 @@ case $case_ in
     serve_pid=$other_pid port=$other_port
     stop_serve other
     grep -q "served 3 requests (2 misses, 1 malformed)" "$work/other.out" || fail "serve other's summary"
+
+    # No sender at the address (port 1 on loopback refuses): the same fallback.
+    run_receiver nobody --use-plan "$use_plan" --remote 127.0.0.1:1 --remote-timeout 2 || fail "run with no sender"
+    expect_fallback nobody "ucx"
 
     # Every chunk corrupted on the way: the checksum catches it, twice (the sender stays up).
     start_serve corrupt --sender "$fx/base" --context "$fx/context.txt" --fault corrupt
