@@ -121,10 +121,11 @@ inline Result<ds::plan::ProfiledPlan> given_plan(const ds::plan::PlanFile& file,
 //! The link in words: the remote sender, a simulated link, or a memcpy.
 inline std::string link_description(const RunCommand& cmd) {
   char buf[160];
-  if (!cmd.remote.empty()) {
-    std::snprintf(buf, sizeof buf, "remote sender %s over UCX%s", cmd.remote.c_str(),
-                  cmd.bandwidth_gbps > 0 ? (", cost model told " + std::to_string(cmd.bandwidth_gbps) + " GB/s").c_str()
-                                         : "");
+  if (!cmd.remote.empty() && cmd.bandwidth_gbps > 0) {
+    std::snprintf(buf, sizeof buf, "remote sender %s over UCX, cost model told %.3g GB/s", cmd.remote.c_str(),
+                  cmd.bandwidth_gbps);
+  } else if (!cmd.remote.empty()) {
+    std::snprintf(buf, sizeof buf, "remote sender %s over UCX", cmd.remote.c_str());
   } else if (cmd.bandwidth_gbps > 0) {
     std::snprintf(buf, sizeof buf, "simulated link %.3g GB/s, %.3g ms latency", cmd.bandwidth_gbps, cmd.latency_ms);
   } else {
