@@ -17,6 +17,7 @@ packages=(
   clang-14 libclang-rt-14-dev        # the libFuzzer targets (clang, compiler-rt)
   librsvg2-bin                       # rsvg-convert: the README's layout diagrams
   libucx-dev ucx-utils               # droidspeak::ucx (the UCX transport), ucx_perftest
+  iproute2                           # ip, tc: the serve tests across network namespaces
 )
 
 installed() {

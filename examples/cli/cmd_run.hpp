@@ -6,6 +6,9 @@
 //! over a simulated link) is timed against the receiver's full prefill in interleaved pairs
 //! (profile::time_paired), beside the cost model's prediction. Both then generate a
 //! continuation, outside the timing, and the median pair's phases are drawn.
+//! With --remote the sender is another process (`droidspeak serve`): the receiver fetches its
+//! caches over UCX while it recomputes, and falls back to its full prefill, saying why, when
+//! the sender cannot serve them.
 #pragma once
 
 #include <cstdio>
@@ -15,6 +18,8 @@
 
 #include "charts.hpp"
 #include "common.hpp"
+#include "remote.hpp"
+#include "remote_link.hpp"
 #include "droidspeak/plan/cost_model.hpp"
 #include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/prefill/quality_guard.hpp"
@@ -40,6 +45,15 @@ struct RunCommand {
   //! Check the plan's prefill with the plan file's calibrated guard before the continuation
   //! (prefill::guard_check); on a failure the continuation uses the receiver's full prefill.
   bool guard = true;
+  //! A plan to run instead of the fastest one for the link: "selected" (the one the file
+  //! selected) or a plan ("none", "all", "3-4", "0,3-4"). A choice that does not depend on
+  //! timing, so that two runs use the same plan. Empty: the fastest for the link.
+  std::string use_plan{};
+  //! "ADDR:PORT" of a `droidspeak serve` holding the sender's caches; empty: the sender runs
+  //! in this process. With it, bandwidth_gbps only tells the cost model the link's rate.
+  std::string remote{};
+  double remote_timeout = 10.0;  //!< seconds, bounds every wait on the remote sender
+  std::string transports{};      //!< UCX_TLS for the remote link ("" = UCX's choice)
 };
 
 //! Where the timeline picture goes.
@@ -82,6 +96,66 @@ inline const ds::prefill::PrefillReport& median_report(
 
 }  // namespace detail
 
+//! "first-token logits: 0x..." : a fingerprint of the logits' bits, so that two runs (local and
+//! remote, say) can be compared bit for bit from their output.
+inline std::string logits_checksum_line(std::span<const float> logits) {
+  return "first-token logits: " +
+         ds::transfer::detail::hex64(ds::plan::fingerprint64(std::as_bytes(logits))) + " (fingerprint of " +
+         std::to_string(logits.size()) + " floats' bits)";
+}
+
+//! The plan --use-plan names ("selected" or a plan of the receiver's layers) with its profiled
+//! quality drop; a plan the file did not profile is refused (its quality is unknown).
+inline Result<ds::plan::ProfiledPlan> given_plan(const ds::plan::PlanFile& file, const std::string& spec) {
+  if (spec == "selected") return ds::plan::ProfiledPlan{file.plan, file.predicted_quality_drop};
+  Result<ds::plan::ReusePlan> p = ds::plan::ReusePlan::parse(spec, file.plan.num_layers());
+  if (!p) return p.status().with_context("--use-plan");
+  Result<std::vector<ds::plan::ProfiledPlan>> profiled = ds::profile::profiled_plans(file);
+  if (!profiled) return profiled.status();
+  for (const ds::plan::ProfiledPlan& q : *profiled) {
+    if (q.plan == *p) return q;
+  }
+  return Status::invalid_argument("--use-plan " + spec + ": the plan file did not profile that plan");
+}
+
+//! The link in words: the remote sender, a simulated link, or a memcpy.
+inline std::string link_description(const RunCommand& cmd) {
+  char buf[160];
+  if (!cmd.remote.empty() && cmd.bandwidth_gbps > 0) {
+    std::snprintf(buf, sizeof buf, "remote sender %s over UCX, cost model told %.3g GB/s", cmd.remote.c_str(),
+                  cmd.bandwidth_gbps);
+  } else if (!cmd.remote.empty()) {
+    std::snprintf(buf, sizeof buf, "remote sender %s over UCX", cmd.remote.c_str());
+  } else if (cmd.bandwidth_gbps > 0) {
+    std::snprintf(buf, sizeof buf, "simulated link %.3g GB/s, %.3g ms latency", cmd.bandwidth_gbps, cmd.latency_ms);
+  } else {
+    std::snprintf(buf, sizeof buf, "in-process transport");
+  }
+  return buf;
+}
+
+//! The receiver's answer when the remote sender could not serve the caches: its own full
+//! prefill, never partial or unchecked data. Prints why, the logits' fingerprint and the
+//! continuation.
+inline Status run_fallback(const RunCommand& cmd, Pair& pair, std::span<const std::int32_t> context,
+                           std::span<const std::int32_t> prompt, const std::string& why) {
+  const std::int64_t vocab = pair.receiver.vocab_size();
+  std::vector<float> logits(static_cast<std::size_t>(vocab));
+  std::printf("context %zu tokens, prompt %zu tokens; %s\n", context.size(), prompt.size(),
+              link_description(cmd).c_str());
+  std::string line = why;
+  for (char& c : line) c = c == '\n' ? ' ' : c;
+  std::printf("remote: FELL BACK to the receiver's full prefill: %s\n", line.c_str());
+  DROIDSPEAK_TRY(ds::prefill::full_prefill(pair.receiver, context, prompt, logits));
+  std::printf("%s\n", logits_checksum_line(logits).c_str());
+  Result<std::vector<std::int32_t>> tokens =
+      ds::reference::continue_generation(pair.receiver, logits, {.max_new_tokens = cmd.tokens});
+  if (!tokens) return tokens.status();
+  std::printf("continuation, %lld tokens, greedy:\n  full prefill:      \"%s\"\n", static_cast<long long>(cmd.tokens),
+              show_tokens(*tokens, vocab).c_str());
+  return Status::ok();
+}
+
 //! Loads the plan file (refusing one made for another pair), chooses the plan for the link,
 //! runs and reports on stdout. `chosen`, when given, receives the plan that ran.
 inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* chosen = nullptr) {
@@ -100,10 +174,19 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   const auto m = static_cast<std::int64_t>(prompt->size());
 
   // The sender: one prefill capturing E at every layer and every layer's KV, so that any of
-  // the plan file's plans can run from it.
+  // the plan file's plans can run from it. With --remote the sender is another process and
+  // its caches never exist here; the calibration below, which times copies and adoption (not
+  // values), then runs over the receiver's own caches of the same shapes.
+  const bool remote = !cmd.remote.empty();
+  std::optional<Endpoint> remote_at;
+  if (remote) {
+    Result<Endpoint> at = parse_endpoint(cmd.remote, "--remote", false);
+    if (!at) return at.status();
+    remote_at = *at;
+  }
   const auto ts = std::chrono::steady_clock::now();
   Result<ds::prefill::SenderCacheBuffers> sent = ds::prefill::SenderCacheBuffers::prefill(
-      pair.sender, file->plan, *context, {.layers = ds::prefill::SenderLayers::kAll});
+      remote ? pair.receiver : pair.sender, file->plan, *context, {.layers = ds::prefill::SenderLayers::kAll});
   if (!sent) return sent.status();
   const double sender_seconds = seconds_since(ts);
   const ds::prefill::SenderCaches caches = sent->caches();
@@ -115,15 +198,27 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   if (!calibration) return calibration.status();
   Result<ds::plan::CostInputs> inputs = ds::profile::cost_inputs(g, n, *calibration, link_spec);
   if (!inputs) return inputs.status();
-  Result<ds::plan::ProfiledPlan> fastest = ds::profile::fastest_plan(*file, *inputs);
+  Result<ds::plan::ProfiledPlan> fastest =
+      cmd.use_plan.empty() ? ds::profile::fastest_plan(*file, *inputs) : given_plan(*file, cmd.use_plan);
   if (!fastest) return fastest.status();
   const ds::plan::ReusePlan& plan = fastest->plan;
   if (chosen != nullptr) *chosen = plan;
 
-  // The link, picked at run time: a simulated one of the given bandwidth, or a memcpy.
+  // The link, picked at run time: the remote sender over UCX, a simulated link of the given
+  // bandwidth, or a memcpy.
+  std::optional<RemoteLink> link;
+  if (remote) {
+    const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(1e3 * cmd.remote_timeout));
+    Result<RemoteLink> l = RemoteLink::connect(*remote_at, timeout, cmd.transports, g, plan, n);
+    // No sender to reach is a reason to fall back; a tool built without UCX is an error.
+    if (!l && l.status().code() == ds::StatusCode::kErrorNotSupported) return l.status();
+    if (!l) return run_fallback(cmd, pair, *context, *prompt, l.status().message());
+    link.emplace(std::move(l).value());
+  }
+  const std::uint64_t sender_fingerprint = model_fingerprint(pair.sender_record);
   std::optional<ds::prefill::SimulatedLink> simulated;
   ds::prefill::InProcessTransport in_process;
-  if (cmd.bandwidth_gbps > 0) {
+  if (cmd.bandwidth_gbps > 0 && !remote) {
     simulated.emplace(link_spec.bytes_per_second, link_spec.latency_seconds);
     DROIDSPEAK_TRY(simulated->validate());
   }
@@ -134,16 +229,21 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   std::vector<float> logits(static_cast<std::size_t>(vocab));
   std::vector<ds::prefill::PrefillReport> reports;
   auto full = [&] { return ds::prefill::full_prefill(pair.receiver, *context, *prompt, logits); };
+  // Why the remote partial prefill was given up (the first failure); empty while it works.
+  std::string fell_back;
   auto partial = [&] {
     ds::prefill::PrefillReport rep;
-    const Status s = ds::prefill::streamed_partial_prefill(pair.receiver, plan, *context, caches,
-                                                           transport, ds::prefill::Overlap::kPipelined,
-                                                           *prompt, logits, &rep);
+    const Status s =
+        remote ? link->partial_prefill(pair.receiver, plan, *context, sender_fingerprint, *prompt, logits, &rep)
+               : ds::prefill::streamed_partial_prefill(pair.receiver, plan, *context, caches, transport,
+                                                       ds::prefill::Overlap::kPipelined, *prompt, logits, &rep);
+    if (!s && remote && fell_back.empty()) fell_back = s.message();
     reports.push_back(std::move(rep));
     return s;
   };
   const ds::profile::PairedTimingOptions pairing{.warmup_pairs = 1, .pairs = cmd.pairs};
   Result<ds::profile::PairedTiming> timing = ds::profile::time_paired(full, partial, pairing);
+  if (!timing && !fell_back.empty()) return run_fallback(cmd, pair, *context, *prompt, fell_back);
   if (!timing) return timing.status();
   reports.erase(reports.begin(), reports.begin() + pairing.warmup_pairs);  // the warm-up's
   // A copy: partial() appends to `reports` again below.
@@ -164,7 +264,10 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
 
   // The continuations, outside the timing: one more run of each, then greedy decoding.
   const ds::reference::SamplingOptions greedy{.max_new_tokens = cmd.tokens};
-  DROIDSPEAK_TRY(partial());
+  if (const Status s = partial(); !s) {
+    if (!remote) return s;
+    return run_fallback(cmd, pair, *context, *prompt, fell_back);
+  }
   // The guard, over the mixed cache the plan just left (the prompt already run: guard_check
   // leaves its rows and the logits as they are when it passes).
   std::string guard_line = "guard: skipped (--no-guard)";
@@ -186,6 +289,7 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
     guard_line = buf;
     if (!*passed) DROIDSPEAK_TRY(full());
   }
+  const std::string logits_line = logits_checksum_line(logits);
   Result<std::vector<std::int32_t>> with_plan =
       ds::reference::continue_generation(pair.receiver, logits, greedy);
   if (!with_plan) return with_plan.status();
@@ -195,30 +299,26 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   if (!with_full) return with_full.status();
 
   // Report.
-  char link_buf[96] = "in-process transport";
-  if (cmd.bandwidth_gbps > 0) {
-    std::snprintf(link_buf, sizeof link_buf, "simulated link %.3g GB/s, %.3g ms latency",
-                  cmd.bandwidth_gbps, cmd.latency_ms);
-  }
-  const std::string link = link_buf;
+  const std::string link_name = link_description(cmd);
   std::printf("context %lld tokens, prompt %lld tokens; %s\n", static_cast<long long>(n),
-              static_cast<long long>(m), link.c_str());
+              static_cast<long long>(m), link_name.c_str());
+  if (remote) std::printf("remote: the sender's caches arrived intact over UCX for every run\n");
   const std::string measure_name(ds::plan::to_string(file->measure));
   std::printf(
       "plan %s: recompute %lld of %lld layers, reuse %lld (%s %s); of the plans profiled in %s\n"
-      "within its threshold, the fastest predicted for this link (the file selected %s, by "
-      "layers recomputed)\n\n",
+      "within its threshold, %s (the file selected %s, by layers recomputed)\n\n",
       plan.to_string().c_str(), static_cast<long long>(plan.num_recomputed()),
       static_cast<long long>(g.num_layers), static_cast<long long>(plan.reused().count()),
       measure_label(measure_name).c_str(), drop_text(fastest->quality_drop, measure_name).c_str(),
-      cmd.plan.c_str(), file->plan.to_string().c_str());
+      cmd.plan.c_str(), cmd.use_plan.empty() ? "the fastest predicted for this link" : "the one --use-plan names",
+      file->plan.to_string().c_str());
   double lane_ms[5] = {0, 0, 0, 0, 0};
   charts::TimelineData tl_data = detail::timeline_of(shown, lane_ms);
   auto row = [](const std::string& what, double msec, const char* note = "") {
     std::printf("  %-38s %9.2f ms%s\n", what.c_str(), msec, note);
   };
   auto layers = [](std::int64_t k) { return std::to_string(k) + (k == 1 ? " layer" : " layers"); };
-  row("sender prefill (E captured at every layer)", 1e3 * sender_seconds);
+  if (!remote) row("sender prefill (E captured at every layer)", 1e3 * sender_seconds);
   std::printf("  receiver, pipelined partial prefill (the median pair):\n");
   row("  E transfer (" + layers(plan.entry_layers().count()) + ")", lane_ms[0]);
   row("  KV transfer (" + layers(shown.layers_reused) + ")", lane_ms[1]);
@@ -236,7 +336,7 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   std::printf(
       "  (* the calibration: the cost model's compute per layer-token is this run's full "
       "prefill)\n\n");
-  std::printf("%s\n", guard_line.c_str());
+  std::printf("%s\n%s\n", guard_line.c_str(), logits_line.c_str());
   std::size_t same = 0;
   while (same < with_plan->size() && (*with_plan)[same] == (*with_full)[same]) ++same;
   std::printf(
@@ -245,7 +345,7 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
       static_cast<long long>(cmd.tokens), show_tokens(*with_plan, vocab).c_str(),
       show_tokens(*with_full, vocab).c_str(), same, with_plan->size());
 
-  tl_data.title = "Pipelined partial prefill, plan " + plan.to_string() + " (" + link + ")";
+  tl_data.title = "Pipelined partial prefill, plan " + plan.to_string() + " (" + link_name + ")";
   tl_data.partial_total_ms = 1e3 * shown.total_seconds;
   tl_data.full_prefill_ms = 1e3 * timing->median_baseline_seconds;
   tl_data.full_label = "full prefill: " + std::to_string(g.num_layers) + " layers x " +

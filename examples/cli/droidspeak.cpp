@@ -13,6 +13,9 @@
 #include "cmd_inspect.hpp"
 #include "cmd_profile.hpp"
 #include "cmd_run.hpp"
+#if defined(DROIDSPEAK_CLI_UCX)
+#include "cmd_serve.hpp"
+#endif
 #include "common.hpp"
 
 using namespace droidspeak_cli;
@@ -33,6 +36,8 @@ commands:
   (none) / demo  profile -> compare -> run on a bundled pair, pictures in droidspeak-out/
   profile        profile a sender/receiver pair over samples and write a plan file
   run            pipelined partial prefill with a plan, timed against full prefill
+                 (--remote ADDR:PORT: the sender's caches come from a serve process)
+  serve          the sender as a process: prefill contexts, serve their caches over UCX
   compare        full reuse, the plan and full recompute on held-out samples
   inspect        what a checkpoint directory or a plan file holds
 )";
@@ -61,6 +66,8 @@ constexpr const char* kRunHelp =
     R"(usage: droidspeak run --plan plan.json --sender DIR --receiver DIR
          --context FILE --prompt FILE [--bandwidth GB/s] [--latency ms]
          [--tokens N] [--pairs N] [--ids] [--timeline FILE.svg] [--no-guard]
+         [--use-plan PLAN|selected]
+         [--remote ADDR:PORT [--remote-timeout S] [--transports TLS]]
 
 The sender prefills the context. The receiver's cost model is calibrated on
 this machine and the fastest of the plan file's profiled plans within its
@@ -76,6 +83,36 @@ When the plan file holds a calibrated quality guard (written by profile), the
 plan's partial prefill runs once more and the guard probes it: if the reused
 KV deviates beyond the calibrated bounds, the continuation comes from the
 receiver's full prefill instead. --no-guard skips the check.
+--use-plan runs the plan the file selected ("selected") or another plan the
+file profiled ("3-4", "0,3-4", "none") instead of the fastest for the link.
+--remote ADDR:PORT: the sender is a `droidspeak serve` process holding the
+context's caches. The receiver asks it by context hash, sender model and plan,
+and fetches E then KV over UCX while it recomputes (--bandwidth then only tells
+the cost model the link's rate). If the sender cannot serve them (a miss, a
+cache of another model, a timeout after --remote-timeout seconds (default 10),
+a corrupt chunk, a dead sender), the run prints "remote: FELL BACK to the
+receiver's full prefill: <why>" and continues from its own full prefill. It
+never uses partial or unchecked data. --transports sets UCX_TLS (e.g. tcp).
+)";
+
+constexpr const char* kServeHelp =
+    R"(usage: droidspeak serve --sender DIR (--samples FILE | --context FILE [--ids])
+         [--listen ADDR:PORT] [--port-file FILE] [--max-requests N]
+         [--idle-timeout S] [--send-timeout S] [--budget-mb MB]
+         [--transports TLS] [--fault corrupt|withhold|kill-after:N]
+
+The sender as its own process: loads the sender checkpoint, prefills every
+context of the samples file and/or the context file (E and KV of every layer),
+keeps them in a cache store of --budget-mb MB (default 4096, LRU) and serves
+them over UCX to `droidspeak run --remote`. It listens on --listen (default
+127.0.0.1:0: loopback, a free port, printed and written to --port-file) and
+runs until SIGINT/SIGTERM, until it has answered --max-requests requests, or
+until no request came for --idle-timeout seconds; then it lets the last sends
+finish (at most --send-timeout seconds, default 10) and prints what it served.
+A request it cannot serve gets a miss and its reason; a malformed one gets an
+error; neither stops it. --fault is for tests of the receiver's fallbacks:
+corrupt flips a byte of every chunk, withhold sends none, kill-after:N makes
+the process SIGKILL itself when a chunk is due after N were sent.
 )";
 
 constexpr const char* kCompareHelp =
@@ -210,7 +247,11 @@ int cmd_run(const std::vector<std::string>& argv) {
                     {"ids", false},
                     {"timeline"},
                     {"pairs"},
-                    {"no-guard", false}},
+                    {"no-guard", false},
+                    {"use-plan"},
+                    {"remote"},
+                    {"remote-timeout"},
+                    {"transports"}},
                    kRunHelp, {"plan", "sender", "receiver", "context", "prompt"});
   if (p.done) return p.rc;
   RunCommand c{.plan = p.args.get("plan"),
@@ -221,7 +262,11 @@ int cmd_run(const std::vector<std::string>& argv) {
                .timeline = p.args.get("timeline")};
   c.ids = p.args.has("ids");
   c.guard = !p.args.has("no-guard");
-  if (!p.args.get_number("bandwidth", 0, 1e-6, 1e6, c.bandwidth_gbps) ||
+  c.use_plan = p.args.get("use-plan");
+  c.remote = p.args.get("remote");
+  c.transports = p.args.get("transports");
+  if (!p.args.get_number("remote-timeout", 10, 0.01, 3600, c.remote_timeout) ||
+      !p.args.get_number("bandwidth", 0, 1e-6, 1e6, c.bandwidth_gbps) ||
       !p.args.get_number("latency", 0, 0, 1e4, c.latency_ms) ||
       !p.args.get_int("tokens", 32, 1, 100000, c.tokens) ||
       !p.args.get_int("pairs", 6, 1, 10000, c.pairs)) {
@@ -232,6 +277,47 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (!pair) return fail("run", pair.status());
   const Status s = run_run(c, *pair);
   return s ? 0 : fail("run", s);
+}
+
+int cmd_serve(const std::vector<std::string>& argv) {
+  Parsed p = parse("serve", argv,
+                   {{"sender"},
+                    {"samples"},
+                    {"context"},
+                    {"ids", false},
+                    {"listen"},
+                    {"port-file"},
+                    {"max-requests"},
+                    {"idle-timeout"},
+                    {"send-timeout"},
+                    {"budget-mb"},
+                    {"transports"},
+                    {"fault"}},
+                   kServeHelp, {"sender"});
+  if (p.done) return p.rc;
+#if defined(DROIDSPEAK_CLI_UCX)
+  ServeCommand c{.sender = p.args.get("sender"),
+                 .samples = p.args.get("samples"),
+                 .context = p.args.get("context"),
+                 .ids = p.args.has("ids"),
+                 .listen = p.args.get("listen", "127.0.0.1:0"),
+                 .port_file = p.args.get("port-file")};
+  c.transports = p.args.get("transports");
+  c.fault = p.args.get("fault");
+  if (!p.args.get_int("max-requests", 0, 0, 1 << 30, c.max_requests) ||
+      !p.args.get_number("idle-timeout", 0, 0, 1e6, c.idle_timeout) ||
+      !p.args.get_number("send-timeout", 10, 0.01, 3600, c.send_timeout) ||
+      !p.args.get_int("budget-mb", 4096, 1, 1 << 24, c.budget_mb)) {
+    return fail("serve", p.args.error());
+  }
+  if (!c.port_file.empty()) {
+    if (const Status s = check_output_file(c.port_file, "--port-file"); !s) return fail("serve", s);
+  }
+  const Status s = run_serve(c);
+  return s ? 0 : fail("serve", s);
+#else
+  return fail("serve", "this droidspeak was built without UCX (install libucx-dev and rebuild)");
+#endif
 }
 
 int cmd_compare(const std::vector<std::string>& argv) {
@@ -395,6 +481,7 @@ int dispatch(int argc, char** argv) {
   }
   if (command == "profile") return cmd_profile(rest);
   if (command == "run") return cmd_run(rest);
+  if (command == "serve") return cmd_serve(rest);
   if (command == "compare") return cmd_compare(rest);
   if (command == "inspect") return cmd_inspect(rest);
   if (command == "demo") return cmd_demo(rest);

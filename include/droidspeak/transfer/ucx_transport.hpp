@@ -265,6 +265,10 @@ class UcxSender {
 
   //! Counters so far. Read them on the thread that drives the sender, or after serve() returned.
   const SenderStats& stats() const { return stats_; }
+  //! Sends posted and not yet completed, cancelled or timed out (same thread as stats()).
+  std::size_t sends_in_flight() const { return sends_.size(); }
+  //! Receivers connected (or still closing). Same thread as stats().
+  std::size_t num_peers() const { return peers_.size(); }
 
  private:
   struct Peer {
