@@ -26,7 +26,7 @@ if [ "${1:-}" = "--install" ]; then
         cp "$from/$m.safetensors" "examples/models/$m/model.safetensors"
         cp "/tmp/gpu_train_info/$m/train_info.json" "examples/models/$m/train_info.json"
     done
-    cp "$from/train.log" bench/training/gpu_train.log 2>/dev/null || true
+    mkdir -p bench/training && cp "$from/train.log" bench/training/gpu_train.log
     exec /usr/bin/python3 tools/train_family.py --resume --state-dir '' $(cat /tmp/gpu_train_info/args)
 fi
 

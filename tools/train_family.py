@@ -26,9 +26,20 @@ Held-out split (documented in every model card and examples/data/README.md):
   * King James Bible: every 20th book in canonical order (Proverbs, Matthew,
     1 Peter).
 
+  ft-recall       task fine-tune of base on the retrieval task of tools/recall_task.py
+                  (look a #define's value up by its name); base never sees the task
+
 Usage (the real run):
-  nohup /usr/bin/python3 tools/train_family.py --base-steps N --ft-steps M \
+  nohup nice -n 19 /usr/bin/python3 tools/train_family.py --base-steps N --ft-steps M \
       > /tmp/train.log 2>&1 &
+Training is resumable: every --checkpoint-every seconds each model's state goes to
+--state-dir (train-state/: the full state in <name>.pt, ignored by git; the f16 weights and
+the step in <name>.f16.safetensors + <name>.json, small enough to commit). Run the same
+command again, in this session or the next, and it continues where it stopped; a checkpoint
+made with other hyper-parameters is refused. --stages trains only some models (e.g. `base`
+alone, over several sessions, into --out train-state/models so the bundled family stays
+consistent); --base-init starts base from committed weights instead of a random init.
+On a GPU machine: tools/gpu_train.sh (packs nothing itself: see its header).
 A smoke test: --smoke (3 steps per model, small evaluation, output in /tmp).
 Throughput only: --bench 5.
 """
@@ -774,7 +785,7 @@ def model_card(name, info, rows, args):
               "| seed | %d |" % info["seed"],
               "| training time | %.0f s wall on %s, torch %s |" % (
                   info["seconds"], info.get("device", "%d CPU threads" % torch.get_num_threads()),
-                  torch.__version__),
+                  info.get("torch", torch.__version__)),
               "| final training loss (EMA) | %.4f nats/byte |" % info["final_loss_ema"], ""]
     lines += ["## Validation loss", "",
               "Mean cross-entropy in nats per byte on the held-out split of every domain, "
@@ -1075,6 +1086,7 @@ def main():
         d = os.path.join(args.out, name)
         info["device"] = (torch.cuda.get_device_name(0) if device == "cuda"
                           else "%d CPU threads" % torch.get_num_threads())
+        info["torch"] = torch.__version__
         sd = state(model)
         sd32 = write_model(d, sd)
         m = Llama()
@@ -1102,6 +1114,9 @@ def main():
         if not (exists and (args.resume or name not in stages)):
             return None
         info = json.load(open(ip))
+        with open(os.path.join(d, "config.json"), "w") as f:  # the same for every model
+            json.dump(CONFIG, f, indent=2)
+            f.write("\n")
         sd32 = {k: v.float() for k, v in load_safetensors(os.path.join(d, "model.safetensors")).items()}
         ev = info.pop("val_loss", None)
         if ev is None:  # evaluate the stored f16 weights and record the result
