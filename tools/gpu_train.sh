@@ -41,7 +41,7 @@ ${PYTHON:-python3} -c 'import torch; print("torch", torch.__version__, "cuda", t
 
 batch=${BATCH:-64}
 # DEVICE=cpu BATCH=2 EXTRA="--eval-windows 4" rehearses the whole flow on this machine
-common="--corpora $pack --device ${DEVICE:-cuda} --batch $batch ${EXTRA:-} --state-dir /tmp/gpu_state --out /tmp/family --data-out /tmp/family_data"
+common="--corpora $pack --device ${DEVICE:-cuda} --batch $batch --bf16 ${EXTRA:-} --state-dir /tmp/gpu_state --out /tmp/family --data-out /tmp/family_data"
 ${PYTHON:-python3} tools/train_family.py $common --bench ${BENCH_STEPS:-30} --log "$out/train.log"
 per_step=$(sed -n 's/.*BENCH batch [0-9]*: \([0-9.]*\) s\/step.*/\1/p' "$out/train.log" | tail -1)
 read -r base_steps ft_steps recall_steps < <(${PYTHON:-python3} - "$budget" "$per_step" <<'EOF'

@@ -542,7 +542,10 @@ class Checkpoints:
         return meta
 
 
-def train(model, params, data, steps, lr, bsz, name, wd=0.1, ckpt=None, seed=0, device="cpu"):
+def train(model, params, data, steps, lr, bsz, name, wd=0.1, ckpt=None, seed=0, device="cpu",
+          bf16=False):
+    """AdamW with warm-up and cosine decay over `steps`; with `bf16`, the forward and backward
+    run under bf16 autocast (weights, optimiser state and the loss stay f32)."""
     decay = [p for p in params if p.dim() >= 2]
     nodecay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": wd},
@@ -561,8 +564,9 @@ def train(model, params, data, steps, lr, bsz, name, wd=0.1, ckpt=None, seed=0, 
             g["lr"] = lr_at(step, steps, lr)
         x, y = data.batch(bsz)
         x, y = x.to(device), y.to(device)
-        logits = model(x)
-        loss = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1), ignore_index=-100)
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), y.reshape(-1), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -783,6 +787,7 @@ def model_card(name, info, rows, args):
               "grad-norm clip 1.0 |" % info["wd"],
               "| learning rate | peak %.2e, linear warm-up over 5%% of steps, cosine decay to 10%% of peak |" % info["lr"],
               "| seed | %d |" % info["seed"],
+              "| precision | %s |" % info.get("precision", "f32"),
               "| training time | %.0f s wall on %s, torch %s |" % (
                   info["seconds"], info.get("device", "%d CPU threads" % torch.get_num_threads()),
                   info.get("torch", torch.__version__)),
@@ -985,6 +990,9 @@ def main():
                     help="read the split corpora from this pack (written by --pack-corpora) "
                          "instead of the Debian packages")
     ap.add_argument("--pack-corpora", default=None, help="write the split corpora to this file and exit")
+    ap.add_argument("--bf16", action="store_true",
+                    help="train under bf16 autocast (about 1.8x faster per step on this machine's "
+                         "AVX-512 BF16 CPU; evaluation and fixtures stay f32)")
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when available)")
     ap.add_argument("--state-dir", default=os.path.join(REPO, "train-state"),
                     help="checkpoints between sessions (see Checkpoints); '' turns them off")
@@ -1055,9 +1063,10 @@ def main():
         init_weights(m, args.seed)
         m.to(device)
         d = Mixture([train_streams["austen"], train_streams["pydocs"]], args.seed)
-        train(m, list(m.parameters()), d, 2, args.base_lr, args.batch, "warmup", device=device)
+        train(m, list(m.parameters()), d, 2, args.base_lr, args.batch, "warmup", device=device,
+              bf16=args.bf16)
         r = train(m, list(m.parameters()), d, args.bench, args.base_lr, args.batch, "bench",
-                  device=device)
+                  device=device, bf16=args.bf16)
         log("BENCH batch %d: %.1f s/step, %.0f bytes/s" % (
             args.batch, r["seconds"] / args.bench, r["bytes_per_s"]))
         t0 = time.time()
@@ -1087,6 +1096,7 @@ def main():
         info["device"] = (torch.cuda.get_device_name(0) if device == "cuda"
                           else "%d CPU threads" % torch.get_num_threads())
         info["torch"] = torch.__version__
+        info["precision"] = "bf16 autocast, f32 weights and AdamW state" if args.bf16 else "f32"
         sd = state(model)
         sd32 = write_model(d, sd)
         m = Llama()
@@ -1154,7 +1164,7 @@ def main():
 
     def run(m, params, data, steps, lr, name, seed, wd=0.1):
         return train(m, params, data, steps, lr, args.batch, name, wd=wd, ckpt=ckpt, seed=seed,
-                     device=device)
+                     device=device, bf16=args.bf16)
 
     # ---- base
     base32 = try_resume("base")
