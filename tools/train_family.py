@@ -991,8 +991,8 @@ def main():
                          "instead of the Debian packages")
     ap.add_argument("--pack-corpora", default=None, help="write the split corpora to this file and exit")
     ap.add_argument("--bf16", action="store_true",
-                    help="train under bf16 autocast (about 1.8x faster per step on this machine's "
-                         "AVX-512 BF16 CPU; evaluation and fixtures stay f32)")
+                    help="train under bf16 autocast (faster on CPUs with AVX-512 BF16 and on GPUs: "
+                         "bench/RESULTS.md; evaluation and fixtures stay f32)")
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when available)")
     ap.add_argument("--state-dir", default=os.path.join(REPO, "train-state"),
                     help="checkpoints between sessions (see Checkpoints); '' turns them off")
