@@ -117,11 +117,11 @@ concept Engine =
 //!   engine does, although nothing attends to them). n == 0 does nothing.
 //!
 //! Why: an interval [s, e] of a reuse plan discards the hidden state after e (the next layer
-//! takes the sender's KV, the suffix enters from its own embeddings), so layer e only has to
-//! produce K and V: the attention output and the MLP of that layer are dead work. The
-//! executors (prefill::partial_prefill and its drivers, full_prefill when no context logits
-//! are asked for) call it through run_layers_dead_tail() and fall back to run_layers for
-//! engines without it, which keep working unchanged.
+//! adopts the sender's KV or enters from the sender's E, the suffix enters from its own
+//! embeddings), so layer e only has to produce K and V: its attention output and MLP are dead
+//! work. The executors (prefill::partial_prefill and its drivers; full_prefill unless the
+//! context's own logits are asked for) call it through run_layers_dead_tail() and fall back
+//! to run_layers for engines without it, which keep working unchanged.
 template <class E>
 concept KvOnlyEngine =
     Engine<E> && requires(E& e, std::int64_t i, std::span<const float> const_hidden) {
