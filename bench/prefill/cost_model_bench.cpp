@@ -11,6 +11,7 @@
 //! median streamed prefill of the pairs, for orientation only.
 #include "droidspeak/plan/cost_model.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/profile/cost_calibration.hpp"  // measure_kv_only_ratio
 #include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
@@ -121,6 +122,10 @@ World& world() {
     in.e_bytes_per_layer = kContext * geo.hidden_size * 4;
     in.kv_bytes_per_layer = 2 * kContext * geo.kv_row_elements() * 4;
     in.adopt_seconds_per_byte = adopt_seconds / static_cast<double>(geo.num_layers * in.kv_bytes_per_layer);
+    // Each interval's last layer (and the full prefill's last context layer) runs K/V-only:
+    // its cost as a fraction of the full layers measured above, timed in pairs.
+    const Result<double> kv_only = profile::measure_kv_only_ratio(r, out->context);
+    in.kv_only_layer_ratio = kv_only ? *kv_only : 1.0;
     return out;
   }();
   return *w;

@@ -2,18 +2,22 @@
 // SPDX-License-Identifier: Apache-2.0
 //! @file `droidspeak compare`: full reuse, the plan and full recompute side by side on
 //! held-out samples (quality, layers recomputed, prefill time and its ratio to full prefill,
-//! timed in interleaved pairs against the full prefill).
+//! timed in interleaved pairs against the full prefill), and the plan's K/V-only interval
+//! tails: its prefill with and without them, measured in pairs beside the cost model.
 #pragma once
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
 #include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/profile/paired_timing.hpp"
+#include "droidspeak/profile/cost_calibration.hpp"
 #include "droidspeak/profile/profiler.hpp"
+#include "tail_saving.hpp"
 
 namespace droidspeak_cli {
 
@@ -91,6 +95,30 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
   for (const ds::profile::PairedTiming& t : times)
     load = std::max({load, t.load_before, t.load_after});
 
+  // The plan's K/V-only tails: the same direct prefill with every layer in full, beside the
+  // cost model calibrated on this sample (its copy rate from a transfer-layout KV buffer;
+  // the direct prefill itself sends nothing, so the link is taken as free).
+  std::optional<TailSaving> tail;
+  if (file->plan.num_intervals() > 0) {
+    Result<ds::prefill::SenderCacheBuffers> streamable = ds::prefill::SenderCacheBuffers::prefill(
+        pair.sender, file->plan, smp.context, {.layers = ds::prefill::SenderLayers::kAll});
+    if (!streamable) return streamable.status();
+    Result<ds::profile::CostCalibration> calibration =
+        ds::profile::measure_cost_calibration(pair.receiver, smp.context, streamable->caches(), smp.suffix);
+    if (!calibration) return calibration.status();
+    Result<ds::plan::CostInputs> inputs =
+        ds::profile::cost_inputs(pair.receiver.geometry(), n, *calibration, {.bytes_per_second = 1e15});
+    if (!inputs) return inputs.status();
+    Result<TailSaving> t = measure_tail_saving(
+        pair.receiver, file->plan, *inputs, ds::plan::CostSchedule::kSequential, cmd.pairs,
+        [&](auto& engine, ds::prefill::PrefillReport* rep) {
+          return ds::prefill::partial_prefill(engine, file->plan, smp.context, sent->caches(), smp.suffix,
+                                              logits, rep);
+        });
+    if (!t) return t.status();
+    tail = *t;
+  }
+
   std::printf(
       "\n%zu held-out samples of %s; plan %s from %s; quality relative to the receiver's full "
       "prefill;\n"
@@ -121,6 +149,12 @@ inline Status run_compare(const CompareCommand& cmd, Pair& pair) {
       measure_label(measure_name).c_str(),
       drop_text(file->predicted_quality_drop, measure_name).c_str(),
       file->predicted_prefill_ratio);
+  std::printf("\n");
+  if (tail) {
+    print_tail_saving(*tail);
+  } else {
+    std::printf("K/V-only tail: the plan recomputes no layer\n");
+  }
   return Status::ok();
 }
 

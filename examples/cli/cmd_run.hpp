@@ -4,7 +4,8 @@
 //! calibrated on this machine, the fastest of the plan file's profiled plans within its
 //! quality threshold is chosen for the link, and its pipelined partial prefill (optionally
 //! over a simulated link) is timed against the receiver's full prefill in interleaved pairs
-//! (profile::time_paired), beside the cost model's prediction. Both then generate a
+//! (profile::time_paired), beside the cost model's prediction, and again without its
+//! K/V-only interval tails (the tails' saving, measured and predicted). Both then generate a
 //! continuation, outside the timing, and the median pair's phases are drawn.
 //! With --remote the sender is another process (`droidspeak serve`): the receiver fetches its
 //! caches over UCX while it recomputes, and falls back to its full prefill, saying why, when
@@ -30,6 +31,7 @@
 #include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/profile/plan_choice.hpp"
 #include "droidspeak/reference/generate.hpp"
+#include "tail_saving.hpp"
 
 namespace droidspeak_cli {
 
@@ -262,6 +264,19 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   if (!predicted) return predicted.status();
   const double predicted_full = ds::plan::predict_full_prefill(*same_inputs);
 
+  // The K/V-only tail's share of it: the same pipelined prefill with every layer in full.
+  std::optional<TailSaving> tail;
+  if (plan.num_intervals() > 0 && !remote) {
+    Result<TailSaving> t = measure_tail_saving(
+        pair.receiver, plan, *same_inputs, ds::plan::CostSchedule::kPipelined, cmd.pairs,
+        [&](auto& engine, ds::prefill::PrefillReport* rep) {
+          return ds::prefill::streamed_partial_prefill(engine, plan, *context, caches, transport,
+                                                       ds::prefill::Overlap::kPipelined, *prompt, logits, rep);
+        });
+    if (!t) return t.status();
+    tail = *t;
+  }
+
   // The continuations, outside the timing: one more run of each, then greedy decoding.
   const ds::reference::SamplingOptions greedy{.max_new_tokens = cmd.tokens};
   if (const Status s = partial(); !s) {
@@ -336,6 +351,15 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   std::printf(
       "  (* the calibration: the cost model's compute per layer-token is this run's full "
       "prefill)\n\n");
+  if (tail) {
+    print_tail_saving(*tail);
+    std::printf("\n");
+  } else if (remote) {
+    // Its measurement reruns the prefill from local caches, which a remote receiver lacks.
+    std::printf("K/V-only tail: not measured with --remote (the sender's caches are not here)\n\n");
+  } else {
+    std::printf("K/V-only tail: the plan recomputes no layer\n\n");
+  }
   std::printf("%s\n%s\n", guard_line.c_str(), logits_line.c_str());
   std::size_t same = 0;
   while (same < with_plan->size() && (*with_plan)[same] == (*with_full)[same]) ++same;

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>  // std::nan
 #include <vector>
 
 using namespace droidspeak;
@@ -55,6 +56,33 @@ TEST_CASE("pipelined: recomputation waits for its E and overlaps the KV stream")
   CHECK(two.recompute_end == doctest::Approx(3e-3));  // [1] 1..2 ms, [5] 2..3 ms
   in.latency_seconds = 1e-3;
   CHECK(predict_cost(make_plan("1,5"), in)->e_transfer_end == doctest::Approx(4e-3));
+}
+
+TEST_CASE("the K/V-only tail: each interval's last layer costs kv_only_layer_ratio of a layer") {
+  CostInputs in = inputs();
+  in.kv_only_layer_ratio = 0.25;
+  CHECK(dead_tail_layers(0, 0.25) == 0.0);
+  CHECK(dead_tail_layers(1, 0.25) == doctest::Approx(0.25));
+  CHECK(dead_tail_layers(8, 0.25) == doctest::Approx(7.25));
+  // Full recompute: 7 full layers and a K/V-only one, still the full prefill's prediction
+  // (prefill::full_prefill runs its last context layer K/V-only before a suffix too).
+  CHECK(predict_cost(make_plan("0-7"), in)->total == doctest::Approx(7.25e-3 + 0.5e-3));
+  CHECK(predict_full_prefill(in) == doctest::Approx(7.75e-3));
+  // 2-3: E[2] lands at 1 ms, layer 2 in full (1 ms) and layer 3 K/V-only (0.25 ms).
+  CHECK(predict_cost(make_plan("2-3"), in)->recompute_end == doctest::Approx(2.25e-3));
+  // 1,5: two single-layer intervals, both K/V-only: [1] 1..1.25 ms, [5] waits for E[5] at 2 ms.
+  const CostPrediction two = *predict_cost(make_plan("1,5"), in);
+  CHECK(two.recompute_end == doctest::Approx(2.25e-3));
+  // Sequential: after the 2 ms of E and 12 ms of KV, 0.25 + 0.25 ms of compute.
+  CHECK(predict_cost(make_plan("1,5"), in, CostSchedule::kSequential)->recompute_end ==
+        doctest::Approx(14.5e-3));
+  // Without the member (ratio 1) the tail costs a full layer, as before.
+  in.kv_only_layer_ratio = 1.0;
+  CHECK(predict_cost(make_plan("2-3"), in)->recompute_end == doctest::Approx(3e-3));
+  in.kv_only_layer_ratio = -0.1;
+  CHECK(predict_cost(make_plan("2-3"), in).status().code() == StatusCode::kErrorInvalidArgument);
+  in.kv_only_layer_ratio = std::nan("");
+  CHECK(predict_cost(make_plan("2-3"), in).status().code() == StatusCode::kErrorInvalidArgument);
 }
 
 TEST_CASE("the fastest plan within the threshold depends on the link") {

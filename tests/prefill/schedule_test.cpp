@@ -44,8 +44,8 @@ TEST_CASE("two intervals: E sends, then KV sends each followed by its adoption, 
       {StepKind::kAdopt, Lane::kTransfer, 3, 3, 10, 200, 4},            // 5
       {StepKind::kSendKv, Lane::kTransfer, 5, 5, 10, 200, kNoStep},     // 6
       {StepKind::kAdopt, Lane::kTransfer, 5, 5, 10, 200, 6},            // 7
-      {StepKind::kRecompute, Lane::kCompute, 1, 2, 10, 100, 0},         // waits for E[1]
-      {StepKind::kRecompute, Lane::kCompute, 4, 4, 10, 100, 1},         // waits for E[4]
+      {StepKind::kRecompute, Lane::kCompute, 1, 2, 10, 100, 0, true},   // waits for E[1]; 2 K/V-only
+      {StepKind::kRecompute, Lane::kCompute, 4, 4, 10, 100, 1, true},   // waits for E[4]; 4 K/V-only
       {StepKind::kSuffix, Lane::kCompute, 0, 5, 3, 0, 7},               // after the last adoption
   };
   CHECK(s.steps == expect);
@@ -62,11 +62,11 @@ TEST_CASE("an interval from layer 0 needs no E; full recompute sends nothing; fu
             {StepKind::kAdopt, Lane::kTransfer, 2, 2, 5, 200, 0},
             {StepKind::kSendKv, Lane::kTransfer, 3, 3, 5, 200, kNoStep},
             {StepKind::kAdopt, Lane::kTransfer, 3, 3, 5, 200, 2},
-            {StepKind::kRecompute, Lane::kCompute, 0, 1, 5, 0, kNoStep},
+            {StepKind::kRecompute, Lane::kCompute, 0, 1, 5, 0, kNoStep, true},
             {StepKind::kSuffix, Lane::kCompute, 0, 3, 0, 0, 3},
         });
   CHECK(build("all", 3, 5, 2).steps == std::vector<ScheduleStep>{
-            {StepKind::kRecompute, Lane::kCompute, 0, 2, 5, 0, kNoStep},
+            {StepKind::kRecompute, Lane::kCompute, 0, 2, 5, 0, kNoStep, true},
             {StepKind::kSuffix, Lane::kCompute, 0, 2, 2, 0, kNoStep},
         });
   const prefill::Schedule none = build("none", 3, 5, 2);
@@ -91,9 +91,12 @@ TEST_CASE("for every plan of 6 layers: E before KV, KV only for reused layers, r
     const prefill::Schedule s = build(p, 4, 1);
     std::int64_t kv_seen = 0, recomputes = 0;
     bool kv_started = false;
+    layout::LayerSet kv_only_tails;
     for (std::size_t i = 0; i < s.steps.size(); ++i) {
       const ScheduleStep& st = s.steps[i];
       CHECK(st.waits_for < static_cast<std::int64_t>(i));  // a dependency is always an earlier step
+      if (st.kv_only_last) kv_only_tails.insert(st.last_layer);
+      CHECK(st.kv_only_last == (st.kind == StepKind::kRecompute));  // only recomputes have a tail
       switch (st.kind) {
         case StepKind::kSendE:
           CHECK(!kv_started);
@@ -128,6 +131,12 @@ TEST_CASE("for every plan of 6 layers: E before KV, KV only for reused layers, r
     }
     CHECK(kv_seen == p.reused().count());
     CHECK(recomputes == p.num_intervals());
+    // Exactly the last layer of every interval is K/V-only (the model's last layer included).
+    layout::LayerSet interval_ends;
+    for (const plan::LayerInterval& v : p.intervals()) {
+      interval_ends.insert(v.last);
+    }
+    CHECK(kv_only_tails == interval_ends);
   }
 }
 

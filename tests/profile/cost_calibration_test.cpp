@@ -50,6 +50,24 @@ TEST_CASE("cost_inputs: compute per layer-token is the full prefill outside the 
   CHECK(local->kv_bytes_per_layer == 2 * 50 * 2 * 8 * 2);
 }
 
+TEST_CASE("cost_inputs: the full prefill's last context layer ran K/V-only") {
+  // 4 layers x 50 tokens; 8 ms outside the suffix over 3 full layers and a half-cost one.
+  const profile::CostCalibration c{.full_prefill_seconds = 10e-3, .suffix_seconds = 2e-3,
+                                   .copy_seconds_per_byte = 1e-9, .kv_only_layer_ratio = 0.5};
+  const auto in = profile::cost_inputs(geometry(), 50, c, {.bytes_per_second = 1e8});
+  REQUIRE(in);
+  CHECK(in->kv_only_layer_ratio == 0.5);
+  CHECK(in->layer_seconds_per_token == doctest::Approx(8e-3 / (3.5 * 50)));
+  CHECK(plan::predict_full_prefill(*in) == doctest::Approx(10e-3));  // gives the calibration back
+  CHECK(plan::predict_cost(plan::ReusePlan::full_recompute(4), *in)->total == doctest::Approx(10e-3));
+  // Interval 1-2: one full layer and a K/V-only one, 1.5 layers of 50 tokens.
+  CHECK(plan::predict_cost(*plan::ReusePlan::parse("1-2", 4), *in)->recompute_end >=
+        1.5 * 50 * in->layer_seconds_per_token);
+  profile::CostCalibration bad = c;
+  bad.kv_only_layer_ratio = -1.0;
+  CHECK_FALSE(profile::cost_inputs(geometry(), 50, bad, {}));
+}
+
 TEST_CASE("cost_inputs: refuses negative, non-finite and empty inputs") {
   const profile::CostCalibration ok{.full_prefill_seconds = 1e-3, .suffix_seconds = 1e-4};
   CHECK_FALSE(profile::cost_inputs(geometry(), 0, ok, {}));
@@ -83,6 +101,19 @@ TEST_CASE("measure_cost_calibration: on a reference engine, the parts of a full 
   CHECK(c->copy_seconds_per_byte >= 0.0);
   CHECK(c->adopt_seconds_per_byte >= 0.0);
   CHECK(r->num_tokens() == 24 + 5);  // the last run's cache: context and suffix
+  // The K/V-only layer was timed (the reference engine has the member): a ratio, never its value.
+  CHECK(std::isfinite(c->kv_only_layer_ratio));
+  CHECK(c->kv_only_layer_ratio > 0.0);
+  // An engine without the member: nothing to time, the tail is a full layer.
+  prefill::FullLayers<reference::Engine> full_layers(*r);
+  const auto cf = profile::measure_cost_calibration(full_layers, context, sent->caches(), suffix, 1);
+  REQUIRE_MESSAGE(cf, cf.status().to_string());
+  CHECK(cf->kv_only_layer_ratio == 1.0);
+  CHECK(*profile::measure_kv_only_ratio(full_layers, context) == 1.0);
+  CHECK_FALSE(profile::measure_kv_only_ratio(*r, std::span<const std::int32_t>()));
+  const auto direct = profile::measure_kv_only_ratio(*r, context, {.warmup_pairs = 0, .pairs = 2});
+  REQUIRE_MESSAGE(direct, direct.status().to_string());
+  CHECK(*direct > 0.0);
   CHECK_FALSE(profile::measure_cost_calibration(*r, context, sent->caches(), suffix, 0));
   CHECK_FALSE(profile::measure_cost_calibration(*r, context, sent->caches(), {}, 1));
 }

@@ -65,4 +65,17 @@ concept DeviceEngine =
       { e.logits(const_hidden, hidden, stream) } -> std::same_as<Status>;
     };
 
+//! A DeviceEngine with the optional K/V-only member, prefill::KvOnlyEngine's made
+//! stream-ordered: `e.run_layer_kv_only(layer, position, n, hidden, stream)` -> Status
+//! enqueues layer `layer`'s K (after RoPE) and V for the n tokens at [position, position + n)
+//! into the cache from E[layer] in `hidden` `[n][H]` f32 device memory (read only), the same
+//! values run_layers(layer, layer + 1, ...) writes, with no attention, output projection or
+//! MLP. Only enqueues, as run_layers. cuda::StreamPrefill runs each recomputed interval's
+//! last layer through it; engines without it run that layer in full.
+template <class E>
+concept KvOnlyDeviceEngine =
+    DeviceEngine<E> && requires(E& e, std::int64_t i, std::span<const float> const_hidden, CUstream_st* stream) {
+      { e.run_layer_kv_only(i, i, i, const_hidden, stream) } -> std::same_as<Status>;
+    };
+
 }}}  // namespace droidspeak::DROIDSPEAK_ABI::cuda

@@ -16,7 +16,9 @@
 //!   kv_cache() (any layout and dtype pair), on the copy stream; then an event.
 //! - kRecompute [s, e]: on the compute stream, cudaStreamWaitEvent on the event of kSendE s
 //!   (s > 0), then run_layers(s, e + 1) over the landed E rows in place (the landing rows of s
-//!   are read by that interval only), or over embed(context) when s == 0.
+//!   are read by that interval only), or over embed(context) when s == 0. With a
+//!   KvOnlyDeviceEngine the step's dead tail (kv_only_last) is run_layers(s, e) followed by
+//!   run_layer_kv_only(e): the same cache without layer e's attention output and MLP.
 //! - kSuffix: waits on the event of the last transfer-lane step (every adoption), declares
 //!   the n positions valid (set_num_tokens, host bookkeeping) and enqueues embed(suffix),
 //!   run_layers(0, L, n, m) and the logits of the last row.
@@ -149,8 +151,8 @@ class StreamPrefill {
   //! The compute lane alone on `compute` (after prepare()): each step first waits on the
   //! event of its `waits_for` step, as last recorded by enqueue_transfer (an event never
   //! recorded counts as complete). Alone, it reads whatever the landing rows hold: the E
-  //! of the last transfer, or the E[e + 1] an earlier compute lane left there in place; so
-  //! only for timing.
+  //! of the last transfer, or the E[e] / E[e + 1] an earlier compute lane left there in
+  //! place (with and without a K/V-only tail); so only for timing.
   [[nodiscard]] Status enqueue_compute(CUstream_st* compute) {
     if (!prepared_) return Status::invalid_argument("cuda prefill: enqueue before prepare");
     for (const prefill::ScheduleStep& step : schedule_.steps) {
@@ -182,6 +184,12 @@ class StreamPrefill {
     } else {
       const std::int64_t offset = e_dst_.layout.row_offset(step.first_layer, 0);
       h = rows(e_landing_.get() + offset * static_cast<std::int64_t>(sizeof(float)), n_);
+    }
+    if constexpr (KvOnlyDeviceEngine<E>) {
+      if (step.kv_only_last) {
+        DROIDSPEAK_TRY(r_.run_layers(step.first_layer, step.last_layer, 0, n_, h, compute));
+        return r_.run_layer_kv_only(step.last_layer, 0, n_, std::span<const float>(h), compute);
+      }
     }
     return r_.run_layers(step.first_layer, step.last_layer + 1, 0, n_, h, compute);
   }

@@ -29,19 +29,31 @@ struct CostInputs {
   std::int64_t e_bytes_per_layer = 0;    //!< context_tokens * hidden * E dtype size
   std::int64_t kv_bytes_per_layer = 0;   //!< 2 * context_tokens * kv heads * head_dim * KV dtype size
   double adopt_seconds_per_byte = 0.0;   //!< receiver-side copy into its cache, per KV byte
+  //! An interval's last layer run K/V-only (prefill::KvOnlyEngine) over its time as a full
+  //! layer: the tail's cost in layers. 1 for an engine without the K/V-only member.
+  double kv_only_layer_ratio = 1.0;
 
   Status validate() const {
     const bool ok = num_layers > 0 && context_tokens > 0 && layer_seconds_per_token >= 0.0 &&
                     suffix_seconds >= 0.0 && bytes_per_second > 0.0 && latency_seconds >= 0.0 &&
                     e_bytes_per_layer >= 0 && kv_bytes_per_layer >= 0 && adopt_seconds_per_byte >= 0.0 &&
+                    kv_only_layer_ratio >= 0.0 && std::isfinite(kv_only_layer_ratio) &&
                     std::isfinite(layer_seconds_per_token) && std::isfinite(bytes_per_second);
     if (!ok) {
       return Status::invalid_argument(
-          "cost model: need positive layers, tokens and bandwidth, and non-negative times and sizes");
+          "cost model: need positive layers, tokens and bandwidth, and non-negative times, sizes and "
+          "K/V-only ratio");
     }
     return Status::ok();
   }
 };
+
+//! The compute of `layers` consecutive recomputed layers whose output hidden state is dead
+//! (an interval, or the context of a full prefill followed by a suffix), in full layers: the
+//! last one runs K/V-only at `kv_only_layer_ratio` of a layer. 0 for no layers.
+inline double dead_tail_layers(std::int64_t layers, double kv_only_layer_ratio) {
+  return layers > 0 ? static_cast<double>(layers - 1) + kv_only_layer_ratio : 0.0;
+}
 
 //! When each part of a plan's prefill ends, from its start.
 struct CostPrediction {
@@ -58,7 +70,8 @@ enum class CostSchedule : std::uint8_t { kSequential, kPipelined };
 //! transfer at a time, E of every entry layer first (ascending), then each reused layer's KV
 //! followed by its adoption; intervals run one after another, each starting when the
 //! previous one ended and its E has landed (layer 0 needs none); the suffix starts when both
-//! sides are done. kSequential does all transfers and adoptions before any compute.
+//! sides are done. kSequential does all transfers and adoptions before any compute. Each
+//! interval [s, e] computes dead_tail_layers(e - s + 1) layers: its last one K/V-only.
 inline Result<CostPrediction> predict_cost(const ReusePlan& plan, const CostInputs& in,
                                            CostSchedule schedule = CostSchedule::kPipelined) {
   DROIDSPEAK_TRY(in.validate());
@@ -80,16 +93,21 @@ inline Result<CostPrediction> predict_cost(const ReusePlan& plan, const CostInpu
       const double landed = static_cast<double>(entries.rank(v.first) + 1) * e_chunk;
       t = std::max(t, landed);
     }
-    t += static_cast<double>(v.size()) * static_cast<double>(in.context_tokens) * in.layer_seconds_per_token;
+    t += dead_tail_layers(v.size(), in.kv_only_layer_ratio) * static_cast<double>(in.context_tokens) *
+         in.layer_seconds_per_token;
   }
   p.recompute_end = t;
   p.total = std::max(p.recompute_end, p.kv_adopted_end) + in.suffix_seconds;
   return p;
 }
 
-//! The receiver's own full prefill under the same inputs (nothing transferred).
+//! The receiver's own full prefill under the same inputs (nothing transferred), as
+//! prefill::full_prefill runs it before a suffix: the context's last layer K/V-only, so it
+//! equals the full-recompute plan's prediction.
 inline double predict_full_prefill(const CostInputs& in) {
-  return static_cast<double>(in.num_layers * in.context_tokens) * in.layer_seconds_per_token + in.suffix_seconds;
+  return dead_tail_layers(in.num_layers, in.kv_only_layer_ratio) * static_cast<double>(in.context_tokens) *
+             in.layer_seconds_per_token +
+         in.suffix_seconds;
 }
 
 //! Among `points` with quality_drop <= threshold and at most `max_intervals` intervals (full

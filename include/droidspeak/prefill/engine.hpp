@@ -77,8 +77,9 @@ namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace prefill {
 //! entering with (E, 0), with vLLM's registered KV caches + block ids (SGLang: k_buffer[l],
 //! v_buffer[l] with page size 1) as the view and `set_num_tokens` as the scheduler's
 //! "matched tokens"; llama.cpp and TensorRT engines need a patched graph for run_layers with
-//! first > 0 and can only adopt KV. The engine-hooks note's stream-ordered variant, per-layer
-//! hooks, K/V-only tails and rope shifting are later refinements of this synchronous concept.
+//! first > 0 and can only adopt KV. The engine-hooks note's stream-ordered variant (see
+//! cuda::DeviceEngine), per-layer hooks and rope shifting are later refinements of this
+//! synchronous concept; the K/V-only tail is the optional KvOnlyEngine below.
 //!
 //! Determinism: an engine whose type has `static constexpr bool kDeterministicSpans = true`
 //! promises that run_layers over the same tokens gives bit-identical results however the
@@ -103,6 +104,51 @@ concept Engine =
       { e.logits(const_hidden, hidden) } -> std::same_as<Status>;
     };
 
+//! An Engine with the optional K/V-only member: one layer that only writes its K and V.
+//!
+//! - `e.run_layer_kv_only(layer, position, n, hidden)` -> Status: `hidden` `[n][H]` (read
+//!   only) holds E[layer] of the n tokens at positions [position, position + n), 0 <= layer <
+//!   L, position + n <= capacity(). Writes that layer's K (after RoPE at those positions) and
+//!   V into the cache, exactly the values run_layers(layer, layer + 1, position, n, ...) would
+//!   write (bit for bit on a deterministic engine), and nothing else: no attention, no output
+//!   projection, no MLP, so E[layer + 1] is never produced. Other layers are neither read nor
+//!   written; the valid-position bookkeeping and the argument checks are run_layers' (an
+//!   engine may refuse positions below `position` that do not hold KV yet, as the reference
+//!   engine does, although nothing attends to them). n == 0 does nothing.
+//!
+//! Why: an interval [s, e] of a reuse plan discards the hidden state after e (the next layer
+//! adopts the sender's KV or enters from the sender's E, the suffix enters from its own
+//! embeddings), so layer e only has to produce K and V: its attention output and MLP are dead
+//! work. The executors (prefill::partial_prefill and its drivers; full_prefill unless the
+//! context's own logits are asked for) call it through run_layers_dead_tail() and fall back
+//! to run_layers for engines without it, which keep working unchanged.
+template <class E>
+concept KvOnlyEngine =
+    Engine<E> && requires(E& e, std::int64_t i, std::span<const float> const_hidden) {
+      { e.run_layer_kv_only(i, i, i, const_hidden) } -> std::same_as<Status>;
+    };
+
+//! Runs layers [first, last) over the n tokens at `position` when the hidden state after
+//! `last - 1` is dead (nothing reads it): every layer writes its K and V as run_layers does,
+//! and the last one runs K/V-only when `E` models KvOnlyEngine (a full run_layers otherwise).
+//! `hidden` `[n][H]` holds E[first] on entry and unspecified rows on return (E[last - 1]
+//! with the K/V-only tail, E[last] without). `kv_only_used`, when given, is set to whether
+//! the tail ran K/V-only. Contract and errors otherwise those of run_layers (no capture).
+template <Engine E>
+Status run_layers_dead_tail(E& e, std::int64_t first, std::int64_t last, std::int64_t position,
+                            std::int64_t n, std::span<float> hidden, bool* kv_only_used = nullptr) {
+  if (kv_only_used != nullptr) *kv_only_used = false;
+  if constexpr (KvOnlyEngine<E>) {
+    if (first < last) {
+      DROIDSPEAK_TRY(e.run_layers(first, last - 1, position, n, hidden, nullptr));
+      DROIDSPEAK_TRY(e.run_layer_kv_only(last - 1, position, n, std::span<const float>(hidden)));
+      if (kv_only_used != nullptr) *kv_only_used = true;
+      return Status::ok();
+    }
+  }
+  return e.run_layers(first, last, position, n, hidden, nullptr);
+}
+
 //! True when `E` declares `static constexpr bool kDeterministicSpans = true`.
 template <class E>
 constexpr bool is_deterministic() {
@@ -112,5 +158,40 @@ constexpr bool is_deterministic() {
     return false;
   }
 }
+
+//! `E` seen without its K/V-only member: every layer of every call runs in full, as on an
+//! engine that never had one. The baseline the K/V-only tail is measured against (paired,
+//! profile::measure_cost_calibration and the command-line tool) and tested against (the
+//! same bytes). Holds a pointer: the engine must outlive the view, and is used through it
+//! only (one call at a time, as the engine's own contract says).
+template <Engine E>
+class FullLayers {
+ public:
+  static constexpr bool kDeterministicSpans = is_deterministic<E>();
+
+  explicit FullLayers(E& engine) : e_(&engine) {}
+
+  layout::ModelGeometry geometry() const { return e_->geometry(); }
+  std::int64_t vocab_size() const { return e_->vocab_size(); }
+  std::int64_t num_tokens() const { return e_->num_tokens(); }
+  std::int64_t capacity() const { return e_->capacity(); }
+  [[nodiscard]] Status reset() { return e_->reset(); }
+  [[nodiscard]] Status reserve(std::int64_t n) { return e_->reserve(n); }
+  [[nodiscard]] Status set_num_tokens(std::int64_t n) { return e_->set_num_tokens(n); }
+  layout::KvView kv_cache() { return e_->kv_cache(); }
+  [[nodiscard]] Status embed(std::span<const std::int32_t> tokens, std::span<float> hidden) {
+    return e_->embed(tokens, hidden);
+  }
+  [[nodiscard]] Status run_layers(std::int64_t first, std::int64_t last, std::int64_t position, std::int64_t n,
+                                  std::span<float> hidden, const layout::EView* capture) {
+    return e_->run_layers(first, last, position, n, hidden, capture);
+  }
+  [[nodiscard]] Status logits(std::span<const float> hidden, std::span<float> out) {
+    return e_->logits(hidden, out);
+  }
+
+ private:
+  E* e_;
+};
 
 }}}  // namespace droidspeak::DROIDSPEAK_ABI::prefill

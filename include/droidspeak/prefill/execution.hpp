@@ -44,6 +44,8 @@ struct PrefillReport {
   std::int64_t e_bytes_used = 0;         //!< bytes of sender E used to enter intervals
   std::int64_t layer_token_passes = 0;   //!< sum over recomputed layers of the tokens run, plus
                                          //!< the suffix: L * m (the compute actually spent)
+  std::int64_t kv_only_layers = 0;       //!< interval tails run K/V-only (of layers_recomputed;
+                                         //!< 0 when the engine has no K/V-only member)
   double adopt_seconds = 0.0;            //!< transfers + adoption, as seen on their own lane
   double recompute_seconds = 0.0;        //!< running the intervals (incl. waiting for E)
   double suffix_seconds = 0.0;
@@ -257,6 +259,8 @@ class Execution {
     return Status::ok();
   }
 
+  // The interval over the context; hidden_ is discarded afterwards, so the last layer runs
+  // K/V-only where the schedule marks it dead and the engine has the member.
   Status recompute(const ScheduleStep& step) {
     const double start = since(t0_);
     hidden_.resize(static_cast<std::size_t>(n_ * g_.hidden_size));
@@ -267,7 +271,13 @@ class Execution {
       DROIDSPEAK_TRY(load_entry(e_src_, step.first_layer, n_, hidden_));
       rep_.e_bytes_used += step.bytes;
     }
-    DROIDSPEAK_TRY(r_.run_layers(step.first_layer, step.last_layer + 1, 0, n_, hidden_, nullptr));
+    if (step.kv_only_last) {
+      bool kv_only = false;
+      DROIDSPEAK_TRY(run_layers_dead_tail(r_, step.first_layer, step.last_layer + 1, 0, n_, hidden_, &kv_only));
+      if (kv_only) ++rep_.kv_only_layers;
+    } else {
+      DROIDSPEAK_TRY(r_.run_layers(step.first_layer, step.last_layer + 1, 0, n_, hidden_, nullptr));
+    }
     rep_.timeline.push_back({Kind::kRecompute, step.first_layer, step.last_layer, start, since(t0_)});
     return Status::ok();
   }
@@ -313,7 +323,8 @@ class Execution {
   layout::ConstKvView kv_src_;  //!< where adoption reads KV: the sender's or the landed
   std::unique_ptr<std::byte[]> e_landing_, kv_landing_;
   std::vector<float> hidden_;                   //!< compute lane only
-  PrefillReport rep_;                           //!< timeline, e_bytes_used: compute lane;
+  PrefillReport rep_;                           //!< timeline, e_bytes_used, kv_only_layers:
+                                                //!< compute lane;
                                                 //!< kv_bytes_adopted: transfer lane
   std::vector<TimelineEvent> transfer_events_;  //!< transfer lane only
 };

@@ -33,7 +33,11 @@ enum class Overlap : std::uint8_t {
 
 //! The receiver's full prefill of context + suffix (the baseline every plan is measured
 //! against), with the logits of the last suffix token (or of the last context token when the
-//! suffix is empty). Exceptions from the engine come back as a Status.
+//! suffix is empty). Exceptions from the engine come back as a Status. When a suffix follows
+//! or no logits are asked for, the context's hidden state after the last layer is dead and
+//! that layer runs K/V-only where the engine can (run_layers_dead_tail), exactly as the
+//! full-recompute plan's interval does: the same cache, and the same work, so a plan's time
+//! is compared with a baseline that has the same saving.
 //! @param last_logits [vocab_size] or empty.
 template <Engine E>
 Status full_prefill(E& r, std::span<const std::int32_t> context, std::span<const std::int32_t> suffix,
@@ -46,7 +50,13 @@ Status full_prefill(E& r, std::span<const std::int32_t> context, std::span<const
     DROIDSPEAK_TRY(r.reserve(n + m));
     std::vector<float> h(static_cast<std::size_t>(n * g.hidden_size));
     DROIDSPEAK_TRY(r.embed(context, h));
-    DROIDSPEAK_TRY(r.run_layers(0, g.num_layers, 0, n, h, nullptr));
+    if (m > 0 || last_logits.empty()) {
+      DROIDSPEAK_TRY(run_layers_dead_tail(r, 0, g.num_layers, 0, n, h));
+      // An engine may count positions only after full [0, L) runs: declare them.
+      DROIDSPEAK_TRY(r.set_num_tokens(n));
+    } else {
+      DROIDSPEAK_TRY(r.run_layers(0, g.num_layers, 0, n, h, nullptr));
+    }
     if (m > 0) return detail::run_suffix(r, suffix, n, last_logits);
     if (last_logits.empty()) return Status::ok();
     return r.logits(std::span<const float>(h).last(static_cast<std::size_t>(g.hidden_size)), last_logits);

@@ -20,8 +20,9 @@
 //!   compute step names in `waits_for` (the kSendE of each interval's entry, the last transfer
 //!   step). The compute stream issues, in list order, cudaStreamWaitEvent(compute, event of
 //!   waits_for) and then the kernels of kRecompute (layers [first_layer, last_layer] over
-//!   `tokens` rows, from the landed E or the receiver's embeddings) and kSuffix. No host
-//!   synchronisation is needed until the suffix's logits are read.
+//!   `tokens` rows, from the landed E or the receiver's embeddings, the last one K/V-only when
+//!   `kv_only_last` and the engine can) and kSuffix. No host synchronisation is needed until
+//!   the suffix's logits are read.
 //! - Network driver: the sender streams the transfer-lane sends in list order as framed
 //!   chunks (tag = kind + layer, length = `bytes`); the receiver adopts each KV chunk as it
 //!   arrives and releases the compute lane's waits as the E chunks land. The list itself is
@@ -52,7 +53,8 @@ enum class StepKind : std::uint8_t {
   kSendKv,     //!< K and V of `first_layer` cross the link (transfer lane)
   kAdopt,      //!< the landed KV of `first_layer` is converted into the receiver's cache
   kRecompute,  //!< layers [first_layer, last_layer] run over the context from E[first_layer]
-               //!< (from the receiver's own embeddings when first_layer == 0)
+               //!< (from the receiver's own embeddings when first_layer == 0); the hidden
+               //!< state after last_layer is discarded (see ScheduleStep::kv_only_last)
   kSuffix,     //!< the n context positions are declared valid, then the suffix (m rows,
                //!< possibly none) runs through every layer over the assembled cache
 };
@@ -69,6 +71,11 @@ struct ScheduleStep {
   std::int64_t bytes = 0;          //!< sends: bytes crossing the link; kAdopt: KV bytes read into
                                    //!< the cache; kRecompute from E: E bytes consumed; else 0
   std::int64_t waits_for = kNoStep;  //!< index of a step that must have completed first
+  //! kRecompute: last_layer only has to write its K and V (its attention output and MLP feed
+  //! nothing), so a driver runs it K/V-only where the engine can (prefill::KvOnlyEngine,
+  //! cuda::KvOnlyDeviceEngine) and in full otherwise, with the same cache either way.
+  //! False for every other kind.
+  bool kv_only_last = false;
   friend bool operator==(const ScheduleStep&, const ScheduleStep&) = default;
 };
 
@@ -89,6 +96,11 @@ inline ChunkSizes chunk_sizes(const layout::ModelGeometry& g, std::int64_t n, DT
 //! is never sent; E is sent only for the layers an interval enters from (not layer 0).
 //! Dependencies: kAdopt waits for its kSendKv; kRecompute [s, e] with s > 0 waits for the
 //! kSendE of s; kSuffix waits for the last transfer-lane step (every adoption done).
+//! Every kRecompute step is marked kv_only_last: the hidden state after an interval is never
+//! read. The next layer adopts the sender's KV or is entered from the sender's E, the suffix
+//! enters layer 0 from its own embeddings, and a partial prefill produces no logits of the
+//! context (its last_logits are the suffix's), so this holds for an interval ending at the
+//! model's last layer too.
 struct Schedule {
   std::int64_t num_layers = 0;
   std::int64_t context_tokens = 0;  //!< n
@@ -140,7 +152,7 @@ inline Result<Schedule> make_schedule(const plan::ReusePlan& plan, const layout:
   for (const plan::LayerInterval& v : plan.intervals()) {
     const bool from_e = v.first > 0;
     add({StepKind::kRecompute, Lane::kCompute, v.first, v.last, n, from_e ? chunks.e_bytes : 0,
-         from_e ? e_step[static_cast<std::size_t>(v.first)] : kNoStep});
+         from_e ? e_step[static_cast<std::size_t>(v.first)] : kNoStep, true});
   }
   add({StepKind::kSuffix, Lane::kCompute, 0, g.num_layers - 1, m, 0, last_transfer});
   return s;

@@ -3,7 +3,8 @@
 //! @file The sequential host driver: runs a partial prefill's schedule front to back on the
 //! caller's thread, every transfer and adoption first, then the intervals, then the suffix.
 //! It serves partial_prefill (no transport: the sender's views are read in place) and
-//! streamed_partial_prefill with Overlap::kSequential.
+//! streamed_partial_prefill with Overlap::kSequential. Step bodies are Execution's, so the
+//! interval tails run K/V-only (ScheduleStep::kv_only_last) exactly as on every driver.
 #pragma once
 
 #include "droidspeak/core/config.hpp"

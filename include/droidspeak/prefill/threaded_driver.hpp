@@ -3,7 +3,8 @@
 //! @file The threaded host driver: the schedule's transfer lane (sends, adoptions) runs on a
 //! thread of its own while the caller's thread runs the compute lane, each interval starting
 //! as soon as the E it enters from has landed, so the recomputation overlaps the KV stream.
-//! The only prefill header that starts threads.
+//! Step bodies are Execution's (K/V-only interval tails included), as on the sequential
+//! driver. The only prefill header that starts threads.
 #pragma once
 
 #include "droidspeak/core/config.hpp"

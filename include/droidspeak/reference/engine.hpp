@@ -65,7 +65,9 @@ struct EngineOptions {
 //! products go through cblas_sgemm; norms, rotary embeddings, softmax and cache writes are
 //! split by rows over a ThreadPool (as wide as the BLAS's thread pool, and only for loops
 //! big enough to pay for a fork-join), each row computed by one thread in a fixed order.
-//! Prefill, recompute, suffix and decoding all run this one path.
+//! Prefill, recompute, suffix and decoding all run this one path. The K/V-only member
+//! (prefill::KvOnlyEngine) runs its first part: norm, the K|V product (a matrix product of
+//! its own, the same call in both, so the same bits), bias, rotary and the cache write.
 //!
 //! KV cache: a library layout, `layout::BlockTableLayout` over a split f32 page pool
 //! (kNHD pages of `page_size` tokens; vLLM's shape), with a block table that does not map
@@ -255,6 +257,19 @@ class Engine {
     return Status::ok();
   }
 
+  //! Layer `layer`'s K and V for positions [position, position + n) from E[layer] in
+  //! `hidden` [n][H] (read only), bit for bit those run_layers writes; no Q, attention,
+  //! output projection or MLP. See prefill::KvOnlyEngine; checks as run_layers.
+  Status run_layer_kv_only(std::int64_t layer, std::int64_t position, std::int64_t n,
+                           std::span<const float> hidden) {
+    DROIDSPEAK_TRY(check_run(layer, layer + 1, position, n, hidden, nullptr).with_context("run_layer_kv_only"));
+    if (n == 0) return Status::ok();
+    project_qkv(layer, position, n, hidden.data(), false);
+    std::int64_t& valid = layer_tokens_[static_cast<std::size_t>(layer)];
+    valid = std::max(valid, position + n);
+    return Status::ok();
+  }
+
   //! out [m][V] := lm_head(RMSNorm(hidden [m][H])).
   Status logits(std::span<const float> hidden, std::span<float> out) {
     if (!pool_) return Status::invalid_argument("reference engine: no model (use Engine::create)");
@@ -407,34 +422,39 @@ class Engine {
     return {pool, block_table_.data(), pages_, capacity_};
   }
 
-  void layer_forward(std::int64_t li, std::int64_t p, std::int64_t n, float* hidden) {
+  // The attention block's inputs for positions [p, p + n) of layer li: n1 = RMSNorm(hidden
+  // [n][H]) into xn_, K|V = n1 . Wkv^T (+ bias), K rotated, both written to the cache; with
+  // `with_q` also Q (+ bias, rotated) into the first q_dim columns of qkv_ [n][Q + 2K]. Q and
+  // K|V are two products: the K|V one is the same call with or without Q (same shapes, same
+  // buffers), so the K/V-only tail writes exactly the bits of a full layer whatever the BLAS.
+  void project_qkv(std::int64_t li, std::int64_t p, std::int64_t n, const float* hidden, bool with_q) {
     const Layer& w = layers_[static_cast<std::size_t>(li)];
     const std::int64_t h = geo_.hidden_size, d = geo_.head_dim, qh = geo_.num_q_heads,
                        kvh = geo_.num_kv_heads, q_dim = qh * d, kv_dim = kvh * d,
-                       qkv_dim = q_dim + 2 * kv_dim, inter = cfg_.intermediate_size,
-                       half = d / 2;
+                       qkv_dim = q_dim + 2 * kv_dim, half = d / 2;
     const float eps = cfg_.rms_norm_eps;
     std::vector<float>& xn = scratch(xn_, n * h);
     std::vector<float>& qkv = scratch(qkv_, n * qkv_dim);
-    std::vector<float>& attn = scratch(attn_, n * q_dim);
     const layout::BlockTableLayout cache = cache_layout();
 
-    // Attention block: norm, fused q/k/v projection, bias, rotary, cache write.
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         rms_norm(hidden + i * h, w.norm1.data(), eps, h, xn.data() + i * h);
       }
     }, rows_per_thread(2 * h));
-    gemm_nt(n, qkv_dim, h, 1.0f, xn.data(), h, w.wqkv.data(), h, 0.0f, qkv.data(), qkv_dim);
+    if (with_q) gemm_nt(n, q_dim, h, 1.0f, xn.data(), h, w.wqkv.data(), h, 0.0f, qkv.data(), qkv_dim);
+    gemm_nt(n, 2 * kv_dim, h, 1.0f, xn.data(), h, w.wqkv.data() + q_dim * h, h, 0.0f, qkv.data() + q_dim,
+            qkv_dim);
+    const std::int64_t from = with_q ? 0 : q_dim;  // the first column this layer needs
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         float* row = qkv.data() + i * qkv_dim;
         if (!w.bqkv.empty()) {
-          for (std::int64_t j = 0; j < qkv_dim; ++j) row[j] += w.bqkv[static_cast<std::size_t>(j)];
+          for (std::int64_t j = from; j < qkv_dim; ++j) row[j] += w.bqkv[static_cast<std::size_t>(j)];
         }
         const float* c = cos_.data() + (p + i) * half;
         const float* s = sin_.data() + (p + i) * half;
-        apply_rope(row, qh, d, c, s);
+        if (with_q) apply_rope(row, qh, d, c, s);
         apply_rope(row + q_dim, kvh, d, c, s);
         for (std::int64_t g = 0; g < kvh; ++g) {
           std::memcpy(k_pool_.data() + cache.row_offset(li, layout::KvPart::kK, p + i, g),
@@ -444,6 +464,21 @@ class Engine {
         }
       }
     }, rows_per_thread(qkv_dim + 2 * kv_dim));
+  }
+
+  void layer_forward(std::int64_t li, std::int64_t p, std::int64_t n, float* hidden) {
+    const Layer& w = layers_[static_cast<std::size_t>(li)];
+    const std::int64_t h = geo_.hidden_size, d = geo_.head_dim, qh = geo_.num_q_heads,
+                       kvh = geo_.num_kv_heads, q_dim = qh * d, kv_dim = kvh * d,
+                       qkv_dim = q_dim + 2 * kv_dim, inter = cfg_.intermediate_size;
+    const float eps = cfg_.rms_norm_eps;
+    const layout::BlockTableLayout cache = cache_layout();
+
+    // Attention block: norm, q and k|v projections, bias, rotary, cache write.
+    project_qkv(li, p, n, hidden, true);
+    std::vector<float>& xn = scratch(xn_, n * h);
+    std::vector<float>& qkv = scratch(qkv_, n * qkv_dim);
+    std::vector<float>& attn = scratch(attn_, n * q_dim);
 
     // Grouped-query causal attention, per KV head g: gather its keys and values [0, p + n)
     // from the pages; per tile of query rows, stack the rows of the g's query heads into one
@@ -534,5 +569,6 @@ class Engine {
 };
 
 static_assert(prefill::Engine<Engine>);
+static_assert(prefill::KvOnlyEngine<Engine>);
 
 }}}  // namespace droidspeak::DROIDSPEAK_ABI::reference

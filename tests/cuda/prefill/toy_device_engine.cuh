@@ -263,6 +263,19 @@ class ToyDeviceEngine {
     return Status::ok();
   }
 
+  //! cuda::KvOnlyDeviceEngine: the first part of layer() only (norm, projections, rotary,
+  //! cache write), so the cache gets the very bytes a full layer writes.
+  Status run_layer_kv_only(std::int64_t layer, std::int64_t position, std::int64_t n,
+                           std::span<const float> hidden, CUstream_st* stream) {
+    if (layer < 0 || layer >= c_.layers || position < 0 || n < 0 || position + n > capacity_ ||
+        static_cast<std::int64_t>(hidden.size()) != n * c_.hidden) {
+      return Status::invalid_argument("toy device engine: bad run_layer_kv_only arguments");
+    }
+    if (n == 0) return Status::ok();
+    DROIDSPEAK_TRY(blas(cublasSetStream(blas_, stream), "cublasSetStream"));
+    return attention_inputs(layer, position, n, hidden.data(), stream);
+  }
+
   Status logits(std::span<const float> hidden, std::span<float> out, CUstream_st* stream) {
     const auto m = static_cast<std::int64_t>(hidden.size()) / c_.hidden;
     if (m > c_.max_tokens || static_cast<std::int64_t>(out.size()) != m * c_.vocab) {
@@ -319,8 +332,11 @@ class ToyDeviceEngine {
                 "cublasSgemm");
   }
 
-  // One layer over tokens [position, position + n): attention then SwiGLU MLP, both residual.
-  Status layer(std::int64_t l, std::int64_t position, std::int64_t n, float* hidden, CUstream_st* stream) {
+  // The attention block's inputs: norm, q/k/v projections, rotary, K and V into the cache
+  // (Q, rotated, stays in q_; the K/V-only member computes it too, as the toy's one kernel
+  // rotates both).
+  Status attention_inputs(std::int64_t l, std::int64_t position, std::int64_t n, const float* hidden,
+                          CUstream_st* stream) {
     const LayerWeights& w = layers_[static_cast<std::size_t>(l)];
     const std::int64_t h = c_.hidden, qd = c_.q_heads * c_.head_dim, kvd = c_.kv_heads * c_.head_dim;
     const auto rows = static_cast<unsigned>(n);
@@ -331,7 +347,15 @@ class ToyDeviceEngine {
     DROIDSPEAK_TRY(gemm(f(x_), n, h, f(w.v), kvd, f(v_), 0.0f));
     toy_kernels::rope_and_store<<<rows, toy_kernels::kThreads, 0, stream>>>(
         f(q_), f(k_), f(v_), position, c_.q_heads, c_.kv_heads, c_.head_dim, l, cache_layout(), f(pages_));
-    DROIDSPEAK_TRY(cuda(cudaGetLastError(), "rope"));
+    return cuda(cudaGetLastError(), "rope");
+  }
+
+  // One layer over tokens [position, position + n): attention then SwiGLU MLP, both residual.
+  Status layer(std::int64_t l, std::int64_t position, std::int64_t n, float* hidden, CUstream_st* stream) {
+    const LayerWeights& w = layers_[static_cast<std::size_t>(l)];
+    const std::int64_t h = c_.hidden, qd = c_.q_heads * c_.head_dim;
+    const auto rows = static_cast<unsigned>(n);
+    DROIDSPEAK_TRY(attention_inputs(l, position, n, hidden, stream));
     const dim3 grid(rows, static_cast<unsigned>(c_.q_heads));
     const std::size_t shared = static_cast<std::size_t>(position + n) * sizeof(float);
     toy_kernels::attend<<<grid, toy_kernels::kThreads, shared, stream>>>(
@@ -358,5 +382,6 @@ class ToyDeviceEngine {
   std::int64_t capacity_ = 0, num_tokens_ = 0;
 };
 static_assert(cuda::DeviceEngine<ToyDeviceEngine>);
+static_assert(cuda::KvOnlyDeviceEngine<ToyDeviceEngine>);
 
 }  // namespace droidspeak::test
