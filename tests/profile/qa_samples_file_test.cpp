@@ -87,7 +87,7 @@ TEST_CASE("bad task samples name the line and the problem") {
   CHECK(message("{\"context\": \"ab\", \"question\": \"cd\", \"answer\": \"x\"}", kPositions, 100) ==
         "q.jsonl:1: text samples need a byte-level model (vocab 256), this one has 100");
   CHECK(message("\n\n{\"context\": \"ab\", \"question\": \"cd\", \"answer\": \"\xff\"}") ==
-        "q.jsonl:3: invalid UTF-8 at byte 52");
+        "q.jsonl:3: invalid UTF-8 at byte 48");
   CHECK(message("") == "q.jsonl: no samples");
   CHECK(message("{}", 3) ==
         "q.jsonl: max_positions must be >= 4 (a context token, a 2-token question and an answer token), got 3");

@@ -25,7 +25,7 @@ enum class AnswerKind : std::uint8_t {
 struct Sample {
   std::vector<std::int32_t> context;
   std::vector<std::int32_t> suffix;
-  std::vector<std::int32_t> answer;         //!< the reference answer's tokens; empty: no answer
+  std::vector<std::int32_t> answer{};       //!< the reference answer's tokens; empty: no answer
   AnswerKind answer_kind = AnswerKind::kNone;
   std::int64_t max_answer_tokens = 0;       //!< generation stops after this many tokens
   std::int32_t stop_token = -1;             //!< ... or after emitting this one (-1: never)
