@@ -225,9 +225,17 @@ inline double drop_lower_bound(QualityMetrics partial, const QualityMetrics& ful
 //! layers first), each stopped when it provably cannot enter the front, and each start's
 //! chain is extended on a sample only when a plan still measured needs it. ProfileResult::cost
 //! has the count and the time, exhaustive_cost the sweep's.
+//! Task samples (Sample::has_answer()) add, per plan and sample, a greedy answer decoded on
+//! the plan's own mixed cache after the suffix (prefill::decode_greedy: max_answer_tokens,
+//! stop_token), scored by score_answer into f1_sum / exact_sum / answers; PlanQuality::answers
+//! and ProfileResult::full_prefill_answers keep the tokens. The sharing above is unchanged;
+//! what is added is the decoding (L layer-token passes per generated token but the last,
+//! counted as suffix work) and copies, no compute: before answering, the layers below the
+//! plan's start get the sender's context KV and the suffix KV kept from full reuse. Task
+//! samples are never pruned (see ProfileOptions::prune_for).
 //! On a deterministic engine (prefill::is_deterministic) every complete score equals that of
-//! prefill::partial_prefill run per plan, bit for bit. Sender and receiver must have the same
-//! geometry and vocabulary.
+//! prefill::partial_prefill run per plan, bit for bit, and so does every answer (that of
+//! evaluate_plans). Sender and receiver must have the same geometry and vocabulary.
 template <prefill::Engine E>
 Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const Sample> samples,
                                         const ProfileOptions& options = {}) {
