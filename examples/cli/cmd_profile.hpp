@@ -31,7 +31,8 @@ struct ProfileCommand {
   std::int64_t max_samples = 0;
   //! Prune exactly for a loss or KL measure: plans that provably cannot be on the front or be
   //! selected stop being measured (profile::ProfileOptions::prune_for); the front and the
-  //! selection are the exhaustive sweep's. Accuracy never prunes.
+  //! selection are the exhaustive sweep's. Accuracy, f1 and exact never prune, nor does any
+  //! measure on task samples (every plan generates its answers).
   bool prune = true;
 };
 
@@ -48,6 +49,8 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
   Result<std::vector<ds::profile::Sample>> samples =
       load_samples(cmd.samples, pair, cmd.max_samples);
   if (!samples) return samples.status();
+  DROIDSPEAK_TRY(check_measure_fits(*measure, *samples, cmd.samples));
+  const bool answers = all_have_answers(*samples);
   std::int64_t n_sum = 0, m_sum = 0;
   for (const ds::profile::Sample& s : *samples) {
     n_sum += static_cast<std::int64_t>(s.context.size());
@@ -58,13 +61,19 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
               describe(pair.sender_weights.config).c_str(), pair.receiver_dir.c_str(),
               describe(pair.receiver_weights.config).c_str(), describe(pair.compat).c_str());
   std::printf(
-      "profiling %lld samples of %s (%lld context + %lld suffix tokens on average), granularity "
+      "profiling %lld %ssamples of %s (%lld context + %lld %s tokens on average), granularity "
       "%lld\n",
-      static_cast<long long>(count), cmd.samples.c_str(), static_cast<long long>(n_sum / count),
-      static_cast<long long>(m_sum / count), static_cast<long long>(cmd.granularity));
+      static_cast<long long>(count), answers ? "task " : "", cmd.samples.c_str(),
+      static_cast<long long>(n_sum / count), static_cast<long long>(m_sum / count),
+      answers ? "question" : "suffix", static_cast<long long>(cmd.granularity));
+  if (answers) {
+    std::printf("each plan answers every question greedily over its mixed cache (f1 and exact "
+                "scored against the reference answers)\n");
+  }
   std::fflush(stdout);
 
-  const bool prunes = cmd.prune && *measure != ds::plan::QualityMeasure::kAccuracy;
+  const bool prunes = cmd.prune && !answers &&
+                      (*measure == ds::plan::QualityMeasure::kLoss || *measure == ds::plan::QualityMeasure::kKl);
   const std::optional<ds::plan::QualityMeasure> prune_for =
       prunes ? std::optional(*measure) : std::nullopt;
   ProgressBar bar("profiling");
@@ -139,8 +148,8 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
                                  "distributions from those of its own full prefill"
                                : cmd.measure + " drop relative to the receiver's own full prefill";
   std::printf("Pareto front (%s, on the profiling samples):\n\n", what.c_str());
-  std::printf("  layers  plan        %-11s  loss/token  accuracy  KL to full\n",
-              measure_label(cmd.measure).c_str());
+  std::printf("  layers  plan        %-11s  loss/token  accuracy  KL to full%s\n",
+              measure_label(cmd.measure).c_str(), answers ? "      f1   exact" : "");
   auto quality_of = [&](const ds::plan::ReusePlan& p) {
     for (const ds::profile::PlanQuality& q : qualities) {
       if (q.plan == p) return q.quality;
@@ -149,9 +158,10 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
   };
   for (const ds::plan::ProfiledPlan& p : front) {
     const ds::profile::QualityMetrics q = quality_of(p.plan);
-    std::printf("  %6lld  %-10s  %11s  %10.4f  %8.3f  %10.4f%s\n",
+    std::printf("  %6lld  %-10s  %11s  %10.4f  %8.3f  %10.4f%s%s\n",
                 static_cast<long long>(p.plan.num_recomputed()), p.plan.to_string().c_str(),
                 drop_text(p.quality_drop, cmd.measure).c_str(), q.loss(), q.accuracy(), q.kl(),
+                answers ? task_columns(q).c_str() : "",
                 p.plan == sel->plan
                     ? "   <- selected"
                     : (p.quality_drop <= cmd.threshold ? "   (within threshold)" : ""));

@@ -19,6 +19,7 @@
 #include "droidspeak/plan/compatibility.hpp"
 #include "droidspeak/plan/plan_file.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
+#include "droidspeak/profile/qa_samples_file.hpp"
 #include "droidspeak/profile/samples_file.hpp"
 #include "droidspeak/reference/compatibility.hpp"
 #include "droidspeak/reference/engine.hpp"
@@ -98,9 +99,11 @@ inline Result<ds::plan::PlanFile> load_plan_for(const fs::path& path, const Pair
   return file;
 }
 
-//! A samples file (JSON lines, see profile::read_samples) for `pair`, keeping the first
-//! `max_samples` (0: all). A sample longer than either model's max_position_embeddings is
-//! refused while loading, before any compute.
+//! A samples file (JSON lines) for `pair`, keeping the first `max_samples` (0: all): a task
+//! samples file (profile::read_qa_samples: context, question, answer) when its first line has
+//! a "question" or "question_ids" key, else a samples file (profile::read_samples: context,
+//! suffix). A sample longer than either model's max_position_embeddings is refused while
+//! loading, before any compute.
 inline Result<std::vector<ds::profile::Sample>> load_samples(const fs::path& path, const Pair& pair,
                                                              std::int64_t max_samples) {
   const std::int64_t vocab = pair.receiver.vocab_size();
@@ -109,12 +112,33 @@ inline Result<std::vector<ds::profile::Sample>> load_samples(const fs::path& pat
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
     return Status::io_error(path.string() + ": no such samples file");
-  Result<std::vector<ds::profile::Sample>> s = ds::profile::read_samples(path, vocab, max_positions);
+  std::string text;
+  DROIDSPEAK_TRY(ds::io::detail::read_text_file(path, text));
+  Result<std::vector<ds::profile::Sample>> s =
+      ds::profile::looks_like_qa_samples(text)
+          ? ds::profile::parse_qa_samples(text, path.string(), vocab, max_positions)
+          : ds::profile::parse_samples(text, path.string(), vocab, max_positions);
   if (!s) return s.status();
   if (max_samples > 0 && static_cast<std::int64_t>(s->size()) > max_samples) {
     s->resize(static_cast<std::size_t>(max_samples));
   }
   return s;
+}
+
+//! Whether every sample has a reference answer (a task samples file).
+inline bool all_have_answers(const std::vector<ds::profile::Sample>& samples) {
+  return std::all_of(samples.begin(), samples.end(), [](const ds::profile::Sample& s) { return s.has_answer(); });
+}
+
+//! Refuses a measure on generated answers (f1, exact) over samples without answers.
+inline Status check_measure_fits(ds::plan::QualityMeasure measure, const std::vector<ds::profile::Sample>& samples,
+                                 const fs::path& path) {
+  if (ds::plan::needs_answers(measure) && !all_have_answers(samples)) {
+    return Status::invalid_argument("--measure " + std::string(ds::plan::to_string(measure)) +
+                                    " scores generated answers: " + path.string() +
+                                    " is no task samples file (JSON lines of context, question and answer)");
+  }
+  return Status::ok();
 }
 
 //! Tokens of a file: its bytes (byte-level models) or whitespace-separated ids (`ids`).
@@ -205,9 +229,16 @@ inline std::string drop_text(double drop, const std::string& measure) {
   return b;
 }
 
-//! The name a measure's drop is shown under: "loss drop", "KL (nats)", ...
+//! The name a measure's drop is shown under: "loss drop", "KL (nats)", "f1 drop", ...
 inline std::string measure_label(const std::string& name) {
   return name == "kl" ? "KL (nats)" : name + " drop";
+}
+
+//! The f1 and exact columns of a table row: "  0.8333   0.667".
+inline std::string task_columns(const ds::plan::QualityMetrics& q) {
+  char b[48];
+  std::snprintf(b, sizeof b, "  %6.4f  %6.3f", q.f1(), q.exact());
+  return b;
 }
 
 //! A one-line progress bar with the time left, redrawn in place on stderr.

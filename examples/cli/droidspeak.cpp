@@ -45,13 +45,13 @@ commands:
 constexpr const char* kProfileHelp =
     R"(usage: droidspeak profile --sender DIR --receiver DIR --samples FILE --out plan.json
          [--granularity g] [--threshold 0.05] [--max-intervals k]
-         [--measure loss|accuracy|kl] [--max-samples N] [--svg-dir DIR]
-         [--no-prune]
+         [--measure loss|accuracy|kl|f1|exact] [--max-samples N]
+         [--svg-dir DIR] [--no-prune]
 
 Checks the pair is compatible, measures the receiver's quality for every
 contiguous recompute interval (starting and ending on multiples of g layers)
 over the samples, selects the cheapest plan whose quality drop stays within the
-threshold (loss and accuracy: a fraction, 0.05 = 5 %; kl: nats), writes the
+threshold (loss, accuracy, f1, exact: a fraction, 0.05 = 5 %; kl: nats), writes the
 plan file, prints the Pareto front and draws grid.svg and pareto.svg (next to
 the plan unless --svg-dir). --max-intervals 2 also evaluates the two-interval
 plans cheaper than the best single interval. With loss or kl the profiler
@@ -60,6 +60,14 @@ measured (its grid cell reads "pruned"); the front is the same as without
 pruning. --no-prune measures every plan on every sample.
 Samples: JSON lines {"context": TEXT, "suffix": TEXT} (byte-level models) or
 {"context_ids": [ids], "suffix_ids": [ids]} (any model); suffix >= 2 tokens.
+Task samples (told apart by a "question" key on the first line):
+{"context": TEXT, "question": TEXT, "answer": TEXT} or {"context_ids": [ids],
+"question_ids": [ids], "answer_ids": [ids], "stop_id": id}, optionally with
+"max_answer_tokens": N. After the question every plan generates an answer
+greedily over its mixed cache (text answers end at the first newline), scored
+by --measure f1 (word-level F1) or exact (exact match), both after
+normalisation: ASCII lower-case, punctuation and whitespace separate words.
+Task samples are never pruned.
 )";
 
 constexpr const char* kRunHelp =
@@ -118,11 +126,20 @@ the process SIGKILL itself when a chunk is due after N were sent.
 constexpr const char* kCompareHelp =
     R"(usage: droidspeak compare --plan plan.json --sender DIR --receiver DIR
          --samples FILE [--max-samples N] [--pairs N]
+         [--measure loss|accuracy|kl|f1|exact] [--threshold t]
+         [--small-model DIR]
 
 Full reuse, the plan and full recompute side by side on (held-out) samples:
-quality drop against the receiver's full prefill, loss, next-token accuracy,
-KL, and prefill time with its ratio to the receiver's full prefill, each timed
-in N interleaved pairs (default 6) after a warm-up pair.
+quality drop against the receiver's full prefill (on --measure, default the
+plan file's), loss, next-token accuracy, KL, and prefill time with its ratio to
+the receiver's full prefill, each timed in N interleaved pairs (default 6)
+after a warm-up pair. Task samples (see droidspeak profile --help) add the F1
+and exact match of each row's greedy answers, and print the first question's.
+Below, the baselines: the sender alone (its own full prefill and answers on the
+receiver's samples) and, with --small-model, a smaller model of the same
+vocabulary. If the sender alone is within the threshold (default the plan
+file's) of the receiver's full prefill, compare says that reuse is pointless
+for this pair.
 )";
 
 constexpr const char* kInspectHelp = R"(usage: droidspeak inspect DIR [DIR2]
@@ -323,16 +340,25 @@ int cmd_serve(const std::vector<std::string>& argv) {
 int cmd_compare(const std::vector<std::string>& argv) {
   Parsed p =
       parse("compare", argv,
-            {{"plan"}, {"sender"}, {"receiver"}, {"samples"}, {"max-samples"}, {"pairs"}},
+            {{"plan"}, {"sender"}, {"receiver"}, {"samples"}, {"max-samples"}, {"pairs"}, {"measure"},
+             {"threshold"}, {"small-model"}},
             kCompareHelp, {"plan", "sender", "receiver", "samples"});
   if (p.done) return p.rc;
   CompareCommand c{.plan = p.args.get("plan"),
                    .sender = p.args.get("sender"),
                    .receiver = p.args.get("receiver"),
                    .samples = p.args.get("samples")};
+  c.small_model = p.args.get("small-model");
+  c.measure = p.args.get("measure", "");
+  double threshold = 0.0;
   if (!p.args.get_int("max-samples", 0, 0, 1 << 30, c.max_samples) ||
-      !p.args.get_int("pairs", 6, 1, 10000, c.pairs))
+      !p.args.get_int("pairs", 6, 1, 10000, c.pairs) ||
+      !p.args.get_number("threshold", 0, 0, 100, threshold))
     return fail("compare", p.args.error());
+  if (p.args.has("threshold")) c.threshold = threshold;
+  if (!c.measure.empty()) {
+    if (const auto m = ds::plan::parse_quality_measure(c.measure); !m) return fail("compare", m.status());
+  }
   Result<Pair> pair = load_pair(c.sender, c.receiver);
   if (!pair) return fail("compare", pair.status());
   const Status s = run_compare(c, *pair);

@@ -9,7 +9,8 @@
 //! - `droidspeak/io/...` (safetensors, config.json): needs nlohmann_json, link
 //!   `droidspeak::io`;
 //! - the run-artefact files `droidspeak/plan/plan_file.hpp` and
-//!   `droidspeak/profile/samples_file.hpp` (JSON, like io/), and
+//!   `droidspeak/profile/samples_file.hpp` and `droidspeak/profile/qa_samples_file.hpp`
+//!   (JSON, like io/), and
 //!   `droidspeak/profile/plan_choice.hpp` (over plan files): link `droidspeak::io`;
 //! - `droidspeak/reference/...` (the CPU engine): needs CBLAS, link `droidspeak::reference`;
 //! - `droidspeak/cuda/...` (launcher declarations): link `droidspeak::kernels`.
@@ -53,6 +54,7 @@
 #include "droidspeak/plan/quality_measure.hpp"
 #include "droidspeak/plan/reuse_plan.hpp"
 #include "droidspeak/plan/runtime_policy.hpp"
+#include "droidspeak/prefill/decode.hpp"
 #include "droidspeak/prefill/engine.hpp"
 #include "droidspeak/prefill/execution.hpp"
 #include "droidspeak/prefill/no_throw.hpp"
@@ -63,6 +65,7 @@
 #include "droidspeak/prefill/sequential_driver.hpp"
 #include "droidspeak/prefill/threaded_driver.hpp"
 #include "droidspeak/prefill/transport.hpp"
+#include "droidspeak/profile/answer_score.hpp"
 #include "droidspeak/profile/cost.hpp"
 #include "droidspeak/profile/cost_calibration.hpp"
 #include "droidspeak/profile/guard_calibration.hpp"

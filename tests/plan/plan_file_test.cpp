@@ -91,7 +91,7 @@ TEST_CASE("corrupted plan files are refused with the file and the problem") {
   CHECK(message(replace(text, "\"threshold\": 0.05", "\"threshold\": \"x\"")) ==
         "p.json: selection: field 'threshold' must be a finite number");
   CHECK(message(replace(text, "\"measure\": \"loss\"", "\"measure\": \"bleu\"")) ==
-        "p.json: selection: measure 'bleu' is not loss, accuracy or kl");
+        "p.json: selection: measure 'bleu' is not loss, accuracy, kl, f1 or exact");
   CHECK(message(replace(text, "\"plan\": \"none\"", "\"plan\": \"x\"")) ==
         "p.json: profile: frontier[0]: reuse plan: cannot read interval 'x' (expected N or N-M)");
   const plan::PlanFile missing_profile = example();
@@ -113,7 +113,8 @@ TEST_CASE("a plan for another pair is refused") {
 }
 
 TEST_CASE("quality measures have names, and unknown names are refused with the valid ones") {
-  for (plan::QualityMeasure m : {plan::QualityMeasure::kLoss, plan::QualityMeasure::kAccuracy, plan::QualityMeasure::kKl}) {
+  for (plan::QualityMeasure m : {plan::QualityMeasure::kLoss, plan::QualityMeasure::kAccuracy, plan::QualityMeasure::kKl,
+                                 plan::QualityMeasure::kF1, plan::QualityMeasure::kExact}) {
     Result<plan::QualityMeasure> back = plan::parse_quality_measure(plan::to_string(m));
     REQUIRE(back.is_ok());
     CHECK(*back == m);
@@ -121,7 +122,38 @@ TEST_CASE("quality measures have names, and unknown names are refused with the v
   CHECK(plan::to_string(plan::QualityMeasure::kKl) == "kl");
   const Status bad = plan::parse_quality_measure("Loss").status();
   CHECK(bad.code() == StatusCode::kErrorInvalidArgument);
-  CHECK(bad.message() == "measure 'Loss' is not loss, accuracy or kl");
+  CHECK(bad.message() == "measure 'Loss' is not loss, accuracy, kl, f1 or exact");
+  CHECK(plan::to_string(plan::QualityMeasure::kF1) == "f1");
+  CHECK(plan::to_string(plan::QualityMeasure::kExact) == "exact");
+  CHECK(plan::needs_answers(plan::QualityMeasure::kF1));
+  CHECK(!plan::needs_answers(plan::QualityMeasure::kLoss));
+}
+
+TEST_CASE("task metrics and the f1 and exact measures round-trip") {
+  plan::PlanFile p = example();
+  p.measure = plan::QualityMeasure::kF1;
+  p.full_prefill.f1_sum = 2.75;
+  p.full_prefill.exact_sum = 2;
+  p.full_prefill.answers = 3;
+  p.grid[1].quality.f1_sum = 1.0 / 3.0;
+  p.grid[1].quality.answers = 3;
+  const std::string text = plan::plan_file_json(p);
+  CHECK(text.find("\"measure\": \"f1\"") != std::string::npos);
+  Result<plan::PlanFile> back = plan::parse_plan_file(text, "p.json");
+  REQUIRE_MESSAGE(back.is_ok(), back.status().to_string());
+  CHECK(back->measure == plan::QualityMeasure::kF1);
+  CHECK(back->full_prefill.f1_sum == 2.75);
+  CHECK(back->full_prefill.exact_sum == 2.0);
+  CHECK(back->full_prefill.answers == 3);
+  CHECK(back->grid[1].quality.f1_sum == 1.0 / 3.0);
+  CHECK(back->grid[0].quality.answers == 0);  // suffix-only metrics carry no answer fields
+  CHECK(plan::plan_file_json(*back) == text);
+  p.measure = plan::QualityMeasure::kExact;
+  back = plan::parse_plan_file(plan::plan_file_json(p), "p.json");
+  REQUIRE(back.is_ok());
+  CHECK(back->measure == plan::QualityMeasure::kExact);
+  CHECK(plan::parse_plan_file(replace(text, "\"answers\": 3", "\"answers\": -1"), "p.json").status().message() ==
+        "p.json: profile: full_prefill: negative counts");
 }
 
 TEST_CASE("the measure is stored as its name and read back as the enum") {
@@ -302,6 +334,8 @@ TEST_CASE("a stored cost that is negative, non-finite or inconsistent is refused
         "p.json: profile: exhaustive_cost: field 'sender_prefill' must be an object");
   CHECK(bad_cost_message("\"pruned_for\": \"kl\"", "\"pruned_for\": \"accuracy\"") ==
         "p.json: profile: field 'pruned_for' must be \"loss\" or \"kl\", got \"accuracy\"");
+  CHECK(bad_cost_message("\"pruned_for\": \"kl\"", "\"pruned_for\": \"f1\"") ==
+        "p.json: profile: field 'pruned_for' must be \"loss\" or \"kl\", got \"f1\"");
   CHECK(bad_cost_message("\"pruned_for\": \"kl\"", "\"pruned_for\": 1") ==
         "p.json: profile: field 'pruned_for' must be a string");
 }

@@ -54,7 +54,20 @@ Pair pair(LayerSet perturbed, bool embeddings) {
 
 bool same(const profile::QualityMetrics& a, const profile::QualityMetrics& b) {
   return a.loss_sum == b.loss_sum && a.correct == b.correct && a.predictions == b.predictions &&
-         a.kl_sum == b.kl_sum && a.kl_rows == b.kl_rows;
+         a.kl_sum == b.kl_sum && a.kl_rows == b.kl_rows && a.f1_sum == b.f1_sum && a.exact_sum == b.exact_sum &&
+         a.answers == b.answers;
+}
+
+// Task samples over samples(seed): answers of token ids, a stop token on every other one.
+std::vector<profile::Sample> task_samples(std::uint64_t seed) {
+  std::vector<profile::Sample> out = samples(seed);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i].answer = {1, 2, 3};
+    out[i].answer_kind = profile::AnswerKind::kIds;
+    out[i].max_answer_tokens = 5 + static_cast<std::int64_t>(i);
+    out[i].stop_token = i % 2 == 0 ? 7 : -1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -297,4 +310,141 @@ TEST_CASE("the profiler refuses bad input") {
   auto odd = engine(*w);
   CHECK(profile::profile_intervals(sender, odd, std::span<const profile::Sample>(smp)).status().message() ==
         "profile: sender and receiver differ in geometry or vocabulary");
+}
+
+TEST_CASE("task samples: incremental answers and F1 equal those of every plan from scratch") {
+  const Pair p = pair(LayerSet::all(6), true);
+  auto sender = engine(p.base), receiver = engine(p.tuned);
+  std::vector<profile::Sample> smp = task_samples(5);
+  // Make the receiver's own answers the references, so that F1 and exact range over [0, 1].
+  {
+    Result<profile::ProfileResult> first =
+        profile::profile_intervals(sender, receiver, std::span(smp), {.granularity = 6, .progress = {}, .prune_for = {}});
+    REQUIRE_MESSAGE(first.is_ok(), first.status().to_string());
+    for (std::size_t j = 0; j < smp.size(); ++j) {
+      std::vector<std::int32_t> own = first->full_prefill_answers[j];
+      REQUIRE(!own.empty());
+      if (own.back() == smp[j].stop_token) own.pop_back();
+      if (own.empty()) own = {smp[j].stop_token == 0 ? 1 : 0};
+      smp[j].answer = own;
+    }
+  }
+  bool some_answer_differs = false;
+  for (std::int64_t g : {1, 2, 4}) {
+    CAPTURE(g);
+    Result<profile::ProfileResult> r =
+        profile::profile_intervals(sender, receiver, std::span(smp), {.granularity = g, .progress = {}, .prune_for = {}});
+    REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    CHECK(r->full_prefill.answers == 3);
+    std::vector<ReusePlan> plans;
+    for (const profile::PlanQuality& pq : r->grid) plans.push_back(pq.plan);
+    plans.push_back(ReusePlan::full_recompute(6));
+    profile::QualityMetrics full;
+    profile::ProfileCost swept;
+    Result<std::vector<profile::PlanQuality>> scratch =
+        profile::evaluate_plans(sender, receiver, std::span(smp), std::span(plans), &full, &swept);
+    REQUIRE_MESSAGE(scratch.is_ok(), scratch.status().to_string());
+    CHECK(same(full, r->full_prefill));
+    // The full recompute (from scratch) answers as the receiver's own full prefill did.
+    CHECK(scratch->back().answers == r->full_prefill_answers);
+    CHECK(same(scratch->back().quality, r->full_prefill));
+    for (std::size_t i = 0; i < r->grid.size(); ++i) {
+      CAPTURE(plans[i].to_string());
+      CHECK(r->grid[i].complete);
+      CHECK(same(r->grid[i].quality, (*scratch)[i].quality));
+      CHECK(r->grid[i].answers == (*scratch)[i].answers);
+      CHECK(r->grid[i].quality.answers == 3);
+      some_answer_differs = some_answer_differs || r->grid[i].answers != r->full_prefill_answers;
+      for (std::size_t j = 0; j < smp.size(); ++j) {
+        const std::vector<std::int32_t>& a = r->grid[i].answers[j];
+        CHECK(!a.empty());
+        CHECK(static_cast<std::int64_t>(a.size()) <= smp[j].max_answer_tokens);
+        // Stopped early only at the stop token.
+        if (static_cast<std::int64_t>(a.size()) < smp[j].max_answer_tokens) CHECK(a.back() == smp[j].stop_token);
+      }
+    }
+    // The receiver's own answers are the references: F1 and exact 1 for it and the plan that
+    // recomputes every layer.
+    CHECK(r->full_prefill.f1() == 1.0);
+    CHECK(r->full_prefill.exact() == 1.0);
+    int recomputes_all = 0;
+    for (const profile::PlanQuality& pq : r->grid) {
+      if (pq.plan == ReusePlan::full_recompute(6)) {
+        ++recomputes_all;
+        CHECK(profile::quality_drop(pq.quality, r->full_prefill, profile::QualityMeasure::kF1) == 0.0);
+        CHECK(profile::quality_drop(pq.quality, r->full_prefill, profile::QualityMeasure::kExact) == 0.0);
+      }
+    }
+    CHECK(recomputes_all == 1);
+    CHECK(profile::quality_drop(r->grid[0].quality, r->full_prefill, profile::QualityMeasure::kF1) ==
+          1.0 - r->grid[0].quality.f1());
+    // Decoding is counted, and the sweep's count is what evaluate_plans spends.
+    CHECK(swept.reference_prefill.layer_token_passes == r->exhaustive_cost.reference_prefill.layer_token_passes);
+    std::int64_t full_recompute_decoding = 0;
+    for (const std::vector<std::int32_t>& a : scratch->back().answers) full_recompute_decoding += 6 * static_cast<std::int64_t>(a.size() - 1);
+    const std::int64_t m_sum = 3 * 6;
+    CHECK(swept.suffix.layer_token_passes - 6 * m_sum - full_recompute_decoding == r->exhaustive_cost.suffix.layer_token_passes);
+    CHECK(r->cost.total().layer_token_passes < r->exhaustive_cost.total().layer_token_passes);
+    // Pruning never applies to task samples, whatever the measure asked for.
+    Result<profile::ProfileResult> pruned = profile::profile_intervals(
+        sender, receiver, std::span(smp), {.granularity = g, .progress = {}, .prune_for = profile::QualityMeasure::kLoss});
+    REQUIRE(pruned.is_ok());
+    for (std::size_t i = 0; i < r->grid.size(); ++i) {
+      CHECK(pruned->grid[i].complete);
+      CHECK(same(pruned->grid[i].quality, r->grid[i].quality));
+    }
+  }
+  CHECK(some_answer_differs);  // the test compares answers that depend on the plan
+}
+
+TEST_CASE("task samples: with identical weights every plan answers as the full prefill") {
+  const Pair p = pair(LayerSet::all(6), true);
+  auto sender = engine(p.tuned), receiver = engine(p.tuned);
+  const std::vector<profile::Sample> smp = task_samples(9);
+  Result<profile::ProfileResult> r =
+      profile::profile_intervals(sender, receiver, std::span(smp), {.granularity = 1, .progress = {}, .prune_for = {}});
+  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  for (const profile::PlanQuality& pq : r->grid) {
+    CAPTURE(pq.plan.to_string());
+    CHECK(pq.answers == r->full_prefill_answers);
+    CHECK(same(pq.quality, r->full_prefill));
+  }
+}
+
+TEST_CASE("evaluate_alone: a model's own full prefill and answers, scored against the receiver") {
+  const Pair p = pair(LayerSet::all(6), true);
+  auto sender = engine(p.base), receiver = engine(p.tuned);
+  const std::vector<profile::Sample> smp = task_samples(5);
+  // The receiver alone is the receiver's full prefill.
+  profile::QualityMetrics own;
+  const std::vector<ReusePlan> none{ReusePlan::full_reuse(6)};
+  Result<std::vector<profile::PlanQuality>> reused =
+      profile::evaluate_plans(sender, receiver, std::span(smp), std::span(none), &own);
+  REQUIRE(reused.is_ok());
+  std::vector<std::vector<std::int32_t>> answers;
+  Result<profile::QualityMetrics> alone = profile::evaluate_alone(receiver, receiver, std::span(smp), &answers);
+  REQUIRE_MESSAGE(alone.is_ok(), alone.status().to_string());
+  CHECK(same(*alone, own));
+  CHECK(alone->kl() == 0.0);
+  // The sender alone: its loss, accuracy and answers are those of its own full prefill (the
+  // sender as a receiver of itself); its KL is taken against the receiver.
+  profile::QualityMetrics sender_own;
+  const std::vector<ReusePlan> all{ReusePlan::full_recompute(6)};
+  Result<std::vector<profile::PlanQuality>> self =
+      profile::evaluate_plans(sender, sender, std::span(smp), std::span(all), &sender_own);
+  REQUIRE(self.is_ok());
+  alone = profile::evaluate_alone(sender, receiver, std::span(smp), &answers);
+  REQUIRE(alone.is_ok());
+  CHECK(alone->loss_sum == sender_own.loss_sum);
+  CHECK(alone->correct == sender_own.correct);
+  CHECK(alone->f1_sum == sender_own.f1_sum);
+  CHECK(alone->answers == 3);
+  CHECK(answers == (*self)[0].answers);
+  CHECK(alone->kl() > 0.0);
+  // Another vocabulary cannot be scored against the receiver.
+  auto other = reference::make_random_model(
+      test::tiny_config({.layers = 2, .hidden = 32, .head_dim = 8, .intermediate = 48, .vocab = 41}), 3);
+  REQUIRE(other.is_ok());
+  auto small = engine(*other);
+  CHECK(profile::evaluate_alone(small, receiver, std::span(smp)).status().code() == StatusCode::kErrorInvalidArgument);
 }

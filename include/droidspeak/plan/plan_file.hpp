@@ -112,6 +112,13 @@ inline Json metrics_json(const QualityMetrics& q) {
   j["loss"] = q.loss();  // derived, for readers: ignored when loading
   j["accuracy"] = q.accuracy();
   j["kl"] = q.kl();
+  if (q.answers > 0) {  // task samples only: files of suffix-only profiles stay as they were
+    j["f1_sum"] = q.f1_sum;
+    j["exact_sum"] = q.exact_sum;
+    j["answers"] = q.answers;
+    j["f1"] = q.f1();
+    j["exact"] = q.exact();
+  }
   return j;
 }
 
@@ -267,6 +274,12 @@ inline Status read_metrics(const Fields& f, QualityMetrics& q) {
   DROIDSPEAK_TRY(f.number("kl_sum", q.kl_sum));
   DROIDSPEAK_TRY(f.i64("kl_rows", q.kl_rows));
   if (q.predictions < 0 || q.kl_rows < 0) return Status::io_error(f.where() + ": negative counts");
+  if (f.has("answers")) {  // written for task samples only
+    DROIDSPEAK_TRY(f.number("f1_sum", q.f1_sum));
+    DROIDSPEAK_TRY(f.number("exact_sum", q.exact_sum));
+    DROIDSPEAK_TRY(f.i64("answers", q.answers));
+    if (q.answers < 0) return Status::io_error(f.where() + ": negative counts");
+  }
   return Status::ok();
 }
 
@@ -559,7 +572,7 @@ inline Result<PlanFile> parse_plan_file(std::string_view text, std::string_view 
     std::string pruned;
     DROIDSPEAK_TRY(pr.string("pruned_for", pruned));
     Result<QualityMeasure> pm = parse_quality_measure(pruned);
-    if (!pm || *pm == QualityMeasure::kAccuracy) {
+    if (!pm || (*pm != QualityMeasure::kLoss && *pm != QualityMeasure::kKl)) {
       return Status::io_error(pr.where() + ": field 'pruned_for' must be \"loss\" or \"kl\", got \"" + pruned + "\"");
     }
     p.pruned_for = *pm;

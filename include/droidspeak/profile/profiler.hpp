@@ -2,14 +2,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //! @file The profiler: the receiver's quality for every contiguous recompute interval (at a
 //! granularity of g layers) plus full reuse and full recompute, over profiling samples,
-//! reusing the work of intervals that share a start layer.
+//! reusing the work of intervals that share a start layer. On task samples (with answers) it
+//! also generates each plan's answers greedily over the mixed cache and scores F1 and exact.
 #pragma once
 
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/layout/copy.hpp"
+#include "droidspeak/layout/transfer_layout.hpp"
 #include "droidspeak/plan/pareto.hpp"
 #include "droidspeak/plan/reuse_plan.hpp"
+#include "droidspeak/prefill/decode.hpp"
 #include "droidspeak/prefill/engine.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
 #include "droidspeak/prefill/sender_caches.hpp"
@@ -38,7 +41,9 @@ struct ProfileOptions {
   //! samples seen already reaches a complete plan with as few recomputed layers; loss and KL
   //! sums only grow with more samples). Such plans stay in the grid with complete == false and
   //! drops() gives them NaN; the front and every selection equal those of the full grid.
-  //! kAccuracy prunes nothing (accuracy is not monotone in the samples). Pruning also stops
+  //! kAccuracy, kF1 and kExact prune nothing (they are not monotone in the samples), and
+  //! neither does any measure on task samples (with answers): generating a plan's answer
+  //! needs its whole mixed cache, which only the sample-by-sample order keeps at hand. Pruning also stops
   //! context chains early: the chain of a start runs only as far as its longest plan still
   //! measured. Memory: every sample's state is kept to the end (the sender's E at every layer
   //! and KV, per start the context's hidden state [n][H], per interval the suffix's [m][H]);
@@ -51,6 +56,9 @@ struct PlanQuality {
   plan::ReusePlan plan;
   QualityMetrics quality;
   bool complete = true;  //!< false: pruned, `quality` sums only the samples measured
+  //! Task samples: the answer generated on each sample, in sample order (stop token
+  //! included when it was emitted); empty for a sample without an answer.
+  std::vector<std::vector<std::int32_t>> answers{};
 };
 
 //! What profiling measured.
@@ -58,11 +66,14 @@ struct ProfileResult {
   std::int64_t num_layers = 0;
   std::int64_t granularity = 1;
   QualityMetrics full_prefill;      //!< the receiver's own full prefill (KL 0 by definition)
+  //! Task samples: the receiver's own answers after its full prefill, in sample order.
+  std::vector<std::vector<std::int32_t>> full_prefill_answers;
   std::vector<PlanQuality> grid;    //!< full reuse, then every interval by (start, end)
   //! Compute actually spent, in layer-token passes (one layer over one token): context
   //! recomputation (the start-0 intervals included, which are the receiver's own prefill),
   //! and suffix evaluation (cost.suffix: the start-0 trunk, the receiver's own suffix pass, is
-  //! in cost.reference_prefill).
+  //! in cost.reference_prefill). Decoding task answers counts as suffix work (the full
+  //! prefill's answer as reference prefill).
   std::int64_t context_layer_token_passes = 0;
   std::int64_t suffix_layer_token_passes = 0;
   //! What evaluating every grid interval from scratch would spend on the context.
@@ -106,6 +117,27 @@ Status suffix_logits(E& r, std::span<const std::int32_t> suffix, std::int64_t n,
   DROIDSPEAK_TRY(r.run_layers(0, g.num_layers, n, m, h, nullptr));
   out.assign(static_cast<std::size_t>(m * r.vocab_size()), 0.0f);
   return r.logits(h, out);
+}
+
+// Greedily generates the answer of task sample `smp` on `r`, whose cache holds the (mixed)
+// context and the suffix at positions [0, n + m) of every layer, from the suffix's logits
+// `logits` [m][vocab] (the last row predicts the answer's first token). Adds the decoding's
+// layer-token passes and time to `c`. The one decoding loop: prefill::decode.
+template <prefill::Engine E>
+Result<std::vector<std::int32_t>> answer_greedily(E& r, const Sample& smp, std::span<const float> logits,
+                                                  PassCount& c) {
+  const auto n = static_cast<std::int64_t>(smp.context.size());
+  const auto m = static_cast<std::int64_t>(smp.suffix.size());
+  const std::int64_t vocab = r.vocab_size();
+  Result<std::vector<std::int32_t>> out = std::vector<std::int32_t>{};
+  DROIDSPEAK_TRY(timed(c, 0, [&]() -> Status {
+    DROIDSPEAK_TRY(r.set_num_tokens(n + m));
+    out = prefill::decode_greedy(r, logits.subspan(static_cast<std::size_t>((m - 1) * vocab), static_cast<std::size_t>(vocab)),
+                                 smp.max_answer_tokens, smp.stop_token);
+    return out.status();
+  }));
+  if (!out->empty()) c.layer_token_passes += r.geometry().num_layers * static_cast<std::int64_t>(out->size() - 1);
+  return out;
 }
 
 // The sender's prefill of `context` with E captured entering every layer (any plan's entry)
@@ -158,6 +190,10 @@ struct KeptSample {
   std::vector<std::vector<float>> suffix;   // by start index: [m][H] entering ran_to
   std::vector<std::vector<float>> trunk;    // by grid index: the suffix entering e + 1, or empty
   double full_reuse_value = 0.0;            // full reuse's loss or KL sum on this sample
+  // Task samples: the suffix's KV at every layer under full reuse ([L][K,V][m][kv_heads]
+  // [head_dim], f32), which is every plan's below its first recomputed layer.
+  std::vector<float> reused_suffix_kv;
+  layout::TransferLayout reused_suffix_layout{};
 };
 
 // The drop `partial` would have if no further sample added anything: a lower bound of its
@@ -189,9 +225,17 @@ inline double drop_lower_bound(QualityMetrics partial, const QualityMetrics& ful
 //! layers first), each stopped when it provably cannot enter the front, and each start's
 //! chain is extended on a sample only when a plan still measured needs it. ProfileResult::cost
 //! has the count and the time, exhaustive_cost the sweep's.
+//! Task samples (Sample::has_answer()) add, per plan and sample, a greedy answer decoded on
+//! the plan's own mixed cache after the suffix (prefill::decode_greedy: max_answer_tokens,
+//! stop_token), scored by score_answer into f1_sum / exact_sum / answers; PlanQuality::answers
+//! and ProfileResult::full_prefill_answers keep the tokens. The sharing above is unchanged;
+//! what is added is the decoding (L layer-token passes per generated token but the last,
+//! counted as suffix work) and copies, no compute: before answering, the layers below the
+//! plan's start get the sender's context KV and the suffix KV kept from full reuse. Task
+//! samples are never pruned (see ProfileOptions::prune_for).
 //! On a deterministic engine (prefill::is_deterministic) every complete score equals that of
-//! prefill::partial_prefill run per plan, bit for bit. Sender and receiver must have the same
-//! geometry and vocabulary.
+//! prefill::partial_prefill run per plan, bit for bit, and so does every answer (that of
+//! evaluate_plans). Sender and receiver must have the same geometry and vocabulary.
 template <prefill::Engine E>
 Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const Sample> samples,
                                         const ProfileOptions& options = {}) {
@@ -207,14 +251,20 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
                                     std::to_string(L) + "]");
   }
   if (samples.empty()) return Status::invalid_argument("profile: no samples");
+  bool has_answers = false;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     if (samples[i].context.empty() || samples[i].suffix.size() < 2) {
       return Status::invalid_argument("profile: sample " + std::to_string(i) +
                                       " needs a non-empty context and a suffix of at least 2 tokens");
     }
+    if (samples[i].has_answer() && samples[i].max_answer_tokens < 1) {
+      return Status::invalid_argument("profile: sample " + std::to_string(i) + " has an answer but no tokens to generate it");
+    }
+    has_answers = has_answers || samples[i].has_answer();
   }
   const std::int64_t vocab = receiver.vocab_size();
-  const bool prune = options.prune_for.has_value() && *options.prune_for != QualityMeasure::kAccuracy;
+  const bool prune = options.prune_for.has_value() && !has_answers &&
+                     (*options.prune_for == QualityMeasure::kLoss || *options.prune_for == QualityMeasure::kKl);
 
   ProfileResult res;
   res.num_layers = L;
@@ -239,6 +289,10 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     for (const PlanQuality& pq : res.grid) plans.push_back(pq.plan);
     res.exhaustive_cost = detail::exhaustive_passes(plans, samples, L);
   }
+  if (has_answers) {
+    res.full_prefill_answers.resize(samples.size());
+    for (PlanQuality& pq : res.grid) pq.answers.resize(samples.size());
+  }
   std::vector<std::size_t> start_of(res.grid.size(), 0);  // grid index -> start index
   for (std::size_t si = 0; si < starts.size(); ++si) {
     for (std::size_t i : index_of[si]) start_of[i] = si;
@@ -262,6 +316,7 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     detail::KeptSample& k = kept[j];
     const auto n = static_cast<std::int64_t>(smp.context.size());
     const auto m = static_cast<std::int64_t>(smp.suffix.size());
+    const std::int64_t a = smp.has_answer() ? smp.max_answer_tokens : 0;
     const std::span<const std::int32_t> suffix(smp.suffix);
     cost.full_prefill_passes += L * (n + m);
     res.context_tokens += n;
@@ -283,7 +338,7 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     // Full reuse: the sender's KV everywhere.
     DROIDSPEAK_TRY(detail::timed(cost.context_recompute, 0, [&]() -> Status {
       DROIDSPEAK_TRY(receiver.reset());
-      DROIDSPEAK_TRY(receiver.reserve(n + m));
+      DROIDSPEAK_TRY(receiver.reserve(n + m + a));
       DROIDSPEAK_TRY(layout::copy_kv({sender_kv, receiver.kv_cache(), layout::LayerSet::all(L), {0, n}, 0}));
       return receiver.set_num_tokens(n);
     }));
@@ -301,6 +356,19 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
       DROIDSPEAK_TRY(receiver.run_layers(at, L, n, m, hs, nullptr));
       return receiver.logits(hs, full_reuse_logits);
     }));
+    if (smp.has_answer()) {
+      // The cache holds full reuse whole: keep the suffix's KV (every plan's below its first
+      // recomputed layer), then answer.
+      k.reused_suffix_layout = {L, m, g.num_kv_heads, g.head_dim, layout::HeadOrder::kNHD};
+      k.reused_suffix_kv.assign(static_cast<std::size_t>(k.reused_suffix_layout.pool_elements()), 0.0f);
+      const layout::KvView kept_kv(reinterpret_cast<std::byte*>(k.reused_suffix_kv.data()), DType::kF32,
+                                   k.reused_suffix_layout);
+      DROIDSPEAK_TRY(layout::copy_kv({receiver.kv_cache(), kept_kv, layout::LayerSet::all(L), {n, n + m}, 0}));
+      Result<std::vector<std::int32_t>> answer = detail::answer_greedily(receiver, smp, full_reuse_logits, cost.suffix);
+      if (!answer) return answer.status();
+      res.grid[0].quality += score_answer(smp, *answer);
+      res.grid[0].answers[j] = std::move(answer).value();
+    }
 
     // The receiver's own prefill: the start-0 chain, its suffix kept at every grid end.
     std::vector<float>& hctx = k.context[0];
@@ -321,11 +389,20 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     }
     k.reference_logits.assign(static_cast<std::size_t>(m * vocab), 0.0f);
     DROIDSPEAK_TRY(detail::timed(cost.reference_prefill, 0, [&] { return receiver.logits(trunk, k.reference_logits); }));
+    QualityMetrics own_answer;
+    if (smp.has_answer()) {  // the cache is the receiver's own prefill, every layer
+      Result<std::vector<std::int32_t>> answer =
+          detail::answer_greedily(receiver, smp, k.reference_logits, cost.reference_prefill);
+      if (!answer) return answer.status();
+      own_answer = score_answer(smp, *answer);
+      res.full_prefill_answers[j] = std::move(answer).value();
+    }
     k.context[0].clear();  // the chain is complete
     k.suffix[0].clear();
     Result<QualityMetrics> q = score_suffix(k.reference_logits, suffix, vocab, k.reference_logits);
     if (!q) return q.status();
     res.full_prefill += *q;
+    res.full_prefill += own_answer;
     q = score_suffix(full_reuse_logits, suffix, vocab, k.reference_logits);
     if (!q) return q.status();
     res.grid[0].quality += *q;
@@ -337,6 +414,12 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
   // Measures interval plan `i` on sample `j`: extends the chain of its start through its
   // last layer if it has not got there yet (keeping the suffix at every grid end it passes,
   // for the plans that end there), then runs the suffix's tail over the sender's KV.
+  // On a task sample it then answers over the plan's mixed cache, which is whole at that
+  // moment provided plans are measured in the unpruned order (see the loop below): layers
+  // above e hold the sender's context KV and the tail's suffix KV just written, layers [s, e]
+  // the chain's context and suffix KV (a plan's tail writes only above its own end, and the
+  // chain of start s rewrites those layers when it extends), and layers below s are restored
+  // (copied, no compute) from the sender's KV and the suffix's KV kept from full reuse.
   std::vector<std::vector<std::optional<QualityMetrics>>> per_sample(res.grid.size());
   auto measure_on = [&](std::size_t i, std::size_t j) -> Status {
     const Sample& smp = samples[j];
@@ -347,7 +430,7 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     const std::int64_t s = starts[si];
     const std::int64_t e = res.grid[i].plan.intervals()[0].last;
     const prefill::SenderCaches sent = k.sent.caches();
-    DROIDSPEAK_TRY(receiver.reserve(n + m));
+    DROIDSPEAK_TRY(receiver.reserve(n + m + (smp.has_answer() ? smp.max_answer_tokens : 0)));
     DROIDSPEAK_TRY(receiver.set_num_tokens(n));
     if (k.ran_to[si] <= e) {
       std::vector<float>& hctx = k.context[si];
@@ -387,6 +470,18 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     k.trunk[i] = {};  // each plan measures each sample once
     Result<QualityMetrics> q = score_suffix(logits, smp.suffix, vocab, k.reference_logits);
     if (!q) return q.status();
+    if (smp.has_answer()) {
+      if (s > 0) {
+        const layout::ConstKvView kept_kv(reinterpret_cast<const std::byte*>(k.reused_suffix_kv.data()), DType::kF32,
+                                          k.reused_suffix_layout);
+        DROIDSPEAK_TRY(layout::copy_kv({sent.kv, receiver.kv_cache(), layout::LayerSet::range(0, s), {0, n}, 0}));
+        DROIDSPEAK_TRY(layout::copy_kv({kept_kv, receiver.kv_cache(), layout::LayerSet::range(0, s), {0, m}, n}));
+      }
+      Result<std::vector<std::int32_t>> answer = detail::answer_greedily(receiver, smp, logits, cost.suffix);
+      if (!answer) return answer.status();
+      *q += score_answer(smp, *answer);
+      res.grid[i].answers[j] = std::move(answer).value();
+    }
     per_sample[i].resize(samples.size());
     per_sample[i][j] = *q;
     // Summed in sample order whatever order the samples were measured in: the complete sum
@@ -402,14 +497,28 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
   };
 
   if (!prune) {
-    // Sample by sample, every plan: only one sample's state is held at a time.
+    // Sample by sample, every plan: only one sample's state is held at a time. The start-0
+    // plans go longest first, so that the receiver's own KV, which the reference prefill left
+    // in every layer, is still in [0, e] when [0, e] answers; the other starts go shortest
+    // first, each extending its chain (the order measure_on's answers rely on). The scores do
+    // not depend on the order.
+    std::vector<std::size_t> order(index_of[0].rbegin(), index_of[0].rend());
+    for (std::size_t si = 1; si < starts.size(); ++si) order.insert(order.end(), index_of[si].begin(), index_of[si].end());
     for (std::size_t j = 0; j < samples.size(); ++j) {
       DROIDSPEAK_TRY(first_pass(j));
-      for (std::size_t i = 1; i < res.grid.size(); ++i) DROIDSPEAK_TRY(measure_on(i, j));
+      for (std::size_t i : order) DROIDSPEAK_TRY(measure_on(i, j));
       kept[j] = {};
       report();
     }
     res.suffix_layer_token_passes = cost.suffix.layer_token_passes;
+    // The sweep decodes the same answers: each plan's (suffix work) and the reference's.
+    for (std::size_t j = 0; j < res.full_prefill_answers.size(); ++j) {
+      auto decoded = [&](const std::vector<std::int32_t>& answer) {
+        return answer.empty() ? std::int64_t{0} : L * static_cast<std::int64_t>(answer.size() - 1);
+      };
+      res.exhaustive_cost.reference_prefill.layer_token_passes += decoded(res.full_prefill_answers[j]);
+      for (const PlanQuality& pq : res.grid) res.exhaustive_cost.suffix.layer_token_passes += decoded(pq.answers[j]);
+    }
     return res;
   }
   for (std::size_t j = 0; j < samples.size(); ++j) {
@@ -494,8 +603,10 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
 //! Scores arbitrary plans (several intervals, say) from scratch with prefill::partial_prefill,
 //! against the receiver's full prefill; `full_prefill` receives the baseline. This is the
 //! exhaustive sweep: per sample the sender's prefill, the receiver's full prefill, then each
-//! plan's partial prefill of the context and the suffix through every layer. `cost`, if given,
-//! receives what that took, every pass counted and timed.
+//! plan's partial prefill of the context and the suffix through every layer, and on task
+//! samples (with answers) each plan's and the full prefill's greedy answer over that cache
+//! (PlanQuality::answers, F1 and exact in the metrics). `cost`, if given, receives what that
+//! took, every pass counted and timed.
 template <prefill::Engine E>
 Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::span<const Sample> samples,
                                                 std::span<const plan::ReusePlan> plans,
@@ -531,6 +642,11 @@ Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::spa
     Result<QualityMetrics> q = score_suffix(ref_logits, smp.suffix, vocab, ref_logits);
     if (!q) return q.status();
     base += *q;
+    if (smp.has_answer()) {
+      Result<std::vector<std::int32_t>> answer = detail::answer_greedily(receiver, smp, ref_logits, spent.reference_prefill);
+      if (!answer) return answer.status();
+      base += score_answer(smp, *answer);
+    }
     for (PlanQuality& pq : out) {
       if (pq.plan.num_layers() != L) {
         return Status::invalid_argument("evaluate_plans: plan " + pq.plan.to_string() + " is for " +
@@ -544,11 +660,61 @@ Result<std::vector<PlanQuality>> evaluate_plans(E& sender, E& receiver, std::spa
       q = score_suffix(logits, smp.suffix, vocab, ref_logits);
       if (!q) return q.status();
       pq.quality += *q;
+      pq.answers.emplace_back();
+      if (smp.has_answer()) {
+        Result<std::vector<std::int32_t>> answer = detail::answer_greedily(receiver, smp, logits, spent.suffix);
+        if (!answer) return answer.status();
+        pq.quality += score_answer(smp, *answer);
+        pq.answers.back() = std::move(answer).value();
+      }
     }
   }
   if (full_prefill != nullptr) *full_prefill = base;
   if (cost != nullptr) *cost = spent;
   return out;
+}
+
+//! What `model` achieves on its own over `samples`: its full prefill of context + suffix with
+//! its own weights, scored like a plan against `receiver`'s full prefill (loss and accuracy on
+//! the suffix, KL from the receiver's distributions, and on task samples its own greedy
+//! answers' F1 and exact). The baseline of reuse: the sender alone, or a smaller model of the
+//! same vocabulary (its geometry may differ). If it is as good as the receiver, reusing its
+//! cache in the receiver buys nothing. `answers`, if given, receives its answers in sample
+//! order (empty for samples without one). Both engines must have the same vocabulary size.
+template <prefill::Engine M, prefill::Engine R>
+Result<QualityMetrics> evaluate_alone(M& model, R& receiver, std::span<const Sample> samples,
+                                      std::vector<std::vector<std::int32_t>>* answers = nullptr) {
+  if (model.vocab_size() != receiver.vocab_size()) {
+    return Status::invalid_argument("evaluate_alone: the model has " + std::to_string(model.vocab_size()) +
+                                    " tokens, the receiver " + std::to_string(receiver.vocab_size()) +
+                                    ": scores against the receiver need one vocabulary");
+  }
+  const std::int64_t vocab = receiver.vocab_size();
+  QualityMetrics total;
+  std::vector<float> ref_logits, logits;
+  PassCount unused;
+  if (answers != nullptr) answers->clear();
+  for (const Sample& smp : samples) {
+    const auto n = static_cast<std::int64_t>(smp.context.size());
+    if (n == 0 || smp.suffix.size() < 2) {
+      return Status::invalid_argument("evaluate_alone: every sample needs a context and a suffix of >= 2 tokens");
+    }
+    DROIDSPEAK_TRY(prefill::full_prefill(receiver, smp.context, {}, {}));
+    DROIDSPEAK_TRY(detail::suffix_logits(receiver, smp.suffix, n, ref_logits));
+    DROIDSPEAK_TRY(prefill::full_prefill(model, smp.context, {}, {}));
+    DROIDSPEAK_TRY(detail::suffix_logits(model, smp.suffix, n, logits));
+    Result<QualityMetrics> q = score_suffix(logits, smp.suffix, vocab, ref_logits);
+    if (!q) return q.status();
+    total += *q;
+    if (answers != nullptr) answers->emplace_back();
+    if (smp.has_answer()) {
+      Result<std::vector<std::int32_t>> answer = detail::answer_greedily(model, smp, logits, unused);
+      if (!answer) return answer.status();
+      total += score_answer(smp, *answer);
+      if (answers != nullptr) answers->back() = std::move(answer).value();
+    }
+  }
+  return total;
 }
 
 }}}  // namespace droidspeak::DROIDSPEAK_ABI::profile

@@ -1,12 +1,15 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
 //! @file Quality of a receiver's predictions on a suffix: teacher-forced loss, next-token
-//! accuracy and KL divergence from the receiver's full-prefill distributions.
+//! accuracy and KL divergence from the receiver's full-prefill distributions; and of its
+//! generated answers on task samples: F1 and exact match.
 #pragma once
 
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/plan/quality_measure.hpp"
+#include "droidspeak/profile/answer_score.hpp"
+#include "droidspeak/profile/sample.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -23,7 +26,8 @@ using plan::QualityMeasure;
 using plan::QualityMetrics;
 
 //! The relative drop of `q` against the receiver's full prefill `full`; 0 or less means as
-//! good. For kKl the drop is q.kl() (full prefill has 0).
+//! good. For kKl the drop is q.kl() (full prefill has 0). For the higher-is-better measures
+//! (accuracy, f1, exact) it is (full - q) / full, or full - q when full is 0.
 inline double quality_drop(const QualityMetrics& q, const QualityMetrics& full, QualityMeasure measure) {
   switch (measure) {
     case QualityMeasure::kLoss:
@@ -32,6 +36,10 @@ inline double quality_drop(const QualityMetrics& q, const QualityMetrics& full, 
       return full.accuracy() > 0.0 ? (full.accuracy() - q.accuracy()) / full.accuracy()
                                    : full.accuracy() - q.accuracy();
     case QualityMeasure::kKl: return q.kl();
+    case QualityMeasure::kF1:
+      return full.f1() > 0.0 ? (full.f1() - q.f1()) / full.f1() : full.f1() - q.f1();
+    case QualityMeasure::kExact:
+      return full.exact() > 0.0 ? (full.exact() - q.exact()) / full.exact() : full.exact() - q.exact();
   }
   return 0.0;
 }
@@ -89,6 +97,32 @@ inline Result<QualityMetrics> score_suffix(std::span<const float> logits, std::s
       ++q.kl_rows;
     }
   }
+  return q;
+}
+
+//! Scores the answer `generated` for task sample `sample` (sample.has_answer()): one answer
+//! with its F1 and exact match against sample.answer. A trailing sample.stop_token (where
+//! generation stopped) is not part of the answer. Text answers (AnswerKind::kText: tokens are
+//! bytes) are scored by score_text_answer, id answers by score_token_answer. A sample
+//! without an answer scores nothing (answers == 0).
+inline QualityMetrics score_answer(const Sample& sample, std::span<const std::int32_t> generated) {
+  QualityMetrics q;
+  if (!sample.has_answer()) return q;
+  if (!generated.empty() && generated.back() == sample.stop_token) generated = generated.first(generated.size() - 1);
+  AnswerScore a;
+  if (sample.answer_kind == AnswerKind::kText) {
+    std::string prediction, reference;
+    // A token that is no byte (a model with extra tokens past 255) separates words.
+    auto byte = [](std::int32_t t) { return t >= 0 && t < 256 ? static_cast<char>(static_cast<unsigned char>(t)) : ' '; };
+    for (std::int32_t t : generated) prediction.push_back(byte(t));
+    for (std::int32_t t : sample.answer) reference.push_back(byte(t));
+    a = score_text_answer(prediction, reference);
+  } else {
+    a = score_token_answer(generated, sample.answer);
+  }
+  q.f1_sum = a.f1;
+  q.exact_sum = a.exact;
+  q.answers = 1;
   return q;
 }
 

@@ -5,6 +5,7 @@
 
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/status.hpp"
+#include "droidspeak/prefill/decode.hpp"  // decode, argmax
 #include "droidspeak/prefill/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"  // SplitMix64
 
@@ -28,14 +29,7 @@ struct SamplingOptions {
 };
 
 //! Index of the largest logit, the lowest index on ties; -1 for an empty span.
-inline std::int32_t argmax(std::span<const float> logits) {
-  if (logits.empty()) return -1;
-  std::size_t best = 0;
-  for (std::size_t i = 1; i < logits.size(); ++i) {
-    if (logits[i] > logits[best]) best = i;
-  }
-  return static_cast<std::int32_t>(best);
-}
+using prefill::argmax;
 
 //! A token drawn from softmax(logits / temperature) over the top_k largest (all when 0),
 //! using one draw of `rng`; argmax when temperature <= 0. Deterministic given the rng state.
@@ -107,27 +101,11 @@ Status prefill_tokens(E& engine, std::span<const std::int32_t> tokens, std::span
 template <prefill::Engine E>
 Result<std::vector<std::int32_t>> continue_generation(E& engine, std::span<const float> last_logits,
                                                       const SamplingOptions& options = {}) {
-  if (options.max_new_tokens < 0) return Status::invalid_argument("generate: negative max_new_tokens");
-  if (static_cast<std::int64_t>(last_logits.size()) != engine.vocab_size()) {
-    return Status::invalid_argument("generate: last_logits has " + std::to_string(last_logits.size()) +
-                                    " elements, expected " + std::to_string(engine.vocab_size()));
-  }
-  const std::int64_t n = engine.num_tokens();
-  if (engine.capacity() < n + options.max_new_tokens) DROIDSPEAK_TRY(engine.reserve(n + options.max_new_tokens));
-  std::vector<float> logits(last_logits.begin(), last_logits.end());
   SplitMix64 rng(options.seed);
-  std::vector<std::int32_t> out;
-  const std::int64_t h = engine.geometry().hidden_size, layers = engine.geometry().num_layers;
-  std::vector<float> hidden(static_cast<std::size_t>(h));
-  for (std::int64_t step = 0; step < options.max_new_tokens; ++step) {
-    const std::int32_t t = sample_token(logits, options.temperature, options.top_k, rng);
-    out.push_back(t);
-    if (t == options.stop_token || step + 1 == options.max_new_tokens) break;
-    DROIDSPEAK_TRY(engine.embed(std::span<const std::int32_t>(&t, 1), hidden));
-    DROIDSPEAK_TRY(engine.run_layers(0, layers, n + step, 1, hidden, nullptr));
-    DROIDSPEAK_TRY(engine.logits(hidden, logits));
-  }
-  return out;
+  return prefill::decode(engine, last_logits, options.max_new_tokens, options.stop_token,
+                         [&](std::span<const float> logits) {
+                           return sample_token(logits, options.temperature, options.top_k, rng);
+                         });
 }
 
 //! Empties the engine, prefills `prompt` (non-empty) and decodes up to max_new_tokens tokens
