@@ -588,6 +588,47 @@ def train(model, params, data, steps, lr, bsz, name, wd=0.1, ckpt=None, seed=0, 
             "bytes_per_s": steps * bsz * WINDOW / max(secs, 1e-9)}
 
 
+def bench_bf16(args, train_streams, device):
+    """Paired step times, bf16 autocast against f32, on one model and one batch: a warm-up
+    step of each, then `args.bench_bf16` pairs in alternating order (f32 first, then bf16
+    first); prints each pair's ratio, their median and range, and the load average."""
+    torch.manual_seed(args.seed)
+    m = Llama()
+    init_weights(m, args.seed)
+    m.to(device)
+    x, y = Mixture([train_streams["austen"], train_streams["pydocs"]], args.seed).batch(args.batch)
+    x, y = x.to(device), y.to(device)
+
+    def step(bf16):
+        t0 = time.time()
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+            logits = m(x)
+        F.cross_entropy(logits.float().reshape(-1, VOCAB), y.reshape(-1)).backward()
+        m.zero_grad(set_to_none=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.time() - t0
+
+    step(False)
+    step(True)
+    load0 = os.getloadavg()[0]
+    ratios = []
+    for i in range(args.bench_bf16):
+        if i % 2 == 0:
+            a = step(False)
+            b = step(True)
+        else:
+            b = step(True)
+            a = step(False)
+        ratios.append(b / a)
+        log("BENCH pair %d: bf16 / f32 step time %.3f" % (i + 1, b / a))
+    r = sorted(ratios)
+    log("BENCH bf16 / f32 step time (batch %d, %d threads, %s): median %.3f, range %.3f-%.3f over %d "
+        "pairs; load average %.1f before, %.1f after" % (
+            args.batch, torch.get_num_threads(), device, r[len(r) // 2] if len(r) % 2 else
+            0.5 * (r[len(r) // 2 - 1] + r[len(r) // 2]), r[0], r[-1], len(r), load0, os.getloadavg()[0]))
+
+
 def val_windows(val_stream, n):
     s = torch.from_numpy(val_stream.astype(np.int64))
     total = (len(s) - 1) // WINDOW
@@ -993,6 +1034,8 @@ def main():
     ap.add_argument("--bf16", action="store_true",
                     help="train under bf16 autocast (faster on CPUs with AVX-512 BF16 and on GPUs: "
                          "bench/RESULTS.md; evaluation and fixtures stay f32)")
+    ap.add_argument("--bench-bf16", type=int, default=0,
+                    help="time this many interleaved pairs of f32 and bf16 training steps and exit")
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when available)")
     ap.add_argument("--state-dir", default=os.path.join(REPO, "train-state"),
                     help="checkpoints between sessions (see Checkpoints); '' turns them off")
@@ -1057,6 +1100,9 @@ def main():
         r["prose"] = 0.5 * (r["prose-austen"] + r["prose-pydocs"])
         return r
 
+    if args.bench_bf16:
+        bench_bf16(args, train_streams, device)
+        return
     if args.bench:
         torch.manual_seed(args.seed)
         m = Llama()
