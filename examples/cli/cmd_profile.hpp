@@ -77,14 +77,12 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
   const std::optional<ds::plan::QualityMeasure> prune_for =
       prunes ? std::optional(*measure) : std::nullopt;
   ProgressBar bar("profiling");
-  const auto t0 = std::chrono::steady_clock::now();
   Result<ds::profile::ProfileResult> pr = ds::profile::profile_intervals(
       pair.sender, pair.receiver, std::span(*samples),
       {.granularity = cmd.granularity,
        .progress = [&](std::int64_t d, std::int64_t t) { bar.update(d, t); },
        .prune_for = prune_for});
   if (!pr) return pr.status();
-  const double seconds = seconds_since(t0);
   std::vector<ds::plan::ProfiledPlan> points = pr->drops(*measure);
   // Measured plans only: a pruned plan's metrics sum some of the samples.
   std::vector<ds::profile::PlanQuality> qualities;
@@ -130,8 +128,8 @@ inline Status run_profile(const ProfileCommand& cmd, Pair& pair,
 
   // The profiling cost, every pass counted for both: the profiler's measured, the sweep's
   // (each plan from scratch, profile::evaluate_plans) counted from the same grid and samples.
-  std::printf("profiled in %.1f s; cost, every pass counted, in full prefills of the samples:\n",
-              seconds);
+  std::printf("profiled; cost, every pass counted, in full prefills of the samples (wall time as a "
+              "multiple of this run's reference prefill):\n");
   std::printf("  profiler          %s\n", cost.describe().c_str());
   std::printf("  exhaustive sweep  %s; counted, not timed\n", sweep.describe().c_str());
   const double cost_ratio = sweep.prefills() > 0 ? cost.prefills() / sweep.prefills() : 0.0;

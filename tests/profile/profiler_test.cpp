@@ -266,7 +266,11 @@ TEST_CASE("ProfileCost: totals, prefill equivalents and its description") {
   CHECK(c.prefills() == 5.0);
   CHECK(c.describe() == "5.00 prefills (sender 1.00, reference 1.00, context 2.50, suffix 0.50)");
   c.timed = true;
-  CHECK(c.describe() == "5.00 prefills (sender 1.00, reference 1.00, context 2.50, suffix 0.50); 2.25 s");
+  CHECK(c.wall_prefills() == 4.5);
+  CHECK(c.describe() ==
+        "5.00 prefills (sender 1.00, reference 1.00, context 2.50, suffix 0.50); wall time 4.50 reference prefills");
+  c.reference_prefill.seconds = 0.0;  // no baseline timed: no wall-time ratio
+  CHECK(c.describe() == "5.00 prefills (sender 1.00, reference 1.00, context 2.50, suffix 0.50)");
   CHECK(profile::ProfileCost{}.prefills() == 0.0);
 }
 

@@ -53,15 +53,23 @@ struct ProfileCost {
   }
   double prefills() const { return prefills(total()); }
 
-  //! One line: "12.34 prefills (sender 1.00, reference 1.00, context 4.56, suffix 5.78); 3.2 s".
+  //! The wall time as a multiple of the receiver's reference prefill timed in the same run
+  //! (which is exactly one full prefill of the samples): a ratio to a baseline measured
+  //! alongside, not seconds that mean nothing on another machine or load. 0 when untimed.
+  double wall_prefills() const {
+    return timed && reference_prefill.seconds > 0.0 ? total().seconds / reference_prefill.seconds : 0.0;
+  }
+
+  //! One line: "12.34 prefills (sender 1.00, reference 1.00, context 4.56, suffix 5.78)", and
+  //! when timed "; wall time 13.02 reference prefills" (wall_prefills()).
   std::string describe() const {
     char b[256];
     std::snprintf(b, sizeof b, "%.2f prefills (sender %.2f, reference %.2f, context %.2f, suffix %.2f)",
                   prefills(), prefills(sender_prefill), prefills(reference_prefill), prefills(context_recompute),
                   prefills(suffix));
     std::string out = b;
-    if (timed) {
-      std::snprintf(b, sizeof b, "; %.2f s", total().seconds);
+    if (timed && reference_prefill.seconds > 0.0) {
+      std::snprintf(b, sizeof b, "; wall time %.2f reference prefills", wall_prefills());
       out += b;
     }
     return out;
