@@ -11,6 +11,7 @@
 #include "args.hpp"
 #include "cmd_compare.hpp"
 #include "cmd_inspect.hpp"
+#include "cmd_load.hpp"
 #include "cmd_profile.hpp"
 #include "cmd_run.hpp"
 #include "common.hpp"
@@ -35,6 +36,7 @@ commands:
   run            pipelined partial prefill with a plan, timed against full prefill
   compare        full reuse, the plan and full recompute on held-out samples
   inspect        what a checkpoint directory or a plan file holds
+  load           many requests: time to first token against load, four strategies
 )";
 
 constexpr const char* kProfileHelp =
@@ -397,6 +399,7 @@ int dispatch(int argc, char** argv) {
   if (command == "run") return cmd_run(rest);
   if (command == "compare") return cmd_compare(rest);
   if (command == "inspect") return cmd_inspect(rest);
+  if (command == "load") return load_main(rest);
   if (command == "demo") return cmd_demo(rest);
   if (command.rfind("--", 0) == 0) return cmd_demo(args);  // options of the default command
   return fail("", "unknown command '" + command + "' (see droidspeak --help)");
