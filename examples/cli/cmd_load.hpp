@@ -230,7 +230,6 @@ inline Status run_load(const LoadCommand& cmd, Pair& pair) {
       {.quality_budget_idle = file->threshold / 5.0, .quality_budget_busy = file->threshold,
        .max_intervals = file->max_intervals});
   if (!policy) return policy.status();
-  detail::Choices choices{selected->plan, &*policy, cmd.slo * ds::plan::predict_full_prefill(*nominal), *nominal};
 
   // Capacity, measured in this run: the receiver's full prefill over the request mix, paired
   // with the selected plan's prefill over an idle link of the same bandwidth.
@@ -255,6 +254,14 @@ inline Status run_load(const LoadCommand& cmd, Pair& pair) {
   for (double s : timing->baseline_seconds) mean_full += s;
   mean_full /= static_cast<double>(timing->baseline_seconds.size());
   const double capacity = 1.0 / mean_full;
+  // The policy's cost model, as `run` predicts: its compute per layer-token from this run's
+  // paired full prefills (the three calibration runs alone are too few on a shared machine).
+  ds::profile::CostCalibration same_run = *calibration;
+  same_run.full_prefill_seconds = timing->median_baseline_seconds;
+  Result<ds::plan::CostInputs> policy_inputs = ds::profile::cost_inputs(g, n0, same_run, link_spec);
+  if (!policy_inputs) return policy_inputs.status();
+  const detail::Choices choices{selected->plan, &*policy,
+                                cmd.slo * ds::plan::predict_full_prefill(*policy_inputs), *policy_inputs};
 
   std::printf("%lld requests per rate and strategy over %zu contexts of %lld tokens (shared prefixes: the\n"
               "sender's caches of each prefilled once), suffixes of %zu tokens; %s -> %s\n",
