@@ -454,26 +454,29 @@ inline svg::Document timeline(const TimelineData& data) {
 }
 
 
-//! One strategy's latency at each load of a replay.
+//! One strategy's latency at each load of a replay, in LoadData's unit.
 struct LoadSeries {
-  std::string name;             //!< e.g. "full prefill"
-  std::vector<double> load;     //!< arrival rate / full-prefill capacity, one per point
-  std::vector<double> p50_ms;   //!< [load.size()]
-  std::vector<double> p99_ms;   //!< [load.size()]
+  std::string name;          //!< e.g. "full prefill"
+  std::vector<double> load;  //!< arrival rate / full-prefill capacity, one per point
+  std::vector<double> p50;   //!< [load.size()]
+  std::vector<double> p99;   //!< [load.size()]
 };
 
 //! Time to first token against load, one colour per strategy.
 struct LoadData {
   std::string title;
-  std::string subtitle;  //!< e.g. the link, the request count and the load average
+  std::string subtitle;                             //!< e.g. the link, the request count and the load average
+  std::string y_label = "time to first token (ms)";  //!< says the unit of the latencies
+  std::string unit = " ms";                         //!< appended to a latency in tooltips
   std::vector<LoadSeries> series;
 };
 
 inline constexpr const char* kSeriesColours[] = {"#555555", "#d62728", "#1f77b4", "#2ca02c",
                                                  "#9467bd", "#ff7f0e"};
 
-//! Time to first token (ms, y) against the arrival rate as a fraction of the full-prefill
-//! capacity (x): per strategy, p50 as a solid line with dots and p99 dashed with open dots.
+//! Time to first token (y, in data.unit) against the arrival rate as a fraction of the
+//! full-prefill capacity (x): per strategy, p50 as a solid line with dots and p99 dashed with
+//! open dots.
 inline svg::Document load_curves(const LoadData& data) {
   const double left = 80, top = 72, plot_w = 520, plot_h = 320;
   svg::Document d(left + plot_w + 200, top + plot_h + 70);
@@ -482,15 +485,15 @@ inline svg::Document load_curves(const LoadData& data) {
   double xmax = 1.0, ymax = 0.0;
   for (const LoadSeries& s : data.series) {
     for (double v : s.load) xmax = std::max(xmax, v);
-    for (double v : s.p50_ms) ymax = std::max(ymax, v);
-    for (double v : s.p99_ms) ymax = std::max(ymax, v);
+    for (double v : s.p50) ymax = std::max(ymax, v);
+    for (double v : s.p99) ymax = std::max(ymax, v);
   }
   if (!(ymax > 0)) ymax = 1;
   const std::vector<double> yt = detail::ticks(0, ymax * 1.05, 6);
   const double yspan = std::max(ymax * 1.05, yt.back());
   const std::vector<double> xt = detail::ticks(0, xmax, 5);
   auto X = [&](double v) { return left + plot_w * v / xmax; };
-  auto Y = [&](double ms) { return top + plot_h - plot_h * ms / yspan; };
+  auto Y = [&](double v) { return top + plot_h - plot_h * v / yspan; };
 
   d.begin_group("axes");
   for (double t : yt) {
@@ -509,7 +512,7 @@ inline svg::Document load_curves(const LoadData& data) {
   d.line(left, top, left, top + plot_h, "#333");
   d.text(left + plot_w / 2, top + plot_h + 42, "arrival rate / full-prefill capacity",
          {.size = 13, .anchor = svg::Anchor::kMiddle});
-  d.text(left - 55, top + plot_h / 2, "time to first token (ms)",
+  d.text(left - 55, top + plot_h / 2, data.y_label,
          {.size = 13, .anchor = svg::Anchor::kMiddle, .rotate = -90});
   d.end_group();
 
@@ -518,7 +521,7 @@ inline svg::Document load_curves(const LoadData& data) {
     const LoadSeries& s = data.series[i];
     const char* colour = kSeriesColours[i % std::size(kSeriesColours)];
     for (int pass = 0; pass < 2; ++pass) {  // p50, then p99
-      const std::vector<double>& ys = pass == 0 ? s.p50_ms : s.p99_ms;
+      const std::vector<double>& ys = pass == 0 ? s.p50 : s.p99;
       std::vector<double> xy;
       for (std::size_t k = 0; k < s.load.size() && k < ys.size(); ++k) {
         xy.push_back(X(s.load[k]));
@@ -530,8 +533,8 @@ inline svg::Document load_curves(const LoadData& data) {
       }
       for (std::size_t k = 0; k < s.load.size() && k < ys.size(); ++k) {
         char tip[128];
-        std::snprintf(tip, sizeof tip, "%s, load %.2f: p%s %.2f ms", s.name.c_str(), s.load[k],
-                      pass == 0 ? "50" : "99", ys[k]);
+        std::snprintf(tip, sizeof tip, "%s, load %.2f: p%s %.2f%s", s.name.c_str(), s.load[k],
+                      pass == 0 ? "50" : "99", ys[k], data.unit.c_str());
         d.circle(X(s.load[k]), Y(ys[k]), pass == 0 ? 3.5 : 3, pass == 0 ? colour : "white", colour,
                  1.2, tip);
       }
@@ -541,7 +544,7 @@ inline svg::Document load_curves(const LoadData& data) {
 
   d.begin_group("legend");
   const double lx = left + plot_w + 20, ly = top;
-  detail::legend_box(d, lx - 8, ly - 8, 180, 30 + 22.0 * static_cast<double>(data.series.size()) + 44);
+  detail::legend_box(d, lx - 8, ly - 8, 180, 22.0 * static_cast<double>(data.series.size()) + 58);
   for (std::size_t i = 0; i < data.series.size(); ++i) {
     const char* colour = kSeriesColours[i % std::size(kSeriesColours)];
     const double y = ly + 8 + 22.0 * static_cast<double>(i);

@@ -18,7 +18,7 @@ TEXTS = {
     "pareto": ["layers recomputed by the receiver", "Pareto front", "full reuse", "full recompute", "selected plan"],
     "timeline": ["E transfer", "KV transfer", "recompute", "suffix", "full prefill",
                  "time since the receiver's prefill began (ms)"],
-    "load": ["arrival rate / full-prefill capacity", "time to first token (ms)", "full prefill",
+    "load": ["arrival rate / full-prefill capacity", "time to first token", "full prefill",
              "full reuse", "selected plan", "run-time policy", "p50", "p99"],
 }
 

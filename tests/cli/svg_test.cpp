@@ -178,6 +178,11 @@ TEST_CASE("the load picture has a p50 line, p99 segments and dots per strategy, 
   CHECK(count(s, "<polyline") == 4);                   // one p50 line per strategy
   CHECK(count(s, "stroke-dasharray=\"5 3\"") == 4 * 2 + 1);  // two p99 segments each, and the legend's
   CHECK(count(s, "<title>selected plan, load 0.90: p99 20.00 ms</title>") == 1);
+  l.y_label = "time to first token / idle full prefill";
+  l.unit = " x";
+  const std::string r = charts::load_curves(l).str();
+  CHECK(r.find("time to first token / idle full prefill") != std::string::npos);
+  CHECK(count(r, "<title>selected plan, load 0.90: p99 20.00 x</title>") == 1);
 }
 
 TEST_CASE("KL drops are shown as plain numbers, not percentages") {
