@@ -10,7 +10,8 @@
 #                         compiles about 5x slower, and these tests run in seconds anyway)
 #   tsan     build-tsan/  ThreadSanitizer (-O1), host only: the tests that run threads, the
 #                         prefill executors (pipelined streaming, transports), the
-#                         profiler and transfer/ (cache store, UCX transport); OpenBLAS and OpenMP run single-threaded there, as their
+#                         profiler, transfer/ (cache store, UCX transport) and serving/
+#                         (the reserved link under the threaded driver); OpenBLAS and OpenMP run single-threaded there, as their
 #                         uninstrumented threads would be reported as races
 # Before any build it checks that the bundled models (examples/models/*) are present: the
 # tests that need them would only report "skipped" without them, so a missing family fails
@@ -107,11 +108,13 @@ for config in "${configs[@]}"; do
       ;;
     tsan)
       # Only the executables of the threaded modules, and only their tests (labels are the
-      # module names): the executors, the profiler, and transfer/ (the thread-safe cache
-      # store, the UCX transport's sender thread and its fault cases).
+      # module names): the executors, the profiler, transfer/ (the thread-safe cache store,
+      # the UCX transport's sender thread and its fault cases) and serving/ (the reserved
+      # link's transport under the threaded driver).
       build_targets="droidspeak_prefill_tests droidspeak_profile_tests"
       [[ -d tests/transfer ]] && build_targets+=" droidspeak_transfer_tests"
-      ctest_filter="-L ^(prefill|profile|transfer)$"
+      [[ -d tests/serving ]] && build_targets+=" droidspeak_serving_tests"
+      ctest_filter="-L ^(prefill|profile|transfer|serving)$"
       # UCX's memory hooks (libucm intercepting mmap/madvise) crash inside TSan's interceptors
       # when a thread starts: the transfer tests run with them off, as UCX allows.
       OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 UCX_MEM_EVENTS=no UCX_MEM_MALLOC_HOOKS=no \

@@ -1,15 +1,16 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
-//! @file The tool's three pictures as SVG, from plain data: the profiling grid as a heat map,
-//! the Pareto front of quality drop against layers recomputed, and the timeline of one
-//! pipelined partial prefill against a full prefill. Every picture has a title, labelled axes
-//! and a legend.
+//! @file The tool's pictures as SVG, from plain data: the profiling grid as a heat map, the
+//! Pareto front of quality drop against layers recomputed, the timeline of one pipelined
+//! partial prefill against a full prefill, and time to first token against load for several
+//! serving strategies. Every picture has a title, labelled axes and a legend.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <iterator>  // std::size
 #include <string>
 #include <vector>
 
@@ -448,6 +449,115 @@ inline svg::Document timeline(const TimelineData& data) {
   }
   d.rect(lx, ly, 14, 14, "#555");
   d.text(lx + 19, ly + 11, "receiver's full prefill", {.size = 11});
+  d.end_group();
+  return d;
+}
+
+
+//! One strategy's latency at each load of a replay, in LoadData's unit.
+struct LoadSeries {
+  std::string name;          //!< e.g. "full prefill"
+  std::vector<double> load;  //!< arrival rate / full-prefill capacity, one per point
+  std::vector<double> p50;   //!< [load.size()]
+  std::vector<double> p99;   //!< [load.size()]
+};
+
+//! Time to first token against load, one colour per strategy.
+struct LoadData {
+  std::string title;
+  std::string subtitle;                             //!< e.g. the link, the request count and the load average
+  std::string y_label = "time to first token (ms)";  //!< says the unit of the latencies
+  std::string unit = " ms";                         //!< appended to a latency in tooltips
+  std::vector<LoadSeries> series;
+};
+
+inline constexpr const char* kSeriesColours[] = {"#555555", "#d62728", "#1f77b4", "#2ca02c",
+                                                 "#9467bd", "#ff7f0e"};
+
+//! Time to first token (y, in data.unit) against the arrival rate as a fraction of the
+//! full-prefill capacity (x): per strategy, p50 as a solid line with dots and p99 dashed with
+//! open dots.
+inline svg::Document load_curves(const LoadData& data) {
+  const double left = 80, top = 72, plot_w = 520, plot_h = 320;
+  svg::Document d(left + plot_w + 200, top + plot_h + 70);
+  d.text(d.width() / 2, 28, data.title, {.size = 16, .anchor = svg::Anchor::kMiddle, .bold = true});
+  d.text(d.width() / 2, 48, data.subtitle, {.size = 11, .anchor = svg::Anchor::kMiddle, .fill = "#555"});
+  double xmax = 1.0, ymax = 0.0;
+  for (const LoadSeries& s : data.series) {
+    for (double v : s.load) xmax = std::max(xmax, v);
+    for (double v : s.p50) ymax = std::max(ymax, v);
+    for (double v : s.p99) ymax = std::max(ymax, v);
+  }
+  if (!(ymax > 0)) ymax = 1;
+  const std::vector<double> yt = detail::ticks(0, ymax * 1.05, 6);
+  const double yspan = std::max(ymax * 1.05, yt.back());
+  const std::vector<double> xt = detail::ticks(0, xmax, 5);
+  auto X = [&](double v) { return left + plot_w * v / xmax; };
+  auto Y = [&](double v) { return top + plot_h - plot_h * v / yspan; };
+
+  d.begin_group("axes");
+  for (double t : yt) {
+    d.line(left, Y(t), left + plot_w, Y(t), t == 0 ? "#888" : "#e5e5e5");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, yspan < 5 ? "%.2f" : (yspan < 50 ? "%.1f" : "%.0f"), t);
+    d.text(left - 8, Y(t) + 4, buf, {.size = 11, .anchor = svg::Anchor::kEnd});
+  }
+  for (double t : xt) {
+    d.line(X(t), top + plot_h, X(t), top + plot_h + 4, "#333");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2g", t);
+    d.text(X(t), top + plot_h + 17, buf, {.size = 11, .anchor = svg::Anchor::kMiddle});
+  }
+  d.line(left, top + plot_h, left + plot_w, top + plot_h, "#333");
+  d.line(left, top, left, top + plot_h, "#333");
+  d.text(left + plot_w / 2, top + plot_h + 42, "arrival rate / full-prefill capacity",
+         {.size = 13, .anchor = svg::Anchor::kMiddle});
+  d.text(left - 55, top + plot_h / 2, data.y_label,
+         {.size = 13, .anchor = svg::Anchor::kMiddle, .rotate = -90});
+  d.end_group();
+
+  d.begin_group("lines");
+  for (std::size_t i = 0; i < data.series.size(); ++i) {
+    const LoadSeries& s = data.series[i];
+    const char* colour = kSeriesColours[i % std::size(kSeriesColours)];
+    for (int pass = 0; pass < 2; ++pass) {  // p50, then p99
+      const std::vector<double>& ys = pass == 0 ? s.p50 : s.p99;
+      std::vector<double> xy;
+      for (std::size_t k = 0; k < s.load.size() && k < ys.size(); ++k) {
+        xy.push_back(X(s.load[k]));
+        xy.push_back(Y(ys[k]));
+      }
+      if (pass == 0 && xy.size() >= 4) d.poly(xy, "none", colour, 2.0, false);
+      for (std::size_t k = 2; pass == 1 && k + 1 < xy.size(); k += 2) {  // p99: dashed segments
+        d.line(xy[k - 2], xy[k - 1], xy[k], xy[k + 1], colour, 1.4, "5 3");
+      }
+      for (std::size_t k = 0; k < s.load.size() && k < ys.size(); ++k) {
+        char tip[128];
+        std::snprintf(tip, sizeof tip, "%s, load %.2f: p%s %.2f%s", s.name.c_str(), s.load[k],
+                      pass == 0 ? "50" : "99", ys[k], data.unit.c_str());
+        d.circle(X(s.load[k]), Y(ys[k]), pass == 0 ? 3.5 : 3, pass == 0 ? colour : "white", colour,
+                 1.2, tip);
+      }
+    }
+  }
+  d.end_group();
+
+  d.begin_group("legend");
+  const double lx = left + plot_w + 20, ly = top;
+  detail::legend_box(d, lx - 8, ly - 8, 180, 22.0 * static_cast<double>(data.series.size()) + 58);
+  for (std::size_t i = 0; i < data.series.size(); ++i) {
+    const char* colour = kSeriesColours[i % std::size(kSeriesColours)];
+    const double y = ly + 8 + 22.0 * static_cast<double>(i);
+    d.line(lx - 2, y, lx + 18, y, colour, 2.0);
+    d.circle(lx + 8, y, 3.5, colour, colour);
+    d.text(lx + 26, y + 4, data.series[i].name, {.size = 11});
+  }
+  const double y = ly + 8 + 22.0 * static_cast<double>(data.series.size()) + 8;
+  d.line(lx - 2, y, lx + 18, y, "#333", 2.0);
+  d.text(lx + 26, y + 4, "p50", {.size = 11});
+  d.line(lx - 2, y + 20, lx + 18, y + 20, "#333", 1.4, "5 3");
+  d.circle(lx + 8, y + 20, 3, "white", "#333", 1.2);
+  d.text(lx + 26, y + 24, "p99", {.size = 11});
   d.end_group();
   return d;
 }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Checks an SVG the droidspeak tool wrote: well-formed XML, an <svg> root with a size, a
 title, and the groups and elements its kind of picture must hold.
-Usage: python3 check_svg.py grid|pareto|timeline FILE"""
+Usage: python3 check_svg.py grid|pareto|timeline|load FILE"""
 import sys
 import xml.etree.ElementTree as ET
 
@@ -11,12 +11,15 @@ GROUPS = {
     "grid": ["cells", "axes", "legend"],
     "pareto": ["axes", "threshold", "points", "front", "marks", "legend"],
     "timeline": ["axes", "phases", "full", "legend"],
+    "load": ["axes", "lines", "legend"],
 }
 TEXTS = {
     "grid": ["first recomputed layer (start)", "last recomputed layer (end)", "selected plan"],
     "pareto": ["layers recomputed by the receiver", "Pareto front", "full reuse", "full recompute", "selected plan"],
     "timeline": ["E transfer", "KV transfer", "recompute", "suffix", "full prefill",
                  "time since the receiver's prefill began (ms)"],
+    "load": ["arrival rate / full-prefill capacity", "time to first token", "full prefill",
+             "full reuse", "selected plan", "run-time policy", "p50", "p99"],
 }
 
 
@@ -31,7 +34,7 @@ def main(kind, path):
     for t in TEXTS[kind]:
         assert any(t in x for x in texts), f"missing text {t!r}"
     shapes = {"grid": ("cells", NS + "rect", 3), "pareto": ("points", NS + "circle", 3),
-              "timeline": ("phases", NS + "rect", 2)}[kind]
+              "timeline": ("phases", NS + "rect", 2), "load": ("lines", NS + "circle", 8)}[kind]
     found = len(list(groups[shapes[0]].iter(shapes[1])))
     assert found >= shapes[2], f"group {shapes[0]} holds {found} shapes"
     print(f"{path}: {kind} ok ({found} shapes in {shapes[0]}, {len(texts)} texts)")

@@ -11,6 +11,7 @@
 #include "args.hpp"
 #include "cmd_compare.hpp"
 #include "cmd_inspect.hpp"
+#include "cmd_load.hpp"
 #include "cmd_profile.hpp"
 #include "cmd_run.hpp"
 #if defined(DROIDSPEAK_CLI_UCX)
@@ -40,6 +41,7 @@ commands:
   serve          the sender as a process: prefill contexts, serve their caches over UCX
   compare        full reuse, the plan and full recompute on held-out samples
   inspect        what a checkpoint directory or a plan file holds
+  load           many requests: time to first token against load, four strategies
 )";
 
 constexpr const char* kProfileHelp =
@@ -510,6 +512,7 @@ int dispatch(int argc, char** argv) {
   if (command == "serve") return cmd_serve(rest);
   if (command == "compare") return cmd_compare(rest);
   if (command == "inspect") return cmd_inspect(rest);
+  if (command == "load") return load_main(rest);
   if (command == "demo") return cmd_demo(rest);
   if (command.rfind("--", 0) == 0) return cmd_demo(args);  // options of the default command
   return fail("", "unknown command '" + command + "' (see droidspeak --help)");

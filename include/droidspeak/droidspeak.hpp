@@ -1,7 +1,7 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
 //! @file Single-include umbrella for the host library: every header of core/, layout/,
-//! plan/, prefill/ and profile/.
+//! plan/, prefill/, profile/ and serving/.
 //!
 //! Host-only: it needs no CUDA header and no third-party library, so it compiles with any
 //! C++20 compiler against `droidspeak::droidspeak` alone. Not included here, because each
@@ -73,3 +73,7 @@
 #include "droidspeak/profile/profiler.hpp"
 #include "droidspeak/profile/quality.hpp"
 #include "droidspeak/profile/sample.hpp"
+#include "droidspeak/serving/arrivals.hpp"
+#include "droidspeak/serving/latency_summary.hpp"
+#include "droidspeak/serving/link_timeline.hpp"
+#include "droidspeak/serving/queue_load.hpp"

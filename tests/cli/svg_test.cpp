@@ -163,6 +163,28 @@ TEST_CASE("the timeline has a lane per phase and the full-prefill bar") {
   CHECK(count(s, "<title>layers 3-5") == 1);
 }
 
+TEST_CASE("the load picture has a p50 line, p99 segments and dots per strategy, and the legend") {
+  charts::LoadData l{.title = "load & latency", .subtitle = "8 Gbit/s", .series = {}};
+  l.series = {{"full prefill", {0.2, 0.5, 0.9}, {10, 14, 40}, {12, 30, 90}},
+              {"full reuse", {0.2, 0.5, 0.9}, {3, 3.5, 5}, {4, 6, 9}},
+              {"selected plan", {0.2, 0.5, 0.9}, {5, 6, 9}, {6, 9, 20}},
+              {"run-time policy", {0.2, 0.5, 0.9}, {9, 8, 9}, {12, 14, 21}}};
+  const std::string s = charts::load_curves(l).str();
+  CHECK(xml_problem(s) == "");
+  for (const char* t : {"id=\"axes\"", "id=\"lines\"", "id=\"legend\"", "arrival rate / full-prefill capacity",
+                        "time to first token (ms)", "full prefill", "run-time policy", "load &amp; latency", ">p99<"}) {
+    CHECK_MESSAGE(s.find(t) != std::string::npos, t);
+  }
+  CHECK(count(s, "<polyline") == 4);                   // one p50 line per strategy
+  CHECK(count(s, "stroke-dasharray=\"5 3\"") == 4 * 2 + 1);  // two p99 segments each, and the legend's
+  CHECK(count(s, "<title>selected plan, load 0.90: p99 20.00 ms</title>") == 1);
+  l.y_label = "time to first token / idle full prefill";
+  l.unit = " x";
+  const std::string r = charts::load_curves(l).str();
+  CHECK(r.find("time to first token / idle full prefill") != std::string::npos);
+  CHECK(count(r, "<title>selected plan, load 0.90: p99 20.00 x</title>") == 1);
+}
+
 TEST_CASE("KL drops are shown as plain numbers, not percentages") {
   charts::ParetoData p;
   p.num_layers = 2;
@@ -192,4 +214,5 @@ TEST_CASE("empty pictures are still well-formed") {
   CHECK(xml_problem(charts::heat_map(h).str()) == "");
   CHECK(xml_problem(charts::pareto(charts::ParetoData{}).str()) == "");
   CHECK(xml_problem(charts::timeline({}).str()) == "");
+  CHECK(xml_problem(charts::load_curves({}).str()) == "");
 }

@@ -14,15 +14,18 @@ cmake_policy(SET CMP0057 NEW)  # if(... IN_LIST ...) in script mode
 if(NOT DEFINED INCLUDE_DIR OR NOT DEFINED CHECK)
   message(FATAL_ERROR "header_rules.cmake: set INCLUDE_DIR and CHECK")
 endif()
-set(_umbrella_modules core layout plan prefill profile)  # keep in step with droidspeak/droidspeak.hpp
+set(_umbrella_modules core layout plan prefill profile serving)  # keep in step with droidspeak/droidspeak.hpp
 # The modules each module's headers must not include (the layering of DESIGN.md). plan/ and
 # profile/ may include io/ (their file formats read JSON through io/detail), never the reverse.
-set(_layer_forbids_core layout plan prefill profile io reference)
-set(_layer_forbids_layout plan prefill profile io reference)
-set(_layer_forbids_io plan prefill profile reference)
-set(_layer_forbids_plan prefill profile reference)
-set(_layer_forbids_prefill profile io reference)
-set(_layer_forbids_profile reference)
+# serving/ (many requests over one link) runs prefill/ with plan/'s decisions; it is a run-time
+# module beside the offline profile/, and neither needs the other.
+set(_layer_forbids_core layout plan prefill profile serving io reference)
+set(_layer_forbids_layout plan prefill profile serving io reference)
+set(_layer_forbids_io plan prefill profile serving reference)
+set(_layer_forbids_plan prefill profile serving reference)
+set(_layer_forbids_prefill profile serving io reference)
+set(_layer_forbids_profile serving reference)
+set(_layer_forbids_serving profile io reference)
 set(_cuda_header_regex "#[ \t]*include[ \t]*[<\"](cuda[a-zA-Z_0-9]*\\.h|cub/|thrust/|cuda/|cooperative_groups|mma\\.h|nvtx)")
 set(_problems "")
 
@@ -73,7 +76,7 @@ elseif(CHECK STREQUAL "umbrella")
   set(_what "${_umbrella} includes all ${_count} headers of ${_umbrella_modules}")
 elseif(CHECK STREQUAL "layers")
   set(_count 0)
-  foreach(_module core layout io plan prefill profile)
+  foreach(_module core layout io plan prefill profile serving)
     file(GLOB_RECURSE _headers RELATIVE "${INCLUDE_DIR}" "${INCLUDE_DIR}/droidspeak/${_module}/*.hpp")
     list(SORT _headers)
     foreach(_h IN LISTS _headers)
@@ -87,7 +90,7 @@ elseif(CHECK STREQUAL "layers")
       math(EXPR _count "${_count} + 1")
     endforeach()
   endforeach()
-  set(_what "${_count} headers of core, layout, io, plan, prefill and profile respect the layering")
+  set(_what "${_count} headers of core, layout, io, plan, prefill, profile and serving respect the layering")
 else()
   message(FATAL_ERROR "header_rules.cmake: CHECK must be style, umbrella or layers, not '${CHECK}'")
 endif()
