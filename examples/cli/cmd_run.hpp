@@ -54,6 +54,10 @@ struct RunCommand {
   std::string remote{};
   double remote_timeout = 10.0;  //!< seconds, bounds every wait on the remote sender
   std::string transports{};      //!< UCX_TLS for the remote link ("" = UCX's choice)
+  //! With --remote: rounds of chunks fetched from the sender to measure the link before the
+  //! plan is chosen (after one warm-up round); the cost model then uses the measured link, not
+  //! --bandwidth. 0: no measurement, the cost model takes --bandwidth as it is.
+  std::int64_t link_rounds = 4;
 };
 
 //! Where the timeline picture goes.
@@ -122,8 +126,8 @@ inline Result<ds::plan::ProfiledPlan> given_plan(const ds::plan::PlanFile& file,
 inline std::string link_description(const RunCommand& cmd) {
   char buf[160];
   if (!cmd.remote.empty() && cmd.bandwidth_gbps > 0) {
-    std::snprintf(buf, sizeof buf, "remote sender %s over UCX, cost model told %.3g GB/s", cmd.remote.c_str(),
-                  cmd.bandwidth_gbps);
+    std::snprintf(buf, sizeof buf, "remote sender %s over UCX, nominal %.3g GB/s%s", cmd.remote.c_str(),
+                  cmd.bandwidth_gbps, cmd.link_rounds > 0 ? " (the cost model uses the measured link)" : "");
   } else if (!cmd.remote.empty()) {
     std::snprintf(buf, sizeof buf, "remote sender %s over UCX", cmd.remote.c_str());
   } else if (cmd.bandwidth_gbps > 0) {
@@ -191,11 +195,34 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   const double sender_seconds = seconds_since(ts);
   const ds::prefill::SenderCaches caches = sent->caches();
 
-  // Calibrate the cost model on this receiver, then choose the fastest plan for the link.
-  const ds::profile::LinkSpec link_spec{cmd.bandwidth_gbps * 1e9, cmd.latency_ms * 1e-3};
+  // Calibrate the cost model on this receiver.
+  const ds::profile::LinkSpec nominal_link{cmd.bandwidth_gbps * 1e9, cmd.latency_ms * 1e-3};
   Result<ds::profile::CostCalibration> calibration =
       ds::profile::measure_cost_calibration(pair.receiver, *context, caches, *prompt);
   if (!calibration) return calibration.status();
+
+  // The remote sender over UCX: connect, and measure the link through the path the prefill
+  // will take (unless --link-rounds 0); the cost model is then told the measured link.
+  const std::uint64_t sender_fingerprint = model_fingerprint(pair.sender_record);
+  std::optional<RemoteLink> link;
+  std::optional<ds::profile::LinkCalibration> measured;
+  if (remote) {
+    const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(1e3 * cmd.remote_timeout));
+    Result<RemoteLink> l = RemoteLink::connect(*remote_at, timeout, cmd.transports);
+    // No sender to reach is a reason to fall back; a tool built without UCX is an error.
+    if (!l && l.status().code() == ds::StatusCode::kErrorNotSupported) return l.status();
+    if (!l) return run_fallback(cmd, pair, *context, *prompt, l.status().message());
+    link.emplace(std::move(l).value());
+    if (cmd.link_rounds > 0) {
+      Result<ds::profile::LinkCalibration> m =
+          link->calibrate(g, *context, sender_fingerprint, {.warmup_rounds = 1, .rounds = cmd.link_rounds});
+      if (!m) return run_fallback(cmd, pair, *context, *prompt, m.status().message());
+      measured = *m;
+    }
+  }
+  const ds::profile::LinkSpec link_spec = measured ? measured->link : nominal_link;
+
+  // The fastest plan for the link (or the one --use-plan names).
   Result<ds::plan::CostInputs> inputs = ds::profile::cost_inputs(g, n, *calibration, link_spec);
   if (!inputs) return inputs.status();
   Result<ds::plan::ProfiledPlan> fastest =
@@ -203,19 +230,16 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   if (!fastest) return fastest.status();
   const ds::plan::ReusePlan& plan = fastest->plan;
   if (chosen != nullptr) *chosen = plan;
-
-  // The link, picked at run time: the remote sender over UCX, a simulated link of the given
-  // bandwidth, or a memcpy.
-  std::optional<RemoteLink> link;
-  if (remote) {
-    const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(1e3 * cmd.remote_timeout));
-    Result<RemoteLink> l = RemoteLink::connect(*remote_at, timeout, cmd.transports, g, plan, n);
-    // No sender to reach is a reason to fall back; a tool built without UCX is an error.
-    if (!l && l.status().code() == ds::StatusCode::kErrorNotSupported) return l.status();
-    if (!l) return run_fallback(cmd, pair, *context, *prompt, l.status().message());
-    link.emplace(std::move(l).value());
+  // What the nominal link would have chosen, when the measured one is used and both are known.
+  std::optional<ds::plan::ProfiledPlan> nominal_choice;
+  if (measured && cmd.bandwidth_gbps > 0 && cmd.use_plan.empty()) {
+    Result<ds::plan::CostInputs> nominal_inputs = ds::profile::cost_inputs(g, n, *calibration, nominal_link);
+    if (!nominal_inputs) return nominal_inputs.status();
+    Result<ds::plan::ProfiledPlan> q = ds::profile::fastest_plan(*file, *nominal_inputs);
+    if (!q) return q.status();
+    nominal_choice = *q;
   }
-  const std::uint64_t sender_fingerprint = model_fingerprint(pair.sender_record);
+  if (link) DROIDSPEAK_TRY(link->prepare(g, plan, n));
   std::optional<ds::prefill::SimulatedLink> simulated;
   ds::prefill::InProcessTransport in_process;
   if (cmd.bandwidth_gbps > 0 && !remote) {
@@ -261,6 +285,15 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   Result<ds::plan::CostPrediction> predicted = ds::plan::predict_cost(plan, *same_inputs);
   if (!predicted) return predicted.status();
   const double predicted_full = ds::plan::predict_full_prefill(*same_inputs);
+  // The same prediction told the nominal link instead (when the link was measured).
+  std::optional<double> predicted_nominal;
+  if (measured && cmd.bandwidth_gbps > 0) {
+    Result<ds::plan::CostInputs> nominal_inputs = ds::profile::cost_inputs(g, n, same_run, nominal_link);
+    if (!nominal_inputs) return nominal_inputs.status();
+    Result<ds::plan::CostPrediction> p = ds::plan::predict_cost(plan, *nominal_inputs);
+    if (!p) return p.status();
+    predicted_nominal = p->total;
+  }
 
   // The continuations, outside the timing: one more run of each, then greedy decoding.
   const ds::reference::SamplingOptions greedy{.max_new_tokens = cmd.tokens};
@@ -303,6 +336,21 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   std::printf("context %lld tokens, prompt %lld tokens; %s\n", static_cast<long long>(n),
               static_cast<long long>(m), link_name.c_str());
   if (remote) std::printf("remote: the sender's caches arrived intact over UCX for every run\n");
+  if (measured) {
+    const ds::profile::LinkCalibration& c = *measured;
+    char nominal[64] = "none given";
+    if (cmd.bandwidth_gbps > 0) std::snprintf(nominal, sizeof nominal, "%.4g GB/s", cmd.bandwidth_gbps);
+    std::printf(
+        "link: nominal %s (--bandwidth); measured %.4g GB/s + %.3g ms per chunk (fit over %zu chunks of "
+        "%lld rounds); per round %.4g GB/s median, %.4g-%.4g, +- %.2g; the cost model uses the measured link\n",
+        nominal, c.link.bytes_per_second / 1e9, 1e3 * c.link.latency_seconds, c.samples.size(),
+        static_cast<long long>(c.rounds), c.rate.median / 1e9, c.rate.min / 1e9, c.rate.max / 1e9,
+        c.rate.half_iqr / 1e9);
+    if (nominal_choice && !(nominal_choice->plan == plan)) {
+      std::printf("link: told the nominal rate, the cost model would have chosen plan %s\n",
+                  nominal_choice->plan.to_string().c_str());
+    }
+  }
   const std::string measure_name(ds::plan::to_string(file->measure));
   std::printf(
       "plan %s: recompute %lld of %lld layers, reuse %lld (%s %s); of the plans profiled in %s\n"
@@ -332,6 +380,9 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
               (ms(predicted_full) + "*").c_str());
   std::printf("  %-38s %12.2f  %12.2f\n", "partial / full (median of pairs)", timing->ratio.median,
               predicted->total / predicted_full);
+  if (predicted_nominal) {
+    std::printf("  %-38s %12s  %12s\n", "time to first token, nominal link", "", ms(*predicted_nominal).c_str());
+  }
   std::printf("  partial / full: %s\n", ds::profile::describe(*timing).c_str());
   std::printf(
       "  (* the calibration: the cost model's compute per layer-token is this run's full "

@@ -67,7 +67,8 @@ constexpr const char* kRunHelp =
          --context FILE --prompt FILE [--bandwidth GB/s] [--latency ms]
          [--tokens N] [--pairs N] [--ids] [--timeline FILE.svg] [--no-guard]
          [--use-plan PLAN|selected]
-         [--remote ADDR:PORT [--remote-timeout S] [--transports TLS]]
+         [--remote ADDR:PORT [--remote-timeout S] [--transports TLS]
+          [--link-rounds N]]
 
 The sender prefills the context. The receiver's cost model is calibrated on
 this machine and the fastest of the plan file's profiled plans within its
@@ -93,6 +94,11 @@ cache of another model, a timeout after --remote-timeout seconds (default 10),
 a corrupt chunk, a dead sender), the run prints "remote: FELL BACK to the
 receiver's full prefill: <why>" and continues from its own full prefill. It
 never uses partial or unchecked data. --transports sets UCX_TLS (e.g. tcp).
+Before choosing the plan, the remote receiver measures the link through that
+same path: after a warm-up round, --link-rounds rounds (default 4, at most 3 s)
+each fetch E of 2 layers and KV of 4, every chunk timed, and fits latency per
+chunk + bytes / bandwidth. The cost model then uses the measured link; both
+rates are printed. --link-rounds 0 skips it (--bandwidth is then used as is).
 )";
 
 constexpr const char* kServeHelp =
@@ -251,7 +257,8 @@ int cmd_run(const std::vector<std::string>& argv) {
                     {"use-plan"},
                     {"remote"},
                     {"remote-timeout"},
-                    {"transports"}},
+                    {"transports"},
+                    {"link-rounds"}},
                    kRunHelp, {"plan", "sender", "receiver", "context", "prompt"});
   if (p.done) return p.rc;
   RunCommand c{.plan = p.args.get("plan"),
@@ -269,7 +276,8 @@ int cmd_run(const std::vector<std::string>& argv) {
       !p.args.get_number("bandwidth", 0, 1e-6, 1e6, c.bandwidth_gbps) ||
       !p.args.get_number("latency", 0, 0, 1e4, c.latency_ms) ||
       !p.args.get_int("tokens", 32, 1, 100000, c.tokens) ||
-      !p.args.get_int("pairs", 6, 1, 10000, c.pairs)) {
+      !p.args.get_int("pairs", 6, 1, 10000, c.pairs) ||
+      !p.args.get_int("link-rounds", 4, 0, 1000, c.link_rounds)) {
     return fail("run", p.args.error());
   }
   if (const Status s = check_output_file(timeline_path(c), "--timeline"); !s) return fail("run", s);
