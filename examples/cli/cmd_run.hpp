@@ -11,6 +11,7 @@
 //! the sender cannot serve them.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -58,7 +59,27 @@ struct RunCommand {
   //! plan is chosen (after one warm-up round); the cost model then uses the measured link, not
   //! --bandwidth. 0: no measurement, the cost model takes --bandwidth as it is.
   std::int64_t link_rounds = 4;
+  //! Non-empty: print the plan the cost model chooses at each of these bandwidths (GB/s,
+  //! this receiver's calibration, --latency per chunk) and stop; nothing is timed.
+  std::vector<double> sweep_gbps{};
 };
+
+//! Parses --sweep-bandwidth's list: comma-separated GB/s, each in [1e-6, 1e6].
+inline Result<std::vector<double>> parse_bandwidths(const std::string& text) {
+  std::vector<double> out;
+  std::size_t from = 0;
+  while (from <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', from), text.size());
+    const std::optional<double> v = parse_number(std::string_view(text).substr(from, comma - from));
+    if (!v || !(*v >= 1e-6 && *v <= 1e6)) {
+      return Status::invalid_argument("--sweep-bandwidth must be GB/s in [1e-6, 1e6], comma-separated, got '" +
+                                      text + "'");
+    }
+    out.push_back(*v);
+    from = comma + 1;
+  }
+  return out;
+}
 
 //! Where the timeline picture goes.
 inline fs::path timeline_path(const RunCommand& cmd) {
@@ -160,6 +181,37 @@ inline Status run_fallback(const RunCommand& cmd, Pair& pair, std::span<const st
   return Status::ok();
 }
 
+//! The bandwidth-aware choice, shown: at each of cmd.sweep_gbps the plan the cost model
+//! (`calibration`, cmd.latency_ms per chunk) picks among `file`'s profiled plans within its
+//! threshold, its predicted time to first token, and full reuse's and full prefill's beside it.
+inline Status print_sweep(const RunCommand& cmd, const ds::plan::PlanFile& file, const ds::layout::ModelGeometry& g,
+                          std::int64_t n, const ds::profile::CostCalibration& calibration) {
+  const std::string measure_name(ds::plan::to_string(file.measure));
+  std::printf(
+      "plan choice by link bandwidth: the fastest of the plans profiled in %s within its threshold (%s), "
+      "cost model calibrated on this receiver (context %lld tokens), %.3g ms latency per chunk\n",
+      cmd.plan.c_str(), drop_text(file.threshold, measure_name).c_str(), static_cast<long long>(n), cmd.latency_ms);
+  std::printf("  %10s %10s  %-14s %9s %12s  %14s %14s %14s\n", "GB/s", "Gbit/s", "plan", "recompute",
+              measure_label(measure_name).c_str(), "predicted TTFT", "full reuse", "full prefill");
+  const ds::plan::ReusePlan reuse_all = ds::plan::ReusePlan::full_reuse(g.num_layers);
+  for (double gbps : cmd.sweep_gbps) {
+    Result<ds::plan::CostInputs> in =
+        ds::profile::cost_inputs(g, n, calibration, {gbps * 1e9, cmd.latency_ms * 1e-3});
+    if (!in) return in.status();
+    Result<ds::plan::ProfiledPlan> best = ds::profile::fastest_plan(file, *in);
+    if (!best) return best.status();
+    Result<ds::plan::CostPrediction> t = ds::plan::predict_cost(best->plan, *in);
+    if (!t) return t.status();
+    Result<ds::plan::CostPrediction> reuse = ds::plan::predict_cost(reuse_all, *in);
+    if (!reuse) return reuse.status();
+    std::printf("  %10.4g %10.4g  %-14s %9lld %12s  %14s %14s %14s\n", gbps, 8 * gbps,
+                best->plan.to_string().c_str(), static_cast<long long>(best->plan.num_recomputed()),
+                drop_text(best->quality_drop, measure_name).c_str(), ms(t->total).c_str(), ms(reuse->total).c_str(),
+                ms(ds::plan::predict_full_prefill(*in)).c_str());
+  }
+  return Status::ok();
+}
+
 //! Loads the plan file (refusing one made for another pair), chooses the plan for the link,
 //! runs and reports on stdout. `chosen`, when given, receives the plan that ran.
 inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* chosen = nullptr) {
@@ -200,6 +252,7 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   Result<ds::profile::CostCalibration> calibration =
       ds::profile::measure_cost_calibration(pair.receiver, *context, caches, *prompt);
   if (!calibration) return calibration.status();
+  if (!cmd.sweep_gbps.empty()) return print_sweep(cmd, *file, g, n, *calibration);
 
   // The remote sender over UCX: connect, and measure the link through the path the prefill
   // will take (unless --link-rounds 0); the cost model is then told the measured link.

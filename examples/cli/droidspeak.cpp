@@ -68,7 +68,7 @@ constexpr const char* kRunHelp =
          [--tokens N] [--pairs N] [--ids] [--timeline FILE.svg] [--no-guard]
          [--use-plan PLAN|selected]
          [--remote ADDR:PORT [--remote-timeout S] [--transports TLS]
-          [--link-rounds N]]
+          [--link-rounds N]] [--sweep-bandwidth GB/s,GB/s,...]
 
 The sender prefills the context. The receiver's cost model is calibrated on
 this machine and the fastest of the plan file's profiled plans within its
@@ -99,6 +99,9 @@ same path: after a warm-up round, --link-rounds rounds (default 4, at most 3 s)
 each fetch E of 2 layers and KV of 4, every chunk timed, and fits latency per
 chunk + bytes / bandwidth. The cost model then uses the measured link; both
 rates are printed. --link-rounds 0 skips it (--bandwidth is then used as is).
+--sweep-bandwidth 0.0025,0.01,1 prints, for each of those links (GB/s, with
+--latency), the plan the cost model would choose within the file's threshold
+and its predicted time to first token, and stops: nothing else runs.
 )";
 
 constexpr const char* kServeHelp =
@@ -258,7 +261,8 @@ int cmd_run(const std::vector<std::string>& argv) {
                     {"remote"},
                     {"remote-timeout"},
                     {"transports"},
-                    {"link-rounds"}},
+                    {"link-rounds"},
+                    {"sweep-bandwidth"}},
                    kRunHelp, {"plan", "sender", "receiver", "context", "prompt"});
   if (p.done) return p.rc;
   RunCommand c{.plan = p.args.get("plan"),
@@ -279,6 +283,11 @@ int cmd_run(const std::vector<std::string>& argv) {
       !p.args.get_int("pairs", 6, 1, 10000, c.pairs) ||
       !p.args.get_int("link-rounds", 4, 0, 1000, c.link_rounds)) {
     return fail("run", p.args.error());
+  }
+  if (p.args.has("sweep-bandwidth")) {
+    Result<std::vector<double>> sweep = parse_bandwidths(p.args.get("sweep-bandwidth"));
+    if (!sweep) return fail("run", sweep.status());
+    c.sweep_gbps = std::move(sweep).value();
   }
   if (const Status s = check_output_file(timeline_path(c), "--timeline"); !s) return fail("run", s);
   Result<Pair> pair = load_pair(c.sender, c.receiver);
