@@ -91,6 +91,6 @@ for gbit in "${gbits[@]}"; do
   wait "$serve_pid"
   serve_pid=
   echo "== ${gbit} Gbit/s (tbf on both ends of the veth; nominal $(awk "BEGIN{print $gbit / 8}") GB/s)"
-  grep -E "^context|^link|^plan|FELL BACK|KV transfer|E transfer|recompute \(|time to first token|receiver full prefill|partial / full" "$work/run.out"
+  grep -E "^context|^link|^plan|FELL BACK|KV transfer|E transfer|KV adoption|recompute \(|prompt through|time to first token|receiver full prefill|partial / full" "$work/run.out"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
