@@ -253,6 +253,13 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
       ds::profile::measure_cost_calibration(pair.receiver, *context, caches, *prompt);
   if (!calibration) return calibration.status();
   if (!cmd.sweep_gbps.empty()) return print_sweep(cmd, *file, g, n, *calibration);
+  // A plan --use-plan names is checked before any link is made.
+  std::optional<ds::plan::ProfiledPlan> named;
+  if (!cmd.use_plan.empty()) {
+    Result<ds::plan::ProfiledPlan> q = given_plan(*file, cmd.use_plan);
+    if (!q) return q.status();
+    named = *q;
+  }
 
   // The remote sender over UCX: connect, and measure the link through the path the prefill
   // will take (unless --link-rounds 0); the cost model is then told the measured link.
@@ -279,7 +286,7 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   Result<ds::plan::CostInputs> inputs = ds::profile::cost_inputs(g, n, *calibration, link_spec);
   if (!inputs) return inputs.status();
   Result<ds::plan::ProfiledPlan> fastest =
-      cmd.use_plan.empty() ? ds::profile::fastest_plan(*file, *inputs) : given_plan(*file, cmd.use_plan);
+      named ? Result<ds::plan::ProfiledPlan>(*named) : ds::profile::fastest_plan(*file, *inputs);
   if (!fastest) return fastest.status();
   const ds::plan::ReusePlan& plan = fastest->plan;
   if (chosen != nullptr) *chosen = plan;
