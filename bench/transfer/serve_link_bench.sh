@@ -76,6 +76,16 @@ for gbit in "${gbits[@]}"; do
     tc -n "$ns" qdisc replace dev "$dev" root tbf rate "${gbit}gbit" burst "$burst" latency 20ms ||
       { echo "SKIPPED: tc cannot limit the veth"; exit 77; }
   done
+  # Replacing the qdisc takes the veth's operational state down for a moment; UCX skips a
+  # device that is not running when it starts (then only loopback is left, and the run fails
+  # with "Destination is unreachable"). Wait until both ends are up again (at most 5 s).
+  for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
+    read -r ns dev <<<"$end"
+    for _ in $(seq 500); do
+      [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] && break
+      sleep 0.01
+    done
+  done
   rm -f "$work/port"
   ip netns exec "$ns_s" "$tool" serve --sender "$models/base" --context "$work/context.txt" \
     --listen 10.98.0.1:0 --transports tcp --port-file "$work/port" --idle-timeout 120 >"$work/serve.out" 2>&1 &

@@ -238,6 +238,18 @@ case $case_ in
         tc -n "$ns" qdisc replace dev "$dev" root tbf rate "${gbit}gbit" burst "$burst" latency 20ms 2>"$work/tc.out" ||
           { echo "SKIPPED: tc cannot limit the veth (tbf): $(cat "$work/tc.out")"; exit 77; }
       done
+      # Replacing the qdisc takes the veth's operational state down for a moment (until the
+      # kernel's link watch runs, up to a second later). UCX skips a device that is not
+      # running when it starts, and a receiver started then would find only loopback and fail
+      # with "Destination is unreachable": wait until both ends are up again (at most 5 s).
+      for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
+        read -r ns dev <<<"$end"
+        for i in $(seq 500); do
+          [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] && break
+          sleep 0.01
+        done
+        [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] || fail "$dev is not up after tc"
+      done
       sent_before=$(tc -s -n "$ns_s" qdisc show dev "$veth_s" | grep -m1 -oE 'Sent [0-9]+' | grep -oE '[0-9]+')
       start_serve sender$gbit --sender "$fx/base" --context "$fx/context.txt" --listen 10.99.0.1:0 \
         --transports tcp --max-requests 3
