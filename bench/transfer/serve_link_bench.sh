@@ -6,11 +6,14 @@
 # namespaces made here, joined by a veth pair that tc (tbf) limits to each bandwidth in turn;
 # UCX over TCP. Per bandwidth the receiver times its pipelined partial prefill (the plan the
 # file selected, E and KV fetched from the sender while it recomputes) against its own full
-# prefill in interleaved pairs, and prints both times, the cost model's prediction for that
-# link (told the tc rate) and the load average. Needs root, ip and tc (exit 77 otherwise).
+# prefill in interleaved pairs, and prints both times, the cost model's prediction and the load
+# average. Before choosing and timing, the receiver measures the link through the same UCX path
+# (`run --link-rounds`: chunks of both of the schedule's sizes, each timed, latency + bandwidth
+# fitted); the prediction uses that measured link, and the one told the tc rate is printed
+# beside it. Needs root, ip and tc (exit 77 otherwise).
 #
 # Usage: bench/transfer/serve_link_bench.sh BUILD_DIR [PAIRS] [GBITS...]
-#   e.g. bench/transfer/serve_link_bench.sh build 6 1 10 25
+#   e.g. bench/transfer/serve_link_bench.sh build 4 1 10 25
 # The bundled pair base -> ft-code (examples/models) and a code context of about 1500 tokens
 # from examples/data; the plan is profiled first (4 samples, granularity 2).
 set -uo pipefail
@@ -58,6 +61,10 @@ ip netns add "$ns_s" && ip netns add "$ns_r" &&
   ip -n "$ns_s" addr add 10.98.0.1/30 dev "$veth_s" && ip -n "$ns_r" addr add 10.98.0.2/30 dev "$veth_r" &&
   ip -n "$ns_s" link set "$veth_s" up && ip -n "$ns_r" link set "$veth_r" up &&
   ip -n "$ns_s" link set lo up && ip -n "$ns_r" link set lo up || { echo "SKIPPED: cannot make the veth pair"; exit 77; }
+# A serving link is one long-lived connection used in bursts (one per request) with idle time
+# between them; Linux would restart TCP's slow start after each idle spell, so each request's
+# first megabytes would crawl while the calibration's back-to-back rounds never see it.
+for ns in "$ns_s" "$ns_r"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_slow_start_after_idle=0; done
 export UCX_TLS=tcp  # shared memory would bypass the veth and its limit
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -68,6 +75,16 @@ for gbit in "${gbits[@]}"; do
     read -r ns dev <<<"$end"
     tc -n "$ns" qdisc replace dev "$dev" root tbf rate "${gbit}gbit" burst "$burst" latency 20ms ||
       { echo "SKIPPED: tc cannot limit the veth"; exit 77; }
+  done
+  # Replacing the qdisc takes the veth's operational state down for a moment; UCX skips a
+  # device that is not running when it starts (then only loopback is left, and the run fails
+  # with "Destination is unreachable"). Wait until both ends are up again (at most 5 s).
+  for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
+    read -r ns dev <<<"$end"
+    for _ in $(seq 500); do
+      [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] && break
+      sleep 0.01
+    done
   done
   rm -f "$work/port"
   ip netns exec "$ns_s" "$tool" serve --sender "$models/base" --context "$work/context.txt" \
@@ -83,7 +100,7 @@ for gbit in "${gbits[@]}"; do
   kill -TERM "$serve_pid"
   wait "$serve_pid"
   serve_pid=
-  echo "== ${gbit} Gbit/s (tbf on both ends of the veth; the cost model told $(awk "BEGIN{print $gbit / 8}") GB/s)"
-  grep -E "^context|^plan|FELL BACK|KV transfer|E transfer|recompute \(|time to first token|receiver full prefill|partial / full" "$work/run.out"
+  echo "== ${gbit} Gbit/s (tbf on both ends of the veth; nominal $(awk "BEGIN{print $gbit / 8}") GB/s)"
+  grep -E "^context|^link|^plan|FELL BACK|KV transfer|E transfer|KV adoption|recompute \(|prompt through|time to first token|receiver full prefill|partial / full" "$work/run.out"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

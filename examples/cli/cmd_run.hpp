@@ -12,6 +12,7 @@
 //! the sender cannot serve them.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -56,7 +57,31 @@ struct RunCommand {
   std::string remote{};
   double remote_timeout = 10.0;  //!< seconds, bounds every wait on the remote sender
   std::string transports{};      //!< UCX_TLS for the remote link ("" = UCX's choice)
+  //! With --remote: rounds of chunks fetched from the sender to measure the link before the
+  //! plan is chosen (after one warm-up round); the cost model then uses the measured link, not
+  //! --bandwidth. 0: no measurement, the cost model takes --bandwidth as it is.
+  std::int64_t link_rounds = 4;
+  //! Non-empty: print the plan the cost model chooses at each of these bandwidths (GB/s,
+  //! this receiver's calibration, --latency per chunk) and stop; nothing is timed.
+  std::vector<double> sweep_gbps{};
 };
+
+//! Parses --sweep-bandwidth's list: comma-separated GB/s, each in [1e-6, 1e6].
+inline Result<std::vector<double>> parse_bandwidths(const std::string& text) {
+  std::vector<double> out;
+  std::size_t from = 0;
+  while (from <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', from), text.size());
+    const std::optional<double> v = parse_number(std::string_view(text).substr(from, comma - from));
+    if (!v || !(*v >= 1e-6 && *v <= 1e6)) {
+      return Status::invalid_argument("--sweep-bandwidth must be GB/s in [1e-6, 1e6], comma-separated, got '" +
+                                      text + "'");
+    }
+    out.push_back(*v);
+    from = comma + 1;
+  }
+  return out;
+}
 
 //! Where the timeline picture goes.
 inline fs::path timeline_path(const RunCommand& cmd) {
@@ -124,8 +149,8 @@ inline Result<ds::plan::ProfiledPlan> given_plan(const ds::plan::PlanFile& file,
 inline std::string link_description(const RunCommand& cmd) {
   char buf[160];
   if (!cmd.remote.empty() && cmd.bandwidth_gbps > 0) {
-    std::snprintf(buf, sizeof buf, "remote sender %s over UCX, cost model told %.3g GB/s", cmd.remote.c_str(),
-                  cmd.bandwidth_gbps);
+    std::snprintf(buf, sizeof buf, "remote sender %s over UCX, nominal %.3g GB/s%s", cmd.remote.c_str(),
+                  cmd.bandwidth_gbps, cmd.link_rounds > 0 ? " (the cost model uses the measured link)" : "");
   } else if (!cmd.remote.empty()) {
     std::snprintf(buf, sizeof buf, "remote sender %s over UCX", cmd.remote.c_str());
   } else if (cmd.bandwidth_gbps > 0) {
@@ -155,6 +180,37 @@ inline Status run_fallback(const RunCommand& cmd, Pair& pair, std::span<const st
   if (!tokens) return tokens.status();
   std::printf("continuation, %lld tokens, greedy:\n  full prefill:      \"%s\"\n", static_cast<long long>(cmd.tokens),
               show_tokens(*tokens, vocab).c_str());
+  return Status::ok();
+}
+
+//! The bandwidth-aware choice, shown: at each of cmd.sweep_gbps the plan the cost model
+//! (`calibration`, cmd.latency_ms per chunk) picks among `file`'s profiled plans within its
+//! threshold, its predicted time to first token, and full reuse's and full prefill's beside it.
+inline Status print_sweep(const RunCommand& cmd, const ds::plan::PlanFile& file, const ds::layout::ModelGeometry& g,
+                          std::int64_t n, const ds::profile::CostCalibration& calibration) {
+  const std::string measure_name(ds::plan::to_string(file.measure));
+  std::printf(
+      "plan choice by link bandwidth: the fastest of the plans profiled in %s within its threshold (%s), "
+      "cost model calibrated on this receiver (context %lld tokens), %.3g ms latency per chunk\n",
+      cmd.plan.c_str(), drop_text(file.threshold, measure_name).c_str(), static_cast<long long>(n), cmd.latency_ms);
+  std::printf("  %10s %10s  %-14s %9s %12s  %14s %14s %14s\n", "GB/s", "Gbit/s", "plan", "recompute",
+              measure_label(measure_name).c_str(), "predicted TTFT", "full reuse", "full prefill");
+  const ds::plan::ReusePlan reuse_all = ds::plan::ReusePlan::full_reuse(g.num_layers);
+  for (double gbps : cmd.sweep_gbps) {
+    Result<ds::plan::CostInputs> in =
+        ds::profile::cost_inputs(g, n, calibration, {gbps * 1e9, cmd.latency_ms * 1e-3});
+    if (!in) return in.status();
+    Result<ds::plan::ProfiledPlan> best = ds::profile::fastest_plan(file, *in);
+    if (!best) return best.status();
+    Result<ds::plan::CostPrediction> t = ds::plan::predict_cost(best->plan, *in);
+    if (!t) return t.status();
+    Result<ds::plan::CostPrediction> reuse = ds::plan::predict_cost(reuse_all, *in);
+    if (!reuse) return reuse.status();
+    std::printf("  %10.4g %10.4g  %-14s %9lld %12s  %14s %14s %14s\n", gbps, 8 * gbps,
+                best->plan.to_string().c_str(), static_cast<long long>(best->plan.num_recomputed()),
+                drop_text(best->quality_drop, measure_name).c_str(), ms(t->total).c_str(), ms(reuse->total).c_str(),
+                ms(ds::plan::predict_full_prefill(*in)).c_str());
+  }
   return Status::ok();
 }
 
@@ -193,31 +249,59 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   const double sender_seconds = seconds_since(ts);
   const ds::prefill::SenderCaches caches = sent->caches();
 
-  // Calibrate the cost model on this receiver, then choose the fastest plan for the link.
-  const ds::profile::LinkSpec link_spec{cmd.bandwidth_gbps * 1e9, cmd.latency_ms * 1e-3};
+  // Calibrate the cost model on this receiver.
+  const ds::profile::LinkSpec nominal_link{cmd.bandwidth_gbps * 1e9, cmd.latency_ms * 1e-3};
   Result<ds::profile::CostCalibration> calibration =
       ds::profile::measure_cost_calibration(pair.receiver, *context, caches, *prompt);
   if (!calibration) return calibration.status();
-  Result<ds::plan::CostInputs> inputs = ds::profile::cost_inputs(g, n, *calibration, link_spec);
-  if (!inputs) return inputs.status();
-  Result<ds::plan::ProfiledPlan> fastest =
-      cmd.use_plan.empty() ? ds::profile::fastest_plan(*file, *inputs) : given_plan(*file, cmd.use_plan);
-  if (!fastest) return fastest.status();
-  const ds::plan::ReusePlan& plan = fastest->plan;
-  if (chosen != nullptr) *chosen = plan;
+  if (!cmd.sweep_gbps.empty()) return print_sweep(cmd, *file, g, n, *calibration);
+  // A plan --use-plan names is checked before any link is made.
+  std::optional<ds::plan::ProfiledPlan> named;
+  if (!cmd.use_plan.empty()) {
+    Result<ds::plan::ProfiledPlan> q = given_plan(*file, cmd.use_plan);
+    if (!q) return q.status();
+    named = *q;
+  }
 
-  // The link, picked at run time: the remote sender over UCX, a simulated link of the given
-  // bandwidth, or a memcpy.
+  // The remote sender over UCX: connect, and measure the link through the path the prefill
+  // will take (unless --link-rounds 0); the cost model is then told the measured link.
+  const std::uint64_t sender_fingerprint = model_fingerprint(pair.sender_record);
   std::optional<RemoteLink> link;
+  std::optional<ds::profile::LinkCalibration> measured;
   if (remote) {
     const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(1e3 * cmd.remote_timeout));
-    Result<RemoteLink> l = RemoteLink::connect(*remote_at, timeout, cmd.transports, g, plan, n);
+    Result<RemoteLink> l = RemoteLink::connect(*remote_at, timeout, cmd.transports);
     // No sender to reach is a reason to fall back; a tool built without UCX is an error.
     if (!l && l.status().code() == ds::StatusCode::kErrorNotSupported) return l.status();
     if (!l) return run_fallback(cmd, pair, *context, *prompt, l.status().message());
     link.emplace(std::move(l).value());
+    if (cmd.link_rounds > 0) {
+      Result<ds::profile::LinkCalibration> m =
+          link->calibrate(g, *context, sender_fingerprint, {.warmup_rounds = 1, .rounds = cmd.link_rounds});
+      if (!m) return run_fallback(cmd, pair, *context, *prompt, m.status().message());
+      measured = *m;
+    }
   }
-  const std::uint64_t sender_fingerprint = model_fingerprint(pair.sender_record);
+  const ds::profile::LinkSpec link_spec = measured ? measured->link : nominal_link;
+
+  // The fastest plan for the link (or the one --use-plan names).
+  Result<ds::plan::CostInputs> inputs = ds::profile::cost_inputs(g, n, *calibration, link_spec);
+  if (!inputs) return inputs.status();
+  Result<ds::plan::ProfiledPlan> fastest =
+      named ? Result<ds::plan::ProfiledPlan>(*named) : ds::profile::fastest_plan(*file, *inputs);
+  if (!fastest) return fastest.status();
+  const ds::plan::ReusePlan& plan = fastest->plan;
+  if (chosen != nullptr) *chosen = plan;
+  // What the nominal link would have chosen, when the measured one is used and both are known.
+  std::optional<ds::plan::ProfiledPlan> nominal_choice;
+  if (measured && cmd.bandwidth_gbps > 0 && cmd.use_plan.empty()) {
+    Result<ds::plan::CostInputs> nominal_inputs = ds::profile::cost_inputs(g, n, *calibration, nominal_link);
+    if (!nominal_inputs) return nominal_inputs.status();
+    Result<ds::plan::ProfiledPlan> q = ds::profile::fastest_plan(*file, *nominal_inputs);
+    if (!q) return q.status();
+    nominal_choice = *q;
+  }
+  if (link) DROIDSPEAK_TRY(link->prepare(g, plan, n));
   std::optional<ds::prefill::SimulatedLink> simulated;
   ds::prefill::InProcessTransport in_process;
   if (cmd.bandwidth_gbps > 0 && !remote) {
@@ -263,6 +347,15 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   Result<ds::plan::CostPrediction> predicted = ds::plan::predict_cost(plan, *same_inputs);
   if (!predicted) return predicted.status();
   const double predicted_full = ds::plan::predict_full_prefill(*same_inputs);
+  // The same prediction told the nominal link instead (when the link was measured).
+  std::optional<double> predicted_nominal;
+  if (measured && cmd.bandwidth_gbps > 0) {
+    Result<ds::plan::CostInputs> nominal_inputs = ds::profile::cost_inputs(g, n, same_run, nominal_link);
+    if (!nominal_inputs) return nominal_inputs.status();
+    Result<ds::plan::CostPrediction> p = ds::plan::predict_cost(plan, *nominal_inputs);
+    if (!p) return p.status();
+    predicted_nominal = p->total;
+  }
 
   // The K/V-only tail's share of it: the same pipelined prefill with every layer in full.
   std::optional<TailSaving> tail;
@@ -318,6 +411,21 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
   std::printf("context %lld tokens, prompt %lld tokens; %s\n", static_cast<long long>(n),
               static_cast<long long>(m), link_name.c_str());
   if (remote) std::printf("remote: the sender's caches arrived intact over UCX for every run\n");
+  if (measured) {
+    const ds::profile::LinkCalibration& c = *measured;
+    char nominal[64] = "none given";
+    if (cmd.bandwidth_gbps > 0) std::snprintf(nominal, sizeof nominal, "%.4g GB/s", cmd.bandwidth_gbps);
+    std::printf(
+        "link: nominal %s (--bandwidth); measured %.4g GB/s + %.3g ms per chunk (fit over %zu chunks of "
+        "%lld rounds); per round %.4g GB/s median, %.4g-%.4g, +- %.2g; the cost model uses the measured link\n",
+        nominal, c.link.bytes_per_second / 1e9, 1e3 * c.link.latency_seconds, c.samples.size(),
+        static_cast<long long>(c.rounds), c.rate.median / 1e9, c.rate.min / 1e9, c.rate.max / 1e9,
+        c.rate.half_iqr / 1e9);
+    if (nominal_choice && !(nominal_choice->plan == plan)) {
+      std::printf("link: told the nominal rate, the cost model would have chosen plan %s\n",
+                  nominal_choice->plan.to_string().c_str());
+    }
+  }
   const std::string measure_name(ds::plan::to_string(file->measure));
   std::printf(
       "plan %s: recompute %lld of %lld layers, reuse %lld (%s %s); of the plans profiled in %s\n"
@@ -347,6 +455,9 @@ inline Status run_run(const RunCommand& cmd, Pair& pair, ds::plan::ReusePlan* ch
               (ms(predicted_full) + "*").c_str());
   std::printf("  %-38s %12.2f  %12.2f\n", "partial / full (median of pairs)", timing->ratio.median,
               predicted->total / predicted_full);
+  if (predicted_nominal) {
+    std::printf("  %-38s %12s  %12s\n", "time to first token, nominal link", "", ms(*predicted_nominal).c_str());
+  }
   std::printf("  partial / full: %s\n", ds::profile::describe(*timing).c_str());
   std::printf(
       "  (* the calibration: the cost model's compute per layer-token is this run's full "

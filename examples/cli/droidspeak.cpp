@@ -77,7 +77,8 @@ constexpr const char* kRunHelp =
          --context FILE --prompt FILE [--bandwidth GB/s] [--latency ms]
          [--tokens N] [--pairs N] [--ids] [--timeline FILE.svg] [--no-guard]
          [--use-plan PLAN|selected]
-         [--remote ADDR:PORT [--remote-timeout S] [--transports TLS]]
+         [--remote ADDR:PORT [--remote-timeout S] [--transports TLS]
+          [--link-rounds N]] [--sweep-bandwidth GB/s,GB/s,...]
 
 The sender prefills the context. The receiver's cost model is calibrated on
 this machine and the fastest of the plan file's profiled plans within its
@@ -103,6 +104,14 @@ cache of another model, a timeout after --remote-timeout seconds (default 10),
 a corrupt chunk, a dead sender), the run prints "remote: FELL BACK to the
 receiver's full prefill: <why>" and continues from its own full prefill. It
 never uses partial or unchecked data. --transports sets UCX_TLS (e.g. tcp).
+Before choosing the plan, the remote receiver measures the link through that
+same path: after a warm-up round, --link-rounds rounds (default 4, at most 3 s)
+each fetch E of 2 layers and KV of 4, every chunk timed, and fits latency per
+chunk + bytes / bandwidth. The cost model then uses the measured link; both
+rates are printed. --link-rounds 0 skips it (--bandwidth is then used as is).
+--sweep-bandwidth 0.0025,0.01,1 prints, for each of those links (GB/s, with
+--latency), the plan the cost model would choose within the file's threshold
+and its predicted time to first token, and stops: nothing else runs.
 )";
 
 constexpr const char* kServeHelp =
@@ -270,7 +279,9 @@ int cmd_run(const std::vector<std::string>& argv) {
                     {"use-plan"},
                     {"remote"},
                     {"remote-timeout"},
-                    {"transports"}},
+                    {"transports"},
+                    {"link-rounds"},
+                    {"sweep-bandwidth"}},
                    kRunHelp, {"plan", "sender", "receiver", "context", "prompt"});
   if (p.done) return p.rc;
   RunCommand c{.plan = p.args.get("plan"),
@@ -288,8 +299,14 @@ int cmd_run(const std::vector<std::string>& argv) {
       !p.args.get_number("bandwidth", 0, 1e-6, 1e6, c.bandwidth_gbps) ||
       !p.args.get_number("latency", 0, 0, 1e4, c.latency_ms) ||
       !p.args.get_int("tokens", 32, 1, 100000, c.tokens) ||
-      !p.args.get_int("pairs", 6, 1, 10000, c.pairs)) {
+      !p.args.get_int("pairs", 6, 1, 10000, c.pairs) ||
+      !p.args.get_int("link-rounds", 4, 0, 1000, c.link_rounds)) {
     return fail("run", p.args.error());
+  }
+  if (p.args.has("sweep-bandwidth")) {
+    Result<std::vector<double>> sweep = parse_bandwidths(p.args.get("sweep-bandwidth"));
+    if (!sweep) return fail("run", sweep.status());
+    c.sweep_gbps = std::move(sweep).value();
   }
   if (const Status s = check_output_file(timeline_path(c), "--timeline"); !s) return fail("run", s);
   Result<Pair> pair = load_pair(c.sender, c.receiver);

@@ -69,6 +69,7 @@
 #include "droidspeak/profile/cost.hpp"
 #include "droidspeak/profile/cost_calibration.hpp"
 #include "droidspeak/profile/guard_calibration.hpp"
+#include "droidspeak/profile/link_calibration.hpp"
 #include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/profile/profiler.hpp"
 #include "droidspeak/profile/quality.hpp"

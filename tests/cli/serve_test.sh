@@ -141,14 +141,27 @@ expect_same() {
 case $case_ in
   loopback)
     local_reference
-    # --pairs 1: a warm-up pair, a measured pair and the continuation's run: 3 requests.
+    # --pairs 1: a warm-up pair, a measured pair and the continuation's run: 3 requests (the
+    # link not measured first: --link-rounds 0).
     start_serve sender --sender "$fx/base" --context "$fx/context.txt" --max-requests 3
-    run_receiver remote --use-plan "$use_plan" --remote "127.0.0.1:$port" || fail "remote run"
+    run_receiver remote --use-plan "$use_plan" --remote "127.0.0.1:$port" --link-rounds 0 || fail "remote run"
     expect_same remote
     wait_exit "$serve_pid" 20
     [[ $exit_code == 0 ]] || fail "serve exited with $exit_code"
     grep -q "stopping: answered 3 requests (--max-requests)" "$work/sender.out" || fail "serve did not stop after 3 requests"
     grep -q "served 3 requests (0 misses, 0 malformed)" "$work/sender.out" || fail "serve's summary"
+    # The link measured first (a warm-up round and 2 measured ones: 3 requests more): the
+    # result is the same bit for bit, and the measured link is printed beside the nominal one.
+    start_serve calibrated-sender --sender "$fx/base" --context "$fx/context.txt" --max-requests 6
+    run_receiver calibrated --use-plan "$use_plan" --remote "127.0.0.1:$port" --link-rounds 2 --bandwidth 1 ||
+      fail "remote run with the link measured"
+    expect_same calibrated
+    grep -qE "^link: nominal 1 GB/s \(--bandwidth\); measured [0-9.e+-]+ GB/s \+ [0-9.e+-]+ ms per chunk \(fit over 12 chunks of 2 rounds\)" \
+      "$work/calibrated.out" || fail "the measured link was not reported: $(grep '^link' "$work/calibrated.out")"
+    grep -q "time to first token, nominal link" "$work/calibrated.out" || fail "no prediction for the nominal link"
+    wait_exit "$serve_pid" 20
+    [[ $exit_code == 0 ]] || fail "serve calibrated exited with $exit_code"
+    grep -q "served 6 requests (0 misses, 0 malformed)" "$work/calibrated-sender.out" || fail "serve calibrated's summary"
     ;;
 
   killed)
@@ -225,10 +238,22 @@ case $case_ in
         tc -n "$ns" qdisc replace dev "$dev" root tbf rate "${gbit}gbit" burst "$burst" latency 20ms 2>"$work/tc.out" ||
           { echo "SKIPPED: tc cannot limit the veth (tbf): $(cat "$work/tc.out")"; exit 77; }
       done
+      # Replacing the qdisc takes the veth's operational state down for a moment (until the
+      # kernel's link watch runs, up to a second later). UCX skips a device that is not
+      # running when it starts, and a receiver started then would find only loopback and fail
+      # with "Destination is unreachable": wait until both ends are up again (at most 5 s).
+      for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
+        read -r ns dev <<<"$end"
+        for i in $(seq 500); do
+          [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] && break
+          sleep 0.01
+        done
+        [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] || fail "$dev is not up after tc"
+      done
       sent_before=$(tc -s -n "$ns_s" qdisc show dev "$veth_s" | grep -m1 -oE 'Sent [0-9]+' | grep -oE '[0-9]+')
       start_serve sender$gbit --sender "$fx/base" --context "$fx/context.txt" --listen 10.99.0.1:0 \
         --transports tcp --max-requests 3
-      run_receiver remote$gbit --use-plan "$use_plan" --remote "10.99.0.1:$port" --transports tcp \
+      run_receiver remote$gbit --use-plan "$use_plan" --remote "10.99.0.1:$port" --transports tcp --link-rounds 0 \
         --bandwidth "$(awk "BEGIN{print $gbit / 8}")" || fail "remote run at $gbit Gbit/s"
       expect_same remote$gbit
       wait_exit "$serve_pid" 20
