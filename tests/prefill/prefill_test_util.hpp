@@ -38,7 +38,8 @@ inline std::vector<float> valid_kv(reference::Engine& r, std::int64_t n) {
 }
 
 inline bool same_bytes(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  // Empty vectors may hold null data(), which memcmp must not see, even for 0 bytes.
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 }  // namespace droidspeak::test
