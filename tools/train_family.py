@@ -980,6 +980,42 @@ Licences: Austen text via r-cran-janeaustenr (package MIT; novels public domain)
 documentation via python3.11-doc (PSF License); C headers via libc6-dev (LGPL-2.1+) and
 linux-libc-dev (GPL-2 with Linux-syscall-note); King James Bible via bible-kjv-text
 (public domain text).
+
+# Task samples
+
+Task samples (`profile --measure f1|exact`, `compare`) hold a question and a reference answer
+instead of a suffix; `profile` and `compare` recognise them by a `"question"` or
+`"question_ids"` key on the first line (`profile/qa_samples_file.hpp` parses them). JSON Lines,
+one object per non-blank line, either text for byte-level models:
+
+    {"context": "alpha: 31\\nbravo: 58\\n", "question": "lookup bravo:", "answer": " 58"}
+
+or token ids for any model:
+
+    {"context_ids": [..], "question_ids": [..], "answer_ids": [..], "stop_id": 10}
+
+with, in either form, an optional `"max_answer_tokens": N` (1..4096).
+
+- `context` is the reused part: the sender prefills it, and the receiver reuses its KV per the
+  plan. `question` is the suffix the receiver prefills over that mixed cache (at least 2
+  tokens: it is also scored by loss, accuracy and KL). Then the receiver generates greedily on
+  the same cache.
+- Generation stops after the first `'\\n'` byte for text samples (so a text `answer` may not
+  contain a line feed), after `stop_id` for ids samples (which `answer_ids` may not contain;
+  without `stop_id` the whole budget is generated), or after `max_answer_tokens` tokens
+  (default: the answer's length + 8, capped by the positions left under the models'
+  `max_position_embeddings`). The stop token is not part of the scored answer.
+- Context + question + the generation budget must fit in `max_position_embeddings`; the three
+  fields must all be text or all ids; the answer must be non-empty. Errors name the file and
+  line, as for samples files (lines over 16 MiB and invalid UTF-8 are refused the same way).
+- Scoring (`profile/answer_score.hpp`): text answers are split into words (runs of ASCII
+  letters, digits, `_` and non-ASCII bytes; ASCII letters lower-cased; everything else
+  separates), `f1` is the word-multiset F1 of prediction and reference (1 when both have no
+  words, 0 when only one has none), `exact` is 1 when the word sequences are equal. Id answers
+  use the ids as words. No article removal: answers are code and scripture.
+
+`examples/cli/testdata/recall_qa.jsonl` is a small hand-written example (key/value records, C
+declarations and Genesis 1, each looked up by its key), used by the CLI tests.
 """
 
 
