@@ -542,6 +542,21 @@ class Checkpoints:
         return meta
 
 
+STOP = []  # set by SIGTERM/SIGINT: train() checkpoints after the current step and exits
+
+
+def stop_on_signal():
+    """SIGTERM or SIGINT (kill, Ctrl-C) lets the running step finish, writes a checkpoint and
+    exits with status 3, so a run stopped at the end of a session loses no steps."""
+    import signal
+
+    def handler(signum, frame):
+        log("signal %d: stopping after this step" % signum)
+        STOP.append(signum)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
 def train(model, params, data, steps, lr, bsz, name, wd=0.1, ckpt=None, seed=0, device="cpu",
           bf16=False):
     """AdamW with warm-up and cosine decay over `steps`; with `bf16`, the forward and backward
@@ -579,10 +594,14 @@ def train(model, params, data, steps, lr, bsz, name, wd=0.1, ckpt=None, seed=0, 
             log("%s step %5d/%d loss %.4f (ema %.4f) lr %.2e | %.0f bytes/s this run, %.1fs elapsed" % (
                 name, step + 1, steps, lv, ema, opt.param_groups[0]["lr"],
                 done / (now - t0), before_s + now - t0))
-        if ckpt and (now - last_save >= ckpt.every_s or step == steps - 1):
+        if ckpt and (now - last_save >= ckpt.every_s or step == steps - 1 or STOP):
             meta = dict(expect, step=step + 1, loss_ema=ema, seconds=before_s + now - t0)
             ckpt.save(name, meta, model, opt, data)
             last_save = now
+        if STOP:
+            log("%s: stopped at step %d of %d%s" % (
+                name, step + 1, steps, ", checkpointed in %s" % ckpt.dir if ckpt and ckpt.dir else ""))
+            sys.exit(3)
     secs = before_s + time.time() - t0
     return {"seconds": secs, "final_loss_ema": ema,
             "bytes_per_s": steps * bsz * WINDOW / max(secs, 1e-9)}
@@ -1094,6 +1113,7 @@ def main():
     lora_steps = args.lora_steps if args.lora_steps is not None else args.ft_steps
     frozen_steps = args.frozen_steps if args.frozen_steps is not None else args.ft_steps
     LOGFILE = args.log
+    stop_on_signal()
     torch.set_num_threads(args.threads)
     device = args.device
     if device == "auto":
