@@ -5,6 +5,8 @@
 #   /usr/bin/python3 tools/train_family.py --pack-corpora .gpu-train/corpora.pkl.gz
 # then run this script there with .gpu-train carried (the device tool's `run`):
 #   export OUT; bash tools/gpu_train.sh [BUDGET_SECONDS]       (default 420)
+# (the device tool sends the working tree, at most 64 MiB: move examples/models/ and
+# train-state/*.safetensors out of the checkout while the call runs; this script needs neither)
 # and bring the models home (on this machine, from the folder the files came back to):
 #   bash tools/gpu_train.sh --install FOLDER
 # which puts each model's weights and train_info.json in examples/models/<name>/ and runs
