@@ -6,12 +6,14 @@
 // Both sides are two processes on this host talking over 127.0.0.1 (UCX picks the transports;
 // set UCX_TLS to force one, it applies to both). Per pair, in alternating order:
 //   ours      a UcxReceiver fetches `chunks` KV chunks of `size` bytes from a UcxSender in a
-//             forked child (request, then per chunk header + bytes + checksum check);
+//             forked child (request, then per chunk header + pieces + checksum check);
+//             `--source one` fetches the same stored chunk `chunks` times instead (one request
+//             each), the memory footprint of perftest, which sends one buffer over and over;
 //   baseline  ucx_perftest -t tag_bw -s size -n chunks (server and client processes).
 // The result is the median over pairs of (our bytes/s) / (perftest bytes/s), with its spread
 // and the load average. Exit 77 (skipped) when ucx_perftest is not installed.
 //
-// Usage: ucx_bench [--size BYTES] [--chunks N] [--pairs N] [--warmup N] [--port P]
+// Usage: ucx_bench [--size BYTES] [--chunks N] [--pairs N] [--warmup N] [--port P] [--source distinct|one]
 #include "droidspeak/profile/paired_timing.hpp"  // summarize, load_average: the ratio's spread
 #include "droidspeak/transfer/ucx_transport.hpp"
 
@@ -43,11 +45,18 @@ struct Args {
   std::int64_t pairs = 5;
   std::int64_t warmup = 1;
   int port = 13400;  // ucx_perftest's port; each run uses the next one
+  bool one_source = false;  // --source one: every fetch reads the same stored chunk
 };
 
 bool parse(int argc, char** argv, Args& a) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
+    if (k == "--source") {
+      const std::string v = argv[i + 1];
+      if (v != "one" && v != "distinct") return false;
+      a.one_source = v == "one";
+      continue;
+    }
     const long long v = std::atoll(argv[i + 1]);
     if (k == "--size") a.size = static_cast<std::size_t>(v);
     else if (k == "--chunks") a.chunks = v;
@@ -98,12 +107,16 @@ double perftest_bytes_per_second(const Args& a, int port) {
   return bw;
 }
 
-//! Our path: one request for every chunk, fetched in order into one registered buffer.
+//! Our path, fetched in order into one registered buffer: with distinct sources, one request
+//! for every chunk; with one source, `chunks` requests for the chunk of layer 0.
 double ours_bytes_per_second(UcxReceiver& r, const Args& a, std::vector<std::byte>& dst) {
   const auto start = std::chrono::steady_clock::now();
-  if (!r.request(1, 1, Needs{{}, layout::LayerSet::range(0, a.chunks)}).is_ok()) return -1;
   for (std::int64_t l = 0; l < a.chunks; ++l) {
-    const Status s = r.transmit({Payload::kKv, l}, {}, dst);
+    if ((l == 0 || a.one_source) &&
+        !r.request(1, 1, Needs{{}, layout::LayerSet::range(0, a.one_source ? 1 : a.chunks)}).is_ok()) {
+      return -1;
+    }
+    const Status s = r.transmit({Payload::kKv, a.one_source ? 0 : l}, {}, dst);
     if (!s.is_ok()) {
       std::fprintf(stderr, "ucx_bench: %s\n", s.to_string().c_str());
       return -1;
@@ -118,7 +131,8 @@ double ours_bytes_per_second(UcxReceiver& r, const Args& a, std::vector<std::byt
 int main(int argc, char** argv) {
   Args a;
   if (!parse(argc, argv, a)) {
-    std::fprintf(stderr, "usage: ucx_bench [--size BYTES] [--chunks N<=256] [--pairs N] [--warmup N] [--port P]\n");
+    std::fprintf(stderr, "usage: ucx_bench [--size BYTES] [--chunks N<=256] [--pairs N] [--warmup N] [--port P] "
+                 "[--source distinct|one]\n");
     return 2;
   }
   if (!have_perftest()) {

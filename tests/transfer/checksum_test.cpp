@@ -46,6 +46,28 @@ TEST_CASE("chunk_checksum changes when two stripes swap or the length changes") 
   CHECK(chunk_checksum({}) != chunk_checksum(std::span<const std::byte>(zeros).first(1)));
 }
 
+TEST_CASE("chunk_checksum keeps its wire values") {
+  // Both ends of a link compare these values: a change of the function is a change of the wire
+  // format. The values were computed by the function as first shipped.
+  CHECK(chunk_checksum({}) == 0xcd490e5988b265acull);
+  CHECK(chunk_checksum(pattern(64 * 5 + 13)) == 0xceae2b7aa819b760ull);
+  CHECK(chunk_checksum(pattern(std::size_t{3} << 20)) == 0xe39a6bef38c3e269ull);
+}
+
+TEST_CASE("the lane sums of a chunk's pieces add up to the whole chunk's checksum") {
+  const std::vector<std::byte> v = pattern(64 * 37 + 21);
+  const std::span<const std::byte> all(v);
+  for (std::size_t cut_stripes : {std::size_t{0}, std::size_t{1}, std::size_t{18}, std::size_t{37}}) {
+    ChecksumLanes lanes = checksum_lanes(all.first(64 * cut_stripes), 0);
+    lanes += checksum_lanes(all.subspan(64 * cut_stripes), cut_stripes);
+    CHECK_MESSAGE(finish_checksum(lanes, all) == chunk_checksum(all), "cut after stripe " << cut_stripes);
+  }
+  // Pieces counted at the wrong stripe index give another checksum: moving data is caught.
+  ChecksumLanes shifted = checksum_lanes(all.first(64 * 18), 1);
+  shifted += checksum_lanes(all.subspan(64 * 18), 19);
+  CHECK(finish_checksum(shifted, all) != chunk_checksum(all));
+}
+
 TEST_CASE("context_hash: equal tokens hash alike and any change of value or order or length differs") {
   const std::vector<std::int32_t> a{1, 2, 3, 4};
   CHECK(context_hash(a) == context_hash(std::vector<std::int32_t>{1, 2, 3, 4}));

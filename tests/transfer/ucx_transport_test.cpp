@@ -184,6 +184,29 @@ TEST_CASE("a miss reaches the receiver as 'full prefill: <reason>' and the sende
   CHECK_OK(fetch_and_check(*r, 1, Payload::kKv));
 }
 
+TEST_CASE("chunks of several pieces arrive bit for bit whatever their length modulo 64") {
+  // 5 MiB + 45 travels as six pieces, 12 MiB as eight, the 1 MiB + 17 of fill() as two.
+  const Needs needs{{}, LayerSet::range(0, 3)};
+  CacheStore store(64 << 20);
+  auto size = [](std::int64_t layer, Payload) -> std::size_t {
+    return layer == 0 ? (std::size_t{5} << 20) + 45 : layer == 1 ? std::size_t{12} << 20 : (std::size_t{1} << 20) + 17;
+  };
+  for (std::int64_t l = 0; l < 3; ++l) {
+    REQUIRE(store.put({kContext, kSender, CacheOrigin::kFullPrefill}, l, Payload::kKv,
+                      chunk_bytes(l, Payload::kKv, size(l, Payload::kKv))).is_ok());
+  }
+  ServingSender serving(store);
+  auto r = connect(serving.sender->port());
+  for (int round = 0; round < 2; ++round) {  // the second round reuses the receiver's worker
+    REQUIRE(r->request(kContext, kSender, needs).is_ok());
+    for (std::int64_t l = 0; l < 3; ++l) {
+      std::vector<std::byte> dst(size(l, Payload::kKv));
+      CHECK_OK(r->transmit({Payload::kKv, l}, {}, dst));
+      CHECK_MESSAGE(dst == chunk_bytes(l, Payload::kKv, dst.size()), "layer " << l << " round " << round);
+    }
+  }
+}
+
 TEST_CASE("a chunk corrupted on the way fails its checksum while the others arrive intact") {
   SenderOptions o;
   o.faults.corrupt = [](const ChunkKey& k) { return k.kind == Payload::kKv && k.layer == 1; };

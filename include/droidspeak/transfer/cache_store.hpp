@@ -63,12 +63,16 @@ inline std::string to_string(const ChunkKey& k) {
          " (context " + detail::hex64(k.context_hash) + ", model " + detail::hex64(k.fingerprint) + ")";
 }
 
-//! Checks that `bytes` have the checksum `expected`; the error names the chunk.
-inline Status verify_chunk(const ChunkKey& key, std::span<const std::byte> bytes, std::uint64_t expected) {
-  const std::uint64_t got = chunk_checksum(bytes);
+//! Ok when the checksum `got` of the chunk `key` names (`bytes` long) is the one `expected`.
+inline Status check_checksum(const ChunkKey& key, std::uint64_t expected, std::uint64_t got, std::size_t bytes) {
   if (got == expected) return Status::ok();
   return Status::io_error("checksum mismatch on " + to_string(key) + ": expected " + detail::hex64(expected) +
-                          ", got " + detail::hex64(got) + " over " + std::to_string(bytes.size()) + " bytes");
+                          ", got " + detail::hex64(got) + " over " + std::to_string(bytes) + " bytes");
+}
+
+//! Checks that `bytes` have the checksum `expected`; the error names the chunk.
+inline Status verify_chunk(const ChunkKey& key, std::span<const std::byte> bytes, std::uint64_t expected) {
+  return check_checksum(key, expected, chunk_checksum(bytes), bytes.size());
 }
 
 //! One stored chunk. The bytes are immutable and shared: a lookup's result stays valid (and

@@ -32,38 +32,60 @@ inline std::uint64_t load_le64(const std::byte* p) {
 }
 }  // namespace detail
 
-//! The checksum of one chunk's bytes, as stored with a cache-store entry and sent in its wire
-//! header. Deterministic across platforms; not cryptographic (it catches corruption, not an
-//! adversary). Empty input has a checksum too.
+//! The eight lane sums behind chunk_checksum. The sums of a chunk's pieces add up (mod 2^64) to
+//! the whole chunk's, which lets a receiver check a chunk piece by piece as the pieces arrive.
+struct ChecksumLanes {
+  std::uint64_t lane[8] = {};
+  ChecksumLanes& operator+=(const ChecksumLanes& other) {
+    for (int j = 0; j < 8; ++j) lane[j] += other.lane[j];
+    return *this;
+  }
+};
+
+//! The lane sums over the whole 64-byte stripes of `bytes` `[size]`, a piece of a chunk that
+//! starts at the chunk's byte 64 * first_stripe. The last size % 64 bytes are not read (only the
+//! chunk's own last partial stripe matters, and finish_checksum reads it).
 //!
 //! NOTE: not plan::fingerprint64 over the whole chunk: that is one multiply chain (about a
 //! third of memcpy's speed here), slower than the link it guards. Instead 8 lanes take one word
 //! of each 64-byte stripe: the word, keyed by lane and stripe index (so that moving a stripe
 //! changes the result), contributes itself plus the product of its two 32-bit halves, which
-//! compilers vectorise (pmuludq) and which runs at about memcpy's speed. fingerprint64 then
-//! mixes the 8 lanes, the last partial stripe and the length into the result.
-inline std::uint64_t chunk_checksum(std::span<const std::byte> bytes) {
+//! compilers vectorise (pmuludq) and which runs at about memcpy's speed.
+inline ChecksumLanes checksum_lanes(std::span<const std::byte> bytes, std::uint64_t first_stripe) {
   constexpr std::uint64_t kLaneKeys[8] = {0x9FB21C651E98DF25ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull,
                                           0x85EBCA77C2B2AE63ull, 0x27D4EB2F165667C5ull, 0x94D049BB133111EBull,
                                           0xBF58476D1CE4E5B9ull, 0x9E3779B97F4A7C15ull};
-  std::uint64_t lane[8] = {};
+  ChecksumLanes out;
   const std::size_t stripes = bytes.size() / 64;
   const std::byte* p = bytes.data();
   for (std::size_t s = 0; s < stripes; ++s, p += 64) {
-    const std::uint64_t stripe_key = static_cast<std::uint64_t>(s) * 0xD6E8FEB86659FD93ull;
+    const std::uint64_t stripe_key = (first_stripe + static_cast<std::uint64_t>(s)) * 0xD6E8FEB86659FD93ull;
     for (int j = 0; j < 8; ++j) {
       const std::uint64_t w = detail::load_le64(p + 8 * j);
       const std::uint64_t x = w ^ (kLaneKeys[j] + stripe_key);
-      lane[j] += w + (x & 0xFFFFFFFFull) * (x >> 32);
+      out.lane[j] += w + (x & 0xFFFFFFFFull) * (x >> 32);
     }
   }
+  return out;
+}
+
+//! The checksum of `chunk` `[size]` given the lane sums over all its whole stripes: only its last
+//! size % 64 bytes are read. fingerprint64 mixes the lanes, those bytes and the length.
+inline std::uint64_t finish_checksum(const ChecksumLanes& lanes, std::span<const std::byte> chunk) {
   std::array<std::byte, 64 + 64> tail{};  // the 8 lanes, then the last bytes (< 64)
   for (int j = 0; j < 8; ++j) {
-    for (int b = 0; b < 8; ++b) tail[static_cast<std::size_t>(8 * j + b)] = static_cast<std::byte>(lane[j] >> (8 * b));
+    for (int b = 0; b < 8; ++b) tail[static_cast<std::size_t>(8 * j + b)] = static_cast<std::byte>(lanes.lane[j] >> (8 * b));
   }
-  const std::size_t rest = bytes.size() - 64 * stripes;
-  if (rest != 0) std::memcpy(tail.data() + 64, p, rest);
-  return plan::fingerprint64(std::span<const std::byte>(tail.data(), 64 + rest), kChecksumSeed ^ bytes.size());
+  const std::size_t rest = chunk.size() % 64;
+  if (rest != 0) std::memcpy(tail.data() + 64, chunk.data() + (chunk.size() - rest), rest);
+  return plan::fingerprint64(std::span<const std::byte>(tail.data(), 64 + rest), kChecksumSeed ^ chunk.size());
+}
+
+//! The checksum of one chunk's bytes, as stored with a cache-store entry and sent in its wire
+//! header. Deterministic across platforms; not cryptographic (it catches corruption, not an
+//! adversary). Empty input has a checksum too.
+inline std::uint64_t chunk_checksum(std::span<const std::byte> bytes) {
+  return finish_checksum(checksum_lanes(bytes, 0), bytes);
 }
 
 //! The hash of a context: its token ids `[n]`, each as 4 little-endian bytes, so that the same

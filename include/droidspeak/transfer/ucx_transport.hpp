@@ -26,6 +26,8 @@
 #include "droidspeak/prefill/transport.hpp"  // prefill::Transport, TransferTag, TransferLog
 #include "droidspeak/transfer/cache_store.hpp"
 #include "droidspeak/transfer/checksum.hpp"
+#include "droidspeak/transfer/checksum_worker.hpp"
+#include "droidspeak/transfer/chunk_pieces.hpp"
 #include "droidspeak/transfer/wire.hpp"
 
 #include <ucp/api/ucp.h>
@@ -85,7 +87,7 @@ struct SenderStats {
   std::int64_t requests = 0;
   std::int64_t malformed_requests = 0;
   std::int64_t misses = 0;
-  std::int64_t chunks_sent = 0;    //!< data sends that completed
+  std::int64_t chunks_sent = 0;    //!< chunks whose last piece was sent
   std::int64_t bytes_sent = 0;
   std::int64_t send_failures = 0;  //!< sends that failed, were cancelled or timed out
   std::int64_t peers_failed = 0;   //!< receivers disconnected by an error
@@ -115,14 +117,17 @@ inline Status ucs_error(const std::string& what, ucs_status_t s) {
   return Status::io_error(what + ": " + ucs_status_string(s));
 }
 
-// Tags: [type:4][request id:43][kind:1][layer:16]. Request ids wrap at 2^43.
+// Tags: [type:4][request id:43][kind:1][piece:8][layer:8]. Request ids wrap at 2^43; a
+// chunk's data travels as PieceSplit's pieces, its header and the error message as piece 0.
 enum class TagType : std::uint64_t { kHeader = 1, kData = 2, kError = 3 };
 inline constexpr std::uint64_t kRequestIdMask = (std::uint64_t{1} << 43) - 1;
 inline constexpr ucp_tag_t kFullMask = ~ucp_tag_t{0};
+static_assert(layout::kMaxLayers <= 256 && kMaxPieces <= 256, "the tag has 8 bits for the layer and the piece");
 constexpr ucp_tag_t make_tag(TagType type, std::uint64_t request_id, Payload kind = Payload::kE,
-                             std::int64_t layer = 0) {
+                             std::int64_t layer = 0, std::size_t piece = 0) {
   return (static_cast<std::uint64_t>(type) << 60) | ((request_id & kRequestIdMask) << 17) |
-         (static_cast<std::uint64_t>(kind) << 16) | (static_cast<std::uint64_t>(layer) & 0xFFFFu);
+         (static_cast<std::uint64_t>(kind) << 16) | ((static_cast<std::uint64_t>(piece) & 0xFFu) << 8) |
+         (static_cast<std::uint64_t>(layer) & 0xFFu);
 }
 inline constexpr unsigned kRequestAmId = 17;
 
@@ -282,9 +287,11 @@ class UcxSender {
     void* request = nullptr;
     Peer* peer = nullptr;
     bool is_data = false;
+    bool last_piece = false;  // data: completing it counts the chunk as sent
+    std::size_t offset = 0;   // data: the piece's place in *keep
     std::int64_t bytes = 0;
-    std::shared_ptr<const std::vector<std::byte>> keep;  // the stored chunk, alive until sent
-    std::vector<std::byte> owned;                        // a header frame or a corrupted copy
+    std::shared_ptr<const std::vector<std::byte>> keep;  // the chunk (or a corrupted copy), alive until sent
+    std::vector<std::byte> owned;                        // a header or error frame
     ucx_detail::Clock::time_point started;
   };
   struct Incoming {
@@ -454,18 +461,27 @@ class UcxSender {
     h.owned = std::move(*header);
     post(peer, std::move(h), ucx_detail::make_tag(ucx_detail::TagType::kHeader, request_id, c.key.kind, c.key.layer), nullptr);
 
-    SendOp d;
-    d.is_data = true;
-    d.bytes = static_cast<std::int64_t>(c.view().size());
+    std::shared_ptr<const std::vector<std::byte>> bytes = c.bytes;
     ucp_mem_h memh = nullptr;
     if (options_.faults.corrupt && options_.faults.corrupt(c.key)) {
-      d.owned.assign(c.view().begin(), c.view().end());
-      if (!d.owned.empty()) d.owned[d.owned.size() / 2] ^= std::byte{0x5A};
+      auto copy = std::make_shared<std::vector<std::byte>>(c.view().begin(), c.view().end());
+      if (!copy->empty()) (*copy)[copy->size() / 2] ^= std::byte{0x5A};
+      bytes = std::move(copy);
     } else {
-      d.keep = c.bytes;
       memh = registration(c.bytes);
     }
-    post(peer, std::move(d), ucx_detail::make_tag(ucx_detail::TagType::kData, request_id, c.key.kind, c.key.layer), memh);
+    // One send per piece, all posted now: the receiver checks a piece while the next one moves.
+    const PieceSplit split(c.view().size());
+    for (std::size_t i = 0; i < split.count; ++i) {
+      SendOp d;
+      d.is_data = true;
+      d.last_piece = i + 1 == split.count;
+      d.offset = i * split.piece_bytes;
+      d.bytes = static_cast<std::int64_t>(split.piece(c.view(), i).size());
+      d.keep = bytes;
+      post(peer, std::move(d), ucx_detail::make_tag(ucx_detail::TagType::kData, request_id, c.key.kind, c.key.layer, i),
+           memh);
+    }
   }
 
   //! The registration of a stored chunk's buffer, made once and kept while the chunk is alive;
@@ -498,7 +514,9 @@ class UcxSender {
   }
 
   void post(Peer& peer, SendOp op, ucp_tag_t tag, ucp_mem_h memh) {
-    const std::span<const std::byte> bytes = op.keep ? std::span<const std::byte>(*op.keep) : std::span<const std::byte>(op.owned);
+    const std::span<const std::byte> bytes =
+        op.keep ? std::span<const std::byte>(*op.keep).subspan(op.offset, static_cast<std::size_t>(op.bytes))
+                : std::span<const std::byte>(op.owned);
     ucp_request_param_t p{};
     if (memh != nullptr) {
       p.op_attr_mask = UCP_OP_ATTR_FIELD_MEMH;
@@ -521,7 +539,7 @@ class UcxSender {
   }
 
   void count_sent(const SendOp& op) {
-    ++stats_.chunks_sent;
+    if (op.last_piece) ++stats_.chunks_sent;
     stats_.bytes_sent += op.bytes;
   }
 
@@ -876,22 +894,83 @@ class UcxReceiver {
       return Status::invalid_argument(name + ": the sender has " + std::to_string(h->byte_length) +
                                       " bytes, the destination " + std::to_string(dst.size()));
     }
-    ucp_tag_recv_info_t dinfo{};
-    ucp_request_param_t dp{};
-    dp.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
-    if (ucp_mem_h memh = registration_of(dst); memh != nullptr && !dst.empty()) {
-      dp.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
-      dp.memh = memh;
+    return receive_pieces(key, name, dst, h->checksum);
+  }
+
+  //! Receives the chunk's pieces into `dst` (all posted at once) and checks them: the worker
+  //! sums one piece's checksum lanes while UCX moves the next. On every return the worker no
+  //! longer reads `dst`.
+  Status receive_pieces(const ChunkKey& key, const std::string& name, std::span<std::byte> dst, std::uint64_t expected) {
+    const PieceSplit split(dst.size());
+    ucp_mem_h memh = dst.empty() ? nullptr : registration_of(dst);
+    std::vector<void*> reqs(split.count, nullptr);
+    Status failed = Status::ok();
+    for (std::size_t i = 0; i < split.count && failed.is_ok(); ++i) {
+      const std::span<std::byte> piece = split.piece(dst, i);
+      ucp_request_param_t dp{};
+      dp.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;  // always a request: its length is read from it
+      if (memh != nullptr) {
+        dp.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
+        dp.memh = memh;
+      }
+      void* req = ucp_tag_recv_nbx(worker_->get(), piece.data(), piece.size(),
+                                   ucx_detail::make_tag(ucx_detail::TagType::kData, current_.request_id, key.kind, key.layer, i),
+                                   ucx_detail::kFullMask, &dp);
+      if (req == nullptr || UCS_PTR_IS_ERR(req)) {
+        failed = req == nullptr ? Status::internal(name + ": UCX completed a receive without a request")
+                                : ucx_detail::ucs_error(name + ": posting piece " + std::to_string(i), UCS_PTR_STATUS(req));
+      } else {
+        reqs[i] = req;
+      }
     }
-    req = ucp_tag_recv_nbx(worker_->get(), dst.data(), dst.size(),
-                           ucx_detail::make_tag(ucx_detail::TagType::kData, current_.request_id, tag.payload, tag.layer),
-                           ucx_detail::kFullMask, &dp);
-    DROIDSPEAK_TRY(wait_recv(req, dinfo, name + ": bytes"));
-    if (dinfo.length != dst.size()) {
-      return Status::io_error(name + ": received " + std::to_string(dinfo.length) + " bytes, expected " +
-                              std::to_string(dst.size()));
+    // A single piece is checked here; several go to the worker as they complete.
+    const bool overlap = split.count > 1;
+    std::size_t left = 0;
+    for (void* r : reqs) left += r != nullptr ? 1 : 0;
+    const auto until = deadline();
+    while (failed.is_ok() && left > 0) {
+      for (std::size_t i = 0; i < split.count && failed.is_ok(); ++i) {
+        if (reqs[i] == nullptr) continue;
+        ucp_tag_recv_info_t info{};
+        const ucs_status_t st = ucp_tag_recv_request_test(reqs[i], &info);
+        if (st == UCS_INPROGRESS) continue;
+        ucp_request_free(reqs[i]);
+        reqs[i] = nullptr;
+        --left;
+        const std::span<std::byte> piece = split.piece(dst, i);
+        if (st != UCS_OK) {
+          failed = ucx_detail::ucs_error(name + ": piece " + std::to_string(i), st);
+        } else if (info.length != piece.size()) {
+          failed = Status::io_error(name + ": piece " + std::to_string(i) + " has " + std::to_string(info.length) +
+                                    " bytes, expected " + std::to_string(piece.size()));
+        } else if (overlap) {
+          checksum_worker().submit(piece, split.first_stripe(i));
+        }
+      }
+      if (!failed.is_ok() || left == 0) break;
+      if (error_arrived()) {
+        failed = sender_error_status();
+      } else if (peer_failed_.load()) {
+        failed = Status::io_error(name + ": bytes: the sender failed (disconnected or died)");
+      } else if (ucx_detail::Clock::now() >= until) {
+        failed = Status::io_error(name + ": bytes: timed out after " + std::to_string(options_.timeout.count()) + " ms");
+      } else {
+        worker_->progress();
+      }
     }
-    return verify_chunk(key, dst, h->checksum).with_context("ucx receiver");
+    for (void*& r : reqs) {
+      if (r != nullptr) ucx_detail::cancel_and_free(*worker_, r);
+      r = nullptr;
+    }
+    const ChecksumLanes lanes = overlap ? checksum_worker().collect() : ChecksumLanes{};  // the worker is idle now
+    if (!failed.is_ok()) return failed;
+    const std::uint64_t got = overlap ? finish_checksum(lanes, dst) : chunk_checksum(dst);
+    return check_checksum(key, expected, got, dst.size()).with_context("ucx receiver");
+  }
+
+  ChecksumWorker& checksum_worker() {
+    if (!checksum_worker_) checksum_worker_ = std::make_unique<ChecksumWorker>();
+    return *checksum_worker_;
   }
 
   void end_request() {
@@ -950,6 +1029,7 @@ class UcxReceiver {
   std::vector<std::byte> error_frame_;
   void* error_request_ = nullptr;
   prefill::TransferLog log_;
+  std::unique_ptr<ChecksumWorker> checksum_worker_;  // started by the first chunk of several pieces
 };
 
 static_assert(prefill::Transport<UcxReceiver>);
