@@ -10,10 +10,12 @@
 //! - the sender looks the chunks up in its store. On a miss (or a malformed request) it sends one
 //!   wire::ErrorMessage on the request's error tag. On a hit it sends, for each chunk in order
 //!   (E of each needed layer, then KV layer by layer), a wire::ChunkHeader on the chunk's header
-//!   tag and the chunk's bytes on its data tag, straight from the stored buffer, which it has
-//!   registered with ucp_mem_map (UCX uses rendezvous for large chunks: the bytes move into the
-//!   receiver's destination buffer with no intermediate copy).
-//! - tags name (request, kind, layer), so the receiver takes chunks in whatever order its
+//!   tag and the chunk's bytes on its data tags, one per piece (PieceSplit: up to 8 pieces of at
+//!   least 1 MiB), straight from the stored buffer, which it has registered with ucp_mem_map
+//!   (UCX uses rendezvous for large pieces: the bytes move into the receiver's destination
+//!   buffer with no intermediate copy). The receiver posts every piece's receive at once and a
+//!   ChecksumWorker sums one piece's checksum lanes while UCX moves the next.
+//! - tags name (request, kind, layer, piece), so the receiver takes chunks in whatever order its
 //!   schedule wants and UCX matches them.
 //! Every wait is bounded by a timeout and returns a Status; a peer that fails (killed,
 //! disconnected) is noticed through UCX's peer error handling or the timeout, whichever is first.
