@@ -32,13 +32,13 @@ models=$src/examples/models
 [[ -f $models/base/model.safetensors ]] || { echo "no bundled models in $models" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "SKIPPED: no python3"; exit 77; }
 
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/netns_link.sh"
 work=$(mktemp -d /tmp/plan-choice-bench.XXXXXX)
-ns_s=dpc-serve-$$ ns_r=dpc-recv-$$ veth_s=dps$$ veth_r=dpr$$
+link=dpc$$  # the netns link (tools/netns_link.sh): namespaces $link-s, $link-r
 serve_pid=
 cleanup() {
   [[ -n $serve_pid ]] && kill -KILL "$serve_pid" 2>/dev/null
-  ip netns del "$ns_s" 2>/dev/null
-  ip netns del "$ns_r" 2>/dev/null
+  netns_link_remove "$link"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -69,35 +69,16 @@ cat "$work/sweep.out"
 # 2. Measured, over a tc-limited veth.
 ((EUID == 0)) || { echo "SKIPPED (part 2): network namespaces need root"; exit 77; }
 command -v tc >/dev/null && command -v ip >/dev/null || { echo "SKIPPED (part 2): no ip or tc"; exit 77; }
-ip netns add "$ns_s" && ip netns add "$ns_r" &&
-  ip link add "$veth_s" netns "$ns_s" type veth peer name "$veth_r" netns "$ns_r" &&
-  ip -n "$ns_s" addr add 10.97.0.1/30 dev "$veth_s" && ip -n "$ns_r" addr add 10.97.0.2/30 dev "$veth_r" &&
-  ip -n "$ns_s" link set "$veth_s" up && ip -n "$ns_r" link set "$veth_r" up &&
-  ip -n "$ns_s" link set lo up && ip -n "$ns_r" link set lo up || { echo "SKIPPED: cannot make the veth pair"; exit 77; }
-# One long-lived connection used in bursts: no slow-start restart after each idle spell (see
-# serve_link_bench.sh).
-for ns in "$ns_s" "$ns_r"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_slow_start_after_idle=0; done
+netns_link_create "$link" 10.97.0 || { echo "SKIPPED: cannot make the veth pair"; exit 77; }
+ns_s=$link-s ns_r=$link-r
+netns_link_no_slow_start_restart "$link" || exit 1
 export UCX_TLS=tcp  # shared memory would bypass the veth and its limit
 
 for gbit in "${gbits[@]}"; do
   # burst: 4 ms at the rate, at least 32 kB (a larger bucket would carry a visible share of a
   # few megabytes for free).
   burst=$(awk "BEGIN{b = $gbit * 1e9 / 8 * 0.004; if (b < 32768) b = 32768; printf \"%d\", b}")
-  for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
-    read -r ns dev <<<"$end"
-    tc -n "$ns" qdisc replace dev "$dev" root tbf rate "${gbit}gbit" burst "$burst" latency 50ms ||
-      { echo "SKIPPED: tc cannot limit the veth"; exit 77; }
-  done
-  # Replacing the qdisc takes the veth's operational state down for a moment; UCX skips a
-  # device that is not running when it starts (then only loopback is left, and the run fails
-  # with "Destination is unreachable"). Wait until both ends are up again (at most 5 s).
-  for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
-    read -r ns dev <<<"$end"
-    for _ in $(seq 500); do
-      [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] && break
-      sleep 0.01
-    done
-  done
+  netns_link_limit "$link" "$gbit" "$burst" 50ms || { echo "SKIPPED: tc cannot limit the veth"; exit 77; }
   rm -f "$work/port"
   ip netns exec "$ns_s" "$tool" serve --sender "$models/base" --context "$work/context.txt" \
     --listen 10.97.0.1:0 --transports tcp --port-file "$work/port" --idle-timeout 120 >"$work/serve.out" 2>&1 &

@@ -31,13 +31,13 @@ models=$src/examples/models
 ((EUID == 0)) || { echo "SKIPPED: network namespaces need root"; exit 77; }
 for c in ip tc python3; do command -v "$c" >/dev/null || { echo "SKIPPED: no $c"; exit 77; }; done
 
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/netns_link.sh"
 work=$(mktemp -d /tmp/serve-link-bench.XXXXXX)
-ns_s=dsb-serve-$$ ns_r=dsb-recv-$$ veth_s=dbs$$ veth_r=dbr$$
+link=dsb$$  # the netns link (tools/netns_link.sh): namespaces $link-s, $link-r
 serve_pid=
 cleanup() {
   [[ -n $serve_pid ]] && kill -KILL "$serve_pid" 2>/dev/null
-  ip netns del "$ns_s" 2>/dev/null
-  ip netns del "$ns_r" 2>/dev/null
+  netns_link_remove "$link"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,36 +56,16 @@ timeout 600 "$tool" profile --sender "$models/base" --receiver "$models/ft-code"
   >"$work/profile.out" 2>&1 || { cat "$work/profile.out"; exit 1; }
 grep "selected plan" "$work/profile.out"
 
-ip netns add "$ns_s" && ip netns add "$ns_r" &&
-  ip link add "$veth_s" netns "$ns_s" type veth peer name "$veth_r" netns "$ns_r" &&
-  ip -n "$ns_s" addr add 10.98.0.1/30 dev "$veth_s" && ip -n "$ns_r" addr add 10.98.0.2/30 dev "$veth_r" &&
-  ip -n "$ns_s" link set "$veth_s" up && ip -n "$ns_r" link set "$veth_r" up &&
-  ip -n "$ns_s" link set lo up && ip -n "$ns_r" link set lo up || { echo "SKIPPED: cannot make the veth pair"; exit 77; }
-# A serving link is one long-lived connection used in bursts (one per request) with idle time
-# between them; Linux would restart TCP's slow start after each idle spell, so each request's
-# first megabytes would crawl while the calibration's back-to-back rounds never see it.
-for ns in "$ns_s" "$ns_r"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_slow_start_after_idle=0; done
+netns_link_create "$link" 10.98.0 || { echo "SKIPPED: cannot make the veth pair"; exit 77; }
+ns_s=$link-s ns_r=$link-r
+netns_link_no_slow_start_restart "$link" || exit 1
 export UCX_TLS=tcp  # shared memory would bypass the veth and its limit
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for gbit in "${gbits[@]}"; do
   burst=$((gbit * 250))kb  # 2 ms at the rate, at least 1 MB
   ((gbit < 4)) && burst=1mb
-  for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
-    read -r ns dev <<<"$end"
-    tc -n "$ns" qdisc replace dev "$dev" root tbf rate "${gbit}gbit" burst "$burst" latency 20ms ||
-      { echo "SKIPPED: tc cannot limit the veth"; exit 77; }
-  done
-  # Replacing the qdisc takes the veth's operational state down for a moment; UCX skips a
-  # device that is not running when it starts (then only loopback is left, and the run fails
-  # with "Destination is unreachable"). Wait until both ends are up again (at most 5 s).
-  for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
-    read -r ns dev <<<"$end"
-    for _ in $(seq 500); do
-      [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] && break
-      sleep 0.01
-    done
-  done
+  netns_link_limit "$link" "$gbit" "$burst" 20ms || { echo "SKIPPED: tc cannot limit the veth"; exit 77; }
   rm -f "$work/port"
   ip netns exec "$ns_s" "$tool" serve --sender "$models/base" --context "$work/context.txt" \
     --listen 10.98.0.1:0 --transports tcp --port-file "$work/port" --idle-timeout 120 >"$work/serve.out" 2>&1 &

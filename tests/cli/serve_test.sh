@@ -28,12 +28,13 @@ if [[ $case_ == netns ]]; then
   done
 fi
 rm -rf "$work" && mkdir -p "$work" || exit 1
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/netns_link.sh" || exit 1
 pids=()
-namespaces=()
+link=  # the netns link's prefix, once made
 cleanup() {
-  local p n
+  local p
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null; done
+  [[ -n $link ]] && netns_link_remove "$link"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -213,16 +214,9 @@ case $case_ in
     ;;
 
   netns)
-    ns_s=ds-serve-$$ ns_r=ds-recv-$$ veth_s=dss$$ veth_r=dsr$$
-    ip netns add "$ns_s" 2>"$work/ip.out" || { echo "SKIPPED: cannot create a network namespace: $(cat "$work/ip.out")"; exit 77; }
-    namespaces+=("$ns_s")
-    ip netns add "$ns_r" || fail "second namespace"
-    namespaces+=("$ns_r")
-    ip link add "$veth_s" netns "$ns_s" type veth peer name "$veth_r" netns "$ns_r" 2>"$work/ip.out" ||
-      { echo "SKIPPED: cannot create a veth pair: $(cat "$work/ip.out")"; exit 77; }
-    ip -n "$ns_s" addr add 10.99.0.1/30 dev "$veth_s" && ip -n "$ns_r" addr add 10.99.0.2/30 dev "$veth_r" &&
-      ip -n "$ns_s" link set "$veth_s" up && ip -n "$ns_r" link set "$veth_r" up &&
-      ip -n "$ns_s" link set lo up && ip -n "$ns_r" link set lo up || fail "configuring the veth pair"
+    link=ds$$
+    netns_link_create "$link" 10.99.0 2>"$work/ip.out" || { echo "SKIPPED: $(cat "$work/ip.out")"; exit 77; }
+    ns_s=$link-s ns_r=$link-r veth_s=${link}s
     local_reference
     # UCX over TCP only: shared memory would bypass the veth (and its limit) between two
     # processes of one host.
@@ -233,23 +227,10 @@ case $case_ in
       # tbf on both ends; burst: 2 ms at the rate, at least 1 MB.
       burst=$((gbit * 250))kb
       ((gbit == 1)) && burst=1mb
-      for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
-        read -r ns dev <<<"$end"
-        tc -n "$ns" qdisc replace dev "$dev" root tbf rate "${gbit}gbit" burst "$burst" latency 20ms 2>"$work/tc.out" ||
-          { echo "SKIPPED: tc cannot limit the veth (tbf): $(cat "$work/tc.out")"; exit 77; }
-      done
-      # Replacing the qdisc takes the veth's operational state down for a moment (until the
-      # kernel's link watch runs, up to a second later). UCX skips a device that is not
-      # running when it starts, and a receiver started then would find only loopback and fail
-      # with "Destination is unreachable": wait until both ends are up again (at most 5 s).
-      for end in "$ns_s $veth_s" "$ns_r $veth_r"; do
-        read -r ns dev <<<"$end"
-        for i in $(seq 500); do
-          [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] && break
-          sleep 0.01
-        done
-        [[ $(ip netns exec "$ns" cat "/sys/class/net/$dev/operstate") == up ]] || fail "$dev is not up after tc"
-      done
+      netns_link_limit "$link" "$gbit" "$burst" 20ms 2>"$work/tc.out" || {
+        grep -q "tc cannot" "$work/tc.out" && { echo "SKIPPED: $(cat "$work/tc.out")"; exit 77; }
+        fail "$(cat "$work/tc.out")"
+      }
       sent_before=$(tc -s -n "$ns_s" qdisc show dev "$veth_s" | grep -m1 -oE 'Sent [0-9]+' | grep -oE '[0-9]+')
       start_serve sender$gbit --sender "$fx/base" --context "$fx/context.txt" --listen 10.99.0.1:0 \
         --transports tcp --max-requests 3
