@@ -9,7 +9,6 @@
 
 #include <doctest/doctest.h>
 
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -19,31 +18,8 @@ using droidspeak::test::random_model;
 using droidspeak::test::small_config;
 using droidspeak::test::some_tokens;
 
-namespace {
-
-// Every layer's K and V bytes for positions [0, n), read through the view.
-std::vector<float> cache_rows(reference::Engine& e, std::int64_t n) {
-  const auto g = e.geometry();
-  const layout::KvView v = e.kv_cache();
-  std::vector<float> out;
-  for (std::int64_t l = 0; l < g.num_layers; ++l) {
-    for (const layout::KvPart part : {layout::KvPart::kK, layout::KvPart::kV}) {
-      for (std::int64_t t = 0; t < n; ++t) {
-        for (std::int64_t h = 0; h < g.num_kv_heads; ++h) {
-          const float* row = reinterpret_cast<const float*>(v.row(l, part, t, h));
-          out.insert(out.end(), row, row + g.head_dim);
-        }
-      }
-    }
-  }
-  return out;
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-}  // namespace
+using droidspeak::test::cache_rows;
+using droidspeak::test::same_bits;
 
 static_assert(prefill::KvOnlyEngine<reference::Engine>);
 static_assert(!prefill::KvOnlyEngine<prefill::FullLayers<reference::Engine>>);

@@ -18,6 +18,8 @@ using namespace droidspeak;
 using droidspeak::test::make_engine;
 using droidspeak::test::random_model;
 using droidspeak::test::small_config;
+using droidspeak::test::read_kv;
+using droidspeak::test::same_bits;
 using droidspeak::test::some_tokens;
 
 namespace {
@@ -26,25 +28,6 @@ std::vector<float> embed(reference::Engine& e, const std::vector<std::int32_t>& 
   std::vector<float> h(t.size() * static_cast<std::size_t>(e.geometry().hidden_size));
   REQUIRE(e.embed(t, h).is_ok());
   return h;
-}
-
-// K and V of `layer` for positions [0, n), as [n][kv_heads][head_dim], read through the view.
-std::vector<float> read_kv(reference::Engine& e, std::int64_t layer, layout::KvPart part,
-                           std::int64_t n) {
-  const auto g = e.geometry();
-  const layout::KvView v = e.kv_cache();
-  std::vector<float> out;
-  for (std::int64_t t = 0; t < n; ++t) {
-    for (std::int64_t h = 0; h < g.num_kv_heads; ++h) {
-      const float* row = reinterpret_cast<const float*>(v.row(layer, part, t, h));
-      out.insert(out.end(), row, row + g.head_dim);
-    }
-  }
-  return out;
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 std::vector<float> full_run(reference::Engine& e, const std::vector<std::int32_t>& tokens) {

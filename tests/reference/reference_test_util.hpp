@@ -5,6 +5,7 @@
 #pragma once
 
 #include "droidspeak/reference/engine.hpp"
+#include "droidspeak/reference/generate.hpp"  // prefill_tokens
 #include "droidspeak/reference/random_model.hpp"
 #include "support/tiny_model.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>  // std::memcmp
 #include <numbers>
 #include <vector>
 
@@ -41,6 +43,46 @@ inline std::vector<std::int32_t> some_tokens(std::int64_t n, std::int64_t vocab,
   std::vector<std::int32_t> t(static_cast<std::size_t>(n));
   for (auto& x : t) x = static_cast<std::int32_t>(g.next() % static_cast<std::uint64_t>(vocab));
   return t;
+}
+
+//! The last position's logits `[vocab]` of a fresh engine of `w` that prefilled `seq` whole:
+//! what any decoding loop's step must reproduce.
+inline std::vector<float> logits_of_whole(const reference::ModelWeights& w, const std::vector<std::int32_t>& seq) {
+  auto fresh = make_engine(w);
+  std::vector<float> logits(static_cast<std::size_t>(fresh.vocab_size()));
+  REQUIRE(reference::prefill_tokens(fresh, seq, logits).is_ok());
+  return logits;
+}
+
+//! K and V of `layer` for positions [0, n), as [n][kv_heads][head_dim], read through the view.
+inline std::vector<float> read_kv(reference::Engine& e, std::int64_t layer, layout::KvPart part, std::int64_t n) {
+  const auto g = e.geometry();
+  const layout::KvView v = e.kv_cache();
+  std::vector<float> out;
+  for (std::int64_t t = 0; t < n; ++t) {
+    for (std::int64_t h = 0; h < g.num_kv_heads; ++h) {
+      const float* row = reinterpret_cast<const float*>(v.row(layer, part, t, h));
+      out.insert(out.end(), row, row + g.head_dim);
+    }
+  }
+  return out;
+}
+
+//! Every layer's K then V for positions [0, n): read_kv of each, layer by layer.
+inline std::vector<float> cache_rows(reference::Engine& e, std::int64_t n) {
+  std::vector<float> out;
+  for (std::int64_t l = 0; l < e.geometry().num_layers; ++l) {
+    for (const layout::KvPart part : {layout::KvPart::kK, layout::KvPart::kV}) {
+      const std::vector<float> rows = read_kv(e, l, part, n);
+      out.insert(out.end(), rows.begin(), rows.end());
+    }
+  }
+  return out;
+}
+
+//! Equal to the bit (NaNs included), not merely equal as floats.
+inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 //! max |a - b| / max(max |b|, tiny).
