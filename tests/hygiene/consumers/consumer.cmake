@@ -27,3 +27,18 @@ function(droidspeak_consumer_add_executable)
     # GCC 12 flags std::string concatenation at -O2 (PR105651, a libstdc++ false positive).
     $<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict>)
 endfunction()
+
+# droidspeak_consumer_check_dir(): when DROIDSPEAK_EXPECT_DIR is set, the package found
+# (droidspeak_DIR) must lie under it, so that a stray system install cannot pass for the one
+# under test.
+function(droidspeak_consumer_check_dir)
+  if(NOT DEFINED DROIDSPEAK_EXPECT_DIR)
+    return()
+  endif()
+  file(REAL_PATH "${DROIDSPEAK_EXPECT_DIR}" _expect_dir)
+  file(REAL_PATH "${droidspeak_DIR}" _found_dir)
+  string(FIND "${_found_dir}/" "${_expect_dir}/" _at)
+  if(NOT _at EQUAL 0)
+    message(FATAL_ERROR "found droidspeak in ${droidspeak_DIR}, expected it under ${DROIDSPEAK_EXPECT_DIR}")
+  endif()
+endfunction()
