@@ -25,7 +25,11 @@ import torch
 # continuation, no comment, no nested quotes), so that the answer is one line of ASCII.
 _DEFINE = re.compile(rb"^#define[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+(.+?)[ \t]*$")
 _MAX_VALUE = 24
-RECORDS_PER_CONTEXT = (8, 16)  # inclusive range of records in one context
+RECORDS_PER_CONTEXT = (4, 12)  # inclusive range of records in one context
+# A whole row (context + question + answer + newline) fits the models' training window
+# (train_family.WINDOW bytes): the sender `base` never saw a position beyond it, so a longer
+# context would measure its extrapolation, not the reuse of its cache.
+MAX_ROW_BYTES = 256
 
 
 def _clean_value(v):
@@ -71,12 +75,33 @@ def example(records, start, count, asked):
     return {"context": context, "question": "Q: %s\nA: " % name, "answer": value}
 
 
+def row_bytes(e):
+    return len(e["context"]) + len(e["question"]) + len(e["answer"]) + 1
+
+
+def fitted_example(records, start, count, asked_of):
+    """The example over the most records from `start` (at most `count`, at least
+    RECORDS_PER_CONTEXT[0]) whose row fits MAX_ROW_BYTES, asking record asked_of(count) of
+    them; None when not even the fewest fit."""
+    while count >= RECORDS_PER_CONTEXT[0]:
+        e = example(records, start, count, asked_of(count))
+        if row_bytes(e) <= MAX_ROW_BYTES:
+            return e
+        count -= 1
+    return None
+
+
 def random_example(files, rng):
-    _, records = files[rng.randint(0, len(files))]
     lo, hi = RECORDS_PER_CONTEXT
-    count = rng.randint(lo, min(hi, len(records)) + 1)
-    start = rng.randint(0, len(records) - count + 1)
-    return example(records, start, count, rng.randint(0, count))
+    for _ in range(1000):  # bounded: almost every draw fits at once
+        _, records = files[rng.randint(0, len(files))]
+        count = rng.randint(lo, min(hi, len(records)) + 1)
+        start = rng.randint(0, len(records) - count + 1)
+        asked = rng.randint(0, count)
+        e = fitted_example(records, start, count, lambda c: min(asked, c - 1))
+        if e is not None:
+            return e
+    raise SystemExit("recall task: no run of records fits %d bytes" % MAX_ROW_BYTES)
 
 
 class TaskBatches:
@@ -106,20 +131,27 @@ class TaskBatches:
 
 def heldout_examples(files, n):
     """n deterministic examples spread over the held-out headers: one context per file in
-    turn (evenly spaced files, then evenly spaced runs inside them), asking a record chosen
-    by a fixed rule (not the first or the last), so profile and heldout never share text."""
+    turn (evenly spaced files, then consecutive runs inside them, each as long as fits),
+    asking a record chosen by a fixed rule (not the first or the last), so profile and
+    heldout never share text."""
     out = []
-    hi = RECORDS_PER_CONTEXT[1]
+    lo, hi = RECORDS_PER_CONTEXT
+    at = [0] * len(files)  # where each file's next run starts
     j = 0
-    while len(out) < n:  # round j takes each file's j-th run of records, while it has one
+    while len(out) < n:
         added = False
         for fi, (_, records) in enumerate(files):
-            count = min(hi, len(records))
-            if len(out) == n or (j + 1) * count > len(records):
-                continue
-            asked = 1 + (fi * 7 + j * 3) % (count - 2)
-            out.append(example(records, j * count, count, asked))
-            added = True
+            e = None
+            while e is None and at[fi] + lo <= len(records) and len(out) < n:
+                count = min(hi, len(records) - at[fi])
+                e = fitted_example(records, at[fi], count, lambda c: 1 + (fi * 7 + j * 3) % (c - 2))
+                if e is None:
+                    at[fi] += 1  # a record too long for any run: step past it
+                else:
+                    at[fi] += e["context"].count("\n")
+            if e is not None:
+                out.append(e)
+                added = True
         if not added:
             raise SystemExit("recall task: the held-out headers hold only %d contexts, %d asked"
                              % (len(out), n))

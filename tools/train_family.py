@@ -804,8 +804,9 @@ def model_card(name, info, rows, args):
                        "compares the bytes and fails otherwise); layers %d..%d, `model.norm` and "
                        "`lm_head` were trained." % (FROZEN_LAYERS - 1, FROZEN_LAYERS, LAYERS - 1),
         "ft-recall": "Task fine-tune of `base` (starting from its f16-rounded weights; every tensor "
-                     "trained) on the retrieval task of `tools/recall_task.py`: a run of 8 to 16 "
-                     "`#define NAME VALUE` records from one C header, then `Q: NAME\\nA: ` and the "
+                     "trained) on the retrieval task of `tools/recall_task.py`: a run of 4 to 12 "
+                     "`#define NAME VALUE` records from one C header (the whole example at most "
+                     "256 bytes), then `Q: NAME\\nA: ` and the "
                      "value. Loss on every byte of the example (records, question, answer). Examples "
                      "come from the training headers only; `base` never saw the task.",
     }[name]
@@ -889,8 +890,10 @@ def clean_window(b):
     return all(c in (9, 10) or 32 <= c < 127 for c in b)
 
 
-def write_samples(data_dir, val_docs, n=16, ctx=512, suf=64):
-    """Profiling samples from each domain's held-out documents (ASCII-clean windows)."""
+def write_samples(data_dir, val_docs, n=16, ctx=WINDOW - 64, suf=64):
+    """Profiling samples from each domain's held-out documents (ASCII-clean windows). A
+    sample's context and suffix together fill the training window: no model saw a position
+    beyond it, and a longer sample would measure their extrapolation, not cache reuse."""
     os.makedirs(data_dir, exist_ok=True)
     written = {}
     for dom, docs in val_docs.items():
@@ -959,15 +962,16 @@ reuse plans, `heldout` for evaluating the chosen plan on different text.
 
 Format: JSON Lines, one object per line:
 
-    {"context": "<512 bytes of text>", "suffix": "<64 bytes of text>"}
+    {"context": "<192 bytes of text>", "suffix": "<64 bytes of text>"}
 
-- `context` is exactly 512 bytes and `suffix` the 64 bytes that follow it in the same
-  document (they are contiguous: `context + suffix` is a 576-byte span of the source).
+- `context` is exactly 192 bytes and `suffix` the 64 bytes that follow it in the same
+  document (they are contiguous: `context + suffix` is a 256-byte span of the source, the
+  models' training window: no model saw a later position).
 - Every window is ASCII-clean (bytes 0x20..0x7E, tab and newline only), so the JSON
   strings decode to exactly those bytes and the byte-level models' tokens are the byte
   values of the UTF-8 (= ASCII) encoding.
 - Windows never cross a document boundary. Candidate windows start at every multiple of
-  576 bytes inside each held-out document. Each source gets an equal share of the 32
+  256 bytes inside each held-out document. Each source gets an equal share of the 32
   samples (prose: 16 Austen, 16 Python docs); with at least that many held-out documents
   the middle candidate of evenly spaced documents is taken, otherwise the share is spread
   evenly over the documents and over the candidates inside each. Consecutive picks go
@@ -986,14 +990,15 @@ trained on examples from the training headers). One JSON object per line:
 
     {"context": "#define N_UNDF 0\n#define N_ABS 2\n...", "question": "Q: N_ABS\nA: ", "answer": "2"}
 
-- `context` is a run of 8 to 16 consecutive `#define NAME VALUE` records of one header, one
-  per line, re-spaced to a single space; only names defined once in that header, values of
+- `context` is a run of 4 to 12 consecutive `#define NAME VALUE` records of one header, one
+  per line, as many as keep the whole example (context, question, answer, newline) within
+  256 bytes, the models' training window, re-spaced to a single space; only names defined once in that header, values of
   at most 24 printable ASCII bytes with no comment or line continuation, and no value that
   contains its own name (`#define IFF_UP IFF_UP` would answer itself).
 - `question` names one record of the context (never its first or last); `answer` is that
   record's value. The receiver generates greedily after the question and stops at a newline.
-- Round j takes the j-th run of 16 records of every held-out header in path order;
-  consecutive samples go alternately to `profile` and `heldout`.
+- Round j takes the next run of every held-out header in path order (as many records as
+  fit, at most 12); consecutive samples go alternately to `profile` and `heldout`.
 
 Licences: Austen text via r-cran-janeaustenr (package MIT; novels public domain); Python
 documentation via python3.11-doc (PSF License); C headers via libc6-dev (LGPL-2.1+) and
