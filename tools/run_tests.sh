@@ -36,7 +36,7 @@ failed=0
 
 # The bundled family the model tests run on: each directory needs its config, weights and
 # PyTorch fixtures (a clone without them, or with Git LFS pointers instead, has none).
-bundled_models=(base frozen-code ft-code ft-scripture lora-scripture)
+bundled_models=(base frozen-code ft-code ft-recall ft-scripture lora-scripture)
 missing_models=()
 for m in "${bundled_models[@]}"; do
   for f in config.json model.safetensors fixtures.safetensors; do

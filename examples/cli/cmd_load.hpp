@@ -181,9 +181,9 @@ inline Status run_load(const LoadCommand& cmd, Pair& pair) {
                       .out = plan_path,
                       .svg_dir = plan_path.parent_path().empty() ? fs::path(".") : plan_path.parent_path(),
                       .granularity = L >= 8 ? 2 : 1,
-                      .threshold = 0.03,
+                      .threshold = 0.05,
                       .max_intervals = 1,
-                      .measure = "kl",
+                      .measure = "loss",
                       .max_samples = 4};
     DROIDSPEAK_TRY(run_profile(pc, pair));
     std::printf("\n");
@@ -351,8 +351,8 @@ full-prefill capacity, measured first in the same run (--pairs paired runs).
 Prints p50 / p99 time to first token and throughput per rate and strategy,
 with the load average, and draws them (--svg, default droidspeak-out/load.svg).
 Defaults: the bundled base -> ft-code on examples/data/code_profile.jsonl,
-32 requests, 4 contexts; without --plan a plan is profiled first (KL, 4
-samples) into load-plan.json next to the picture. --slo X sets the policy's
+32 requests, 4 contexts; without --plan a plan is profiled first (suffix loss
+within 5 %, 4 samples) into load-plan.json next to the picture. --slo X sets the policy's
 latency target to X times the predicted idle full prefill (default 1).
 Every replay stops with an error past --max-seconds (default 300).
 )";
