@@ -17,12 +17,20 @@ using droidspeak::test::random_model;
 using droidspeak::test::small_config;
 using droidspeak::test::some_tokens;
 
+namespace {
+//! A random small model, an engine that prefilled a 12-token prompt, and its last logits.
+struct Prefilled {
+  reference::ModelWeights w = random_model(small_config(), 11);
+  reference::Engine e = make_engine(w);
+  std::vector<std::int32_t> prompt = some_tokens(12, 50, 3);
+  std::vector<float> logits = std::vector<float>(50);
+  Prefilled() { REQUIRE(reference::prefill_tokens(e, prompt, logits).is_ok()); }
+};
+}  // namespace
+
 TEST_CASE("decode: each step's logits are those of the whole sequence prefilled") {
-  const auto w = random_model(small_config(), 11);
-  auto e = make_engine(w);
-  const auto prompt = some_tokens(12, 50, 3);
-  std::vector<float> logits(50);
-  REQUIRE(reference::prefill_tokens(e, prompt, logits).is_ok());
+  Prefilled p;
+  auto& [w, e, prompt, logits] = p;
   // A picker that records what it saw and walks a fixed script of tokens.
   const std::vector<std::int32_t> script{5, 9, 2, 7, 1};
   std::vector<std::vector<float>> seen;
@@ -42,11 +50,8 @@ TEST_CASE("decode: each step's logits are those of the whole sequence prefilled"
 }
 
 TEST_CASE("decode_greedy: stops after the stop token, or at the budget") {
-  const auto w = random_model(small_config(), 11);
-  auto e = make_engine(w);
-  const auto prompt = some_tokens(12, 50, 3);
-  std::vector<float> logits(50);
-  REQUIRE(reference::prefill_tokens(e, prompt, logits).is_ok());
+  Prefilled p;
+  auto& [w, e, prompt, logits] = p;
   auto all = prefill::decode_greedy(e, logits, 6);
   REQUIRE(all.is_ok());
   REQUIRE(all->size() == 6);

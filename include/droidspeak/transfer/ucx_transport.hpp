@@ -857,20 +857,23 @@ class UcxReceiver {
         ucp_request_free(req);
         return s == UCS_OK ? Status::ok() : ucx_detail::ucs_error(what, s);
       }
-      if (error_arrived()) {
+      if (Status stop = why_stop_waiting(what, until); !stop.is_ok()) {
         ucx_detail::cancel_and_free(*worker_, req);
-        return sender_error_status();
-      }
-      if (peer_failed_.load()) {
-        ucx_detail::cancel_and_free(*worker_, req);
-        return Status::io_error(what + ": the sender failed (disconnected or died)");
-      }
-      if (ucx_detail::Clock::now() >= until) {
-        ucx_detail::cancel_and_free(*worker_, req);
-        return Status::io_error(what + ": timed out after " + std::to_string(options_.timeout.count()) + " ms");
+        return stop;
       }
       worker_->progress();
     }
+  }
+
+  //! Why a wait for `what` must end now (the sender's error arrived, the sender failed, or
+  //! `until` passed), or ok to go on waiting.
+  Status why_stop_waiting(const std::string& what, ucx_detail::Clock::time_point until) {
+    if (error_arrived()) return sender_error_status();
+    if (peer_failed_.load()) return Status::io_error(what + ": the sender failed (disconnected or died)");
+    if (ucx_detail::Clock::now() >= until) {
+      return Status::io_error(what + ": timed out after " + std::to_string(options_.timeout.count()) + " ms");
+    }
+    return Status::ok();
   }
 
   Status fetch(const prefill::TransferTag& tag, std::span<std::byte> dst) {
@@ -950,15 +953,8 @@ class UcxReceiver {
         }
       }
       if (!failed.is_ok() || left == 0) break;
-      if (error_arrived()) {
-        failed = sender_error_status();
-      } else if (peer_failed_.load()) {
-        failed = Status::io_error(name + ": bytes: the sender failed (disconnected or died)");
-      } else if (ucx_detail::Clock::now() >= until) {
-        failed = Status::io_error(name + ": bytes: timed out after " + std::to_string(options_.timeout.count()) + " ms");
-      } else {
-        worker_->progress();
-      }
+      failed = why_stop_waiting(name + ": bytes", until);
+      if (failed.is_ok()) worker_->progress();
     }
     for (void*& r : reqs) {
       if (r != nullptr) ucx_detail::cancel_and_free(*worker_, r);
