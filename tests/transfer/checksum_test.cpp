@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/skip.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -66,6 +68,42 @@ TEST_CASE("the lane sums of a chunk's pieces add up to the whole chunk's checksu
   ChecksumLanes shifted = checksum_lanes(all.first(64 * 18), 1);
   shifted += checksum_lanes(all.subspan(64 * 18), 19);
   CHECK(finish_checksum(shifted, all) != chunk_checksum(all));
+}
+
+namespace {
+// The lanes at `level` equal the generic build's, on pieces of every length around the vector
+// widths and at odd stripe offsets, and so do the pinned wire values of the default path.
+void check_level_matches_generic(SimdLevel level) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{63}, std::size_t{64}, std::size_t{64 * 3 + 5}, std::size_t{64 * 257},
+                        std::size_t{1} << 20}) {
+    const std::vector<std::byte> v = pattern(n);
+    for (std::uint64_t first : {std::uint64_t{0}, std::uint64_t{7}, std::uint64_t{1} << 40}) {
+      const ChecksumLanes wide = checksum_lanes(v, first, level);
+      const ChecksumLanes generic = checksum_lanes(v, first, SimdLevel::kGeneric);
+      CHECK_MESSAGE(std::equal(std::begin(wide.lane), std::end(wide.lane), std::begin(generic.lane)),
+                    to_string(level) << ", " << n << " bytes, first stripe " << first);
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("checksum_lanes at AVX2 width equals the generic sums, bit for bit") {
+  if (cpu_simd_level() < SimdLevel::kAvx2) return droidspeak::test::skip_test("this CPU has no AVX2");
+  check_level_matches_generic(SimdLevel::kAvx2);
+}
+
+TEST_CASE("checksum_lanes at AVX-512 width equals the generic sums, bit for bit") {
+  if (cpu_simd_level() < SimdLevel::kAvx512) return droidspeak::test::skip_test("this CPU has no AVX-512");
+  check_level_matches_generic(SimdLevel::kAvx512);
+}
+
+TEST_CASE("checksum_lanes never runs wider than the CPU: a level above it is lowered") {
+  CHECK(runnable_simd_level(SimdLevel::kGeneric) == SimdLevel::kGeneric);
+  CHECK(runnable_simd_level(SimdLevel::kAvx512) == cpu_simd_level());
+  const std::vector<std::byte> v = pattern(64 * 9);
+  const ChecksumLanes widest = checksum_lanes(v, 3, SimdLevel::kAvx512);  // runs on any CPU
+  const ChecksumLanes generic = checksum_lanes(v, 3, SimdLevel::kGeneric);
+  CHECK(std::equal(std::begin(widest.lane), std::end(widest.lane), std::begin(generic.lane)));
 }
 
 TEST_CASE("context_hash: equal tokens hash alike and any change of value or order or length differs") {

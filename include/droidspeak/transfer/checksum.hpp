@@ -5,6 +5,7 @@
 #pragma once
 
 #include "droidspeak/core/config.hpp"
+#include "droidspeak/core/simd_level.hpp"
 #include "droidspeak/plan/compatibility.hpp"  // plan::fingerprint64: the one 64-bit byte hash
 
 #include <array>
@@ -42,16 +43,12 @@ struct ChecksumLanes {
   }
 };
 
-//! The lane sums over the whole 64-byte stripes of `bytes` `[size]`, a piece of a chunk that
-//! starts at the chunk's byte 64 * first_stripe. The last size % 64 bytes are not read (only the
-//! chunk's own last partial stripe matters, and finish_checksum reads it).
-//!
-//! NOTE: not plan::fingerprint64 over the whole chunk: that is one multiply chain (about a
-//! third of memcpy's speed here), slower than the link it guards. Instead 8 lanes take one word
-//! of each 64-byte stripe: the word, keyed by lane and stripe index (so that moving a stripe
-//! changes the result), contributes itself plus the product of its two 32-bit halves, which
-//! compilers vectorise (pmuludq) and which runs at about memcpy's speed.
-inline ChecksumLanes checksum_lanes(std::span<const std::byte> bytes, std::uint64_t first_stripe) {
+namespace detail {
+// The one loop behind checksum_lanes, inlined into each dispatched copy below so that the
+// compiler vectorises it at that copy's width (integer arithmetic: every width gives the same
+// sums, bit for bit).
+[[gnu::always_inline]] inline ChecksumLanes checksum_lanes_loop(std::span<const std::byte> bytes,
+                                                                std::uint64_t first_stripe) {
   constexpr std::uint64_t kLaneKeys[8] = {0x9FB21C651E98DF25ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull,
                                           0x85EBCA77C2B2AE63ull, 0x27D4EB2F165667C5ull, 0x94D049BB133111EBull,
                                           0xBF58476D1CE4E5B9ull, 0x9E3779B97F4A7C15ull};
@@ -61,12 +58,54 @@ inline ChecksumLanes checksum_lanes(std::span<const std::byte> bytes, std::uint6
   for (std::size_t s = 0; s < stripes; ++s, p += 64) {
     const std::uint64_t stripe_key = (first_stripe + static_cast<std::uint64_t>(s)) * 0xD6E8FEB86659FD93ull;
     for (int j = 0; j < 8; ++j) {
-      const std::uint64_t w = detail::load_le64(p + 8 * j);
+      const std::uint64_t w = load_le64(p + 8 * j);
       const std::uint64_t x = w ^ (kLaneKeys[j] + stripe_key);
       out.lane[j] += w + (x & 0xFFFFFFFFull) * (x >> 32);
     }
   }
   return out;
+}
+
+inline ChecksumLanes checksum_lanes_generic(std::span<const std::byte> bytes, std::uint64_t first_stripe) {
+  return checksum_lanes_loop(bytes, first_stripe);
+}
+#if DROIDSPEAK_HAVE_X86_DISPATCH
+DROIDSPEAK_TARGET_AVX2 inline ChecksumLanes checksum_lanes_avx2(std::span<const std::byte> bytes,
+                                                                std::uint64_t first_stripe) {
+  return checksum_lanes_loop(bytes, first_stripe);
+}
+DROIDSPEAK_TARGET_AVX512 inline ChecksumLanes checksum_lanes_avx512(std::span<const std::byte> bytes,
+                                                                    std::uint64_t first_stripe) {
+  return checksum_lanes_loop(bytes, first_stripe);
+}
+#endif
+}  // namespace detail
+
+//! The lane sums over the whole 64-byte stripes of `bytes` `[size]`, a piece of a chunk that
+//! starts at the chunk's byte 64 * first_stripe. The last size % 64 bytes are not read (only the
+//! chunk's own last partial stripe matters, and finish_checksum reads it). `level` picks the
+//! vector width (lowered to what this CPU runs, see runnable_simd_level); every level returns
+//! the same sums, bit for bit.
+//!
+//! NOTE: not plan::fingerprint64 over the whole chunk: that is one multiply chain (about a
+//! third of memcpy's speed here), slower than the link it guards. Instead 8 lanes take one word
+//! of each 64-byte stripe: the word, keyed by lane and stripe index (so that moving a stripe
+//! changes the result), contributes itself plus the product of its two 32-bit halves, which
+//! vectorises (pmuludq). With AVX-512 one register holds the 8 lanes of a stripe, and the sum
+//! runs about 4x faster than at the generic build's SSE2 width (bench/RESULTS.md): a receiver
+//! that checks every byte it fetches then spends a quarter of the CPU time on it.
+inline ChecksumLanes checksum_lanes(std::span<const std::byte> bytes, std::uint64_t first_stripe,
+                                    SimdLevel level = cpu_simd_level()) {
+#if DROIDSPEAK_HAVE_X86_DISPATCH
+  switch (runnable_simd_level(level)) {
+    case SimdLevel::kAvx512: return detail::checksum_lanes_avx512(bytes, first_stripe);
+    case SimdLevel::kAvx2: return detail::checksum_lanes_avx2(bytes, first_stripe);
+    case SimdLevel::kGeneric: break;
+  }
+#else
+  (void)level;
+#endif
+  return detail::checksum_lanes_generic(bytes, first_stripe);
 }
 
 //! The checksum of `chunk` `[size]` given the lane sums over all its whole stripes: only its last

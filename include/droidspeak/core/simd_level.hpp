@@ -1,0 +1,70 @@
+// SPDX-FileCopyrightText: 2026 The droidspeak authors
+// SPDX-License-Identifier: Apache-2.0
+//! @file Runtime CPU dispatch: which vector width this CPU runs, and the target attributes that
+//! let one function body be compiled again for it. The library is built for generic x86-64
+//! (SSE2); a hot loop compiled a second time under DROIDSPEAK_TARGET_AVX2 or
+//! DROIDSPEAK_TARGET_AVX512 and chosen with cpu_simd_level() runs at that width where the CPU
+//! has it, and the binary still runs on every x86-64.
+//!
+//! NOTE: the targets leave FMA out on purpose (AVX-512F would bring it in: hence `no-fma`). Under
+//! GCC's default -ffp-contract=fast, FMA would fuse a * b + c in float code and change its
+//! rounding, so the wide copies would no longer be bit-identical to the generic one; every
+//! dispatched function promises that they are.
+#pragma once
+
+#include "droidspeak/core/config.hpp"
+
+#include <cstdint>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
+#define DROIDSPEAK_HAVE_X86_DISPATCH 1
+#define DROIDSPEAK_TARGET_AVX2 __attribute__((target("avx2")))
+#define DROIDSPEAK_TARGET_AVX512 __attribute__((target("avx2,avx512f,avx512vl,avx512dq,avx512bw,no-fma")))
+#else
+#define DROIDSPEAK_HAVE_X86_DISPATCH 0
+#endif
+
+namespace droidspeak { inline namespace DROIDSPEAK_ABI {
+
+//! A vector width a dispatched function can run at, narrowest first.
+enum class SimdLevel : std::uint8_t {
+  kGeneric,  //!< what the build targets (SSE2 on x86-64, NEON on arm64)
+  kAvx2,     //!< 256-bit AVX2
+  kAvx512,   //!< 512-bit AVX-512 (F, VL, DQ, BW)
+};
+
+inline const char* to_string(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::kGeneric: return "generic";
+    case SimdLevel::kAvx2: return "avx2";
+    case SimdLevel::kAvx512: return "avx512";
+  }
+  return "unknown";
+}
+
+//! The widest level this CPU and its operating system run (cpuid and the OS's saved vector
+//! state, as the compiler's runtime reads them), looked up once. kGeneric off x86 or without
+//! GCC/Clang.
+inline SimdLevel cpu_simd_level() {
+#if DROIDSPEAK_HAVE_X86_DISPATCH
+  static const SimdLevel level = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
+      return SimdLevel::kAvx512;
+    }
+    return __builtin_cpu_supports("avx2") ? SimdLevel::kAvx2 : SimdLevel::kGeneric;
+  }();
+  return level;
+#else
+  return SimdLevel::kGeneric;
+#endif
+}
+
+//! `wanted`, lowered to what this CPU runs: never a level whose instructions would fault here.
+inline SimdLevel runnable_simd_level(SimdLevel wanted) {
+  const SimdLevel have = cpu_simd_level();
+  return static_cast<std::uint8_t>(wanted) <= static_cast<std::uint8_t>(have) ? wanted : have;
+}
+
+}}  // namespace droidspeak::DROIDSPEAK_ABI
