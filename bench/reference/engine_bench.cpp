@@ -15,8 +15,9 @@
 //!                 outside the benchmark's timed region), so both see the same machine load
 //!   ratio         GFLOP/s / sgemm_GFLOP/s (the target: >= 0.5 at n = 1024)
 //! BM_Decode: one decoding step (tokens/s) after a 1024-token context.
-//! BM_Paired: the engine's threading A/B, paired. A is the old runtime (every row loop
-//!   forked, one static piece per thread), B the current defaults; each repetition times A,
+//! BM_Paired: the engine's row kernels' vector width A/B, paired. A runs them at the generic
+//!   build's 4 lanes (EngineOptions::simd = kGeneric), B at the defaults (the widest this CPU
+//!   runs: AVX2's 8 lanes or AVX-512's 16; the same bits either way); each repetition times A,
 //!   B and an N = 2048 sgemm back to back (alternating A/B order), so all three see the same
 //!   load. Counters: medians over repetitions of the per-pair ratios, with their spread
 //!   (max - min), and the 1-minute load average at the start and the end:
@@ -255,8 +256,8 @@ void BM_Paired(benchmark::State& state) {
     state.SkipWithError("could not build the model");
     return;
   }
-  // A: the old runtime; B: the defaults.
-  auto a = reference::Engine::create(*r, {.min_parallel_work = 1, .pieces_per_thread = 1});
+  // A: the generic vector width; B: the defaults.
+  auto a = reference::Engine::create(*r, {.simd = SimdLevel::kGeneric});
   auto b = reference::Engine::create(*r);
   if (!a || !b) {
     state.SkipWithError("could not build the engines");
@@ -305,7 +306,8 @@ void BM_Paired(benchmark::State& state) {
   state.counters["load_start"] = load_start;
   state.counters["load_end"] = load_average();
   state.SetLabel(std::string(realistic ? "random 16x1024" : "random bundled shape") + ", " +
-                 std::to_string(reps) + " pairs, " + std::to_string(b->num_threads()) + " threads");
+                 std::to_string(reps) + " pairs, " + std::to_string(b->num_threads()) + " threads, B at " +
+                 to_string(b->options().simd));
 }
 
 }  // namespace

@@ -98,6 +98,22 @@ TEST_CASE("engine: thread count and page size do not change a single bit") {
   CHECK(same_bits(full_run(a, tokens), full_run(d, tokens)));
 }
 
+TEST_CASE("engine: the row kernels' vector width does not change a single bit") {
+  const auto w = random_model(small_config(), 5);
+  const auto tokens = some_tokens(300, 50, 6);
+  auto generic = make_engine(w, {.simd = SimdLevel::kGeneric});
+  CHECK(generic.options().simd == SimdLevel::kGeneric);
+  const std::vector<float> expected = full_run(generic, tokens);
+  for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    auto wide = make_engine(w, {.simd = level});
+    CHECK(wide.options().simd == runnable_simd_level(level));  // lowered where the CPU lacks it
+    CHECK_MESSAGE(same_bits(expected, full_run(wide, tokens)), std::string(to_string(wide.options().simd)));
+    const auto n = static_cast<std::int64_t>(tokens.size());
+    CHECK_MESSAGE(same_bits(droidspeak::test::cache_rows(generic, n), droidspeak::test::cache_rows(wide, n)),
+                  std::string(to_string(wide.options().simd)));
+  }
+}
+
 TEST_CASE("engine: prefill in chunks equals one chunk within 1e-5 (hidden) and 1e-4 (logits)") {
   const auto w = random_model(small_config(), 5);
   const auto tokens = some_tokens(200, 50, 6);

@@ -6,7 +6,11 @@
 
 #include <doctest/doctest.h>
 
+#include "support/skip.hpp"
+
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <numbers>
 #include <vector>
 
@@ -150,4 +154,69 @@ TEST_CASE("kernels: NaN propagates through exp, SwiGLU and softmax") {
   CHECK(std::isnan(row[0]));
   CHECK(std::isnan(row[3]));
   CHECK(row[4] == 0.0f);  // masked
+}
+
+namespace {
+// Rows of every length around the vector widths, with values across exp's range, its clamps,
+// signed zeros, infinities and NaN.
+std::vector<std::vector<float>> awkward_rows() {
+  std::vector<std::vector<float>> rows;
+  for (int n : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100}) {
+    std::vector<float> r(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) r[static_cast<std::size_t>(i)] = std::sin(0.7f * static_cast<float>(i * n)) * 40.0f;
+    rows.push_back(r);
+  }
+  std::vector<float> special = {0.0f, -0.0f, 88.5f, -90.0f, std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity(), 1e-30f, -1e-30f, 3.0f, -2.5f,
+                                std::numeric_limits<float>::quiet_NaN(), 0.5f, 17.0f};
+  rows.push_back(special);
+  return rows;
+}
+
+// Equal to the bit, except that any NaN equals any NaN (which operand's NaN survives an
+// operation follows the compiler's operand order, which differs between the widths).
+bool same_bits_or_nan(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) != std::isnan(b[i])) return false;
+    if (!std::isnan(a[i]) && std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return false;
+  }
+  return true;
+}
+
+// rms_norm, swiglu and masked_softmax at `level` write the generic width's bits (NaN for NaN).
+void check_row_kernels_match_generic(SimdLevel level) {
+  for (const std::vector<float>& x : awkward_rows()) {
+    const auto n = static_cast<std::int64_t>(x.size());
+    std::vector<float> w(x.size()), up(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      w[i] = 0.5f + 0.01f * static_cast<float>(i);
+      up[i] = std::cos(static_cast<float>(i)) * 3.0f;
+    }
+    std::vector<float> a(x.size()), b(x.size());
+    reference::rms_norm(x.data(), w.data(), 1e-5f, n, a.data(), SimdLevel::kGeneric);
+    reference::rms_norm(x.data(), w.data(), 1e-5f, n, b.data(), level);
+    CHECK_MESSAGE(same_bits_or_nan(a, b), "rms_norm, n = " << n);
+    reference::swiglu(x.data(), up.data(), n, a.data(), SimdLevel::kGeneric);
+    reference::swiglu(x.data(), up.data(), n, b.data(), level);
+    CHECK_MESSAGE(same_bits_or_nan(a, b), "swiglu, n = " << n);
+    for (std::int64_t valid : {std::int64_t{1}, (n + 1) / 2, n}) {
+      a = x;
+      b = x;
+      reference::masked_softmax(a.data(), valid, n, SimdLevel::kGeneric);
+      reference::masked_softmax(b.data(), valid, n, level);
+      CHECK_MESSAGE(same_bits_or_nan(a, b), "masked_softmax, n = " << n << ", valid = " << valid);
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("kernels: the row kernels at AVX2 width write the generic width's bits") {
+  if (cpu_simd_level() < SimdLevel::kAvx2) return droidspeak::test::skip_test("this CPU has no AVX2");
+  check_row_kernels_match_generic(SimdLevel::kAvx2);
+}
+
+TEST_CASE("kernels: the row kernels at AVX-512 width write the generic width's bits") {
+  if (cpu_simd_level() < SimdLevel::kAvx512) return droidspeak::test::skip_test("this CPU has no AVX-512");
+  check_row_kernels_match_generic(SimdLevel::kAvx512);
 }

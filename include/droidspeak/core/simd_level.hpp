@@ -6,10 +6,11 @@
 //! DROIDSPEAK_TARGET_AVX512 and chosen with cpu_simd_level() runs at that width where the CPU
 //! has it, and the binary still runs on every x86-64.
 //!
-//! NOTE: the targets leave FMA out on purpose (AVX-512F would bring it in: hence `no-fma`). Under
-//! GCC's default -ffp-contract=fast, FMA would fuse a * b + c in float code and change its
+//! NOTE: the wide copies compile with fp-contract=off. Under GCC's default -ffp-contract=fast,
+//! AVX-512F (which carries its own FMA) would fuse a * b + c in float code and change its
 //! rounding, so the wide copies would no longer be bit-identical to the generic one; every
-//! dispatched function promises that they are.
+//! dispatched function promises that they are for every value that is not NaN (a NaN stays a
+//! NaN, but which operand's sign and payload it carries follows the compiler's operand order).
 #pragma once
 
 #include "droidspeak/core/config.hpp"
@@ -18,8 +19,8 @@
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
 #define DROIDSPEAK_HAVE_X86_DISPATCH 1
-#define DROIDSPEAK_TARGET_AVX2 __attribute__((target("avx2")))
-#define DROIDSPEAK_TARGET_AVX512 __attribute__((target("avx2,avx512f,avx512vl,avx512dq,avx512bw,no-fma")))
+#define DROIDSPEAK_TARGET_AVX2 __attribute__((target("avx2"), optimize("fp-contract=off")))
+#define DROIDSPEAK_TARGET_AVX512 __attribute__((target("avx2,avx512f,avx512vl,avx512dq,avx512bw"), optimize("fp-contract=off")))
 #else
 #define DROIDSPEAK_HAVE_X86_DISPATCH 0
 #endif

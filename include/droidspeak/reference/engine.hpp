@@ -47,6 +47,9 @@ struct EngineOptions {
   //! Pieces per thread of a split loop, claimed dynamically (see ThreadPool); 1: one static
   //! piece per thread (the old runtime).
   int pieces_per_thread = ThreadPool::kPiecesPerThread;
+  //! Vector width of the row kernels (RMSNorm, SwiGLU, softmax): the widest this CPU runs by
+  //! default, lowered to it when wider. Every width gives the same bits (see row_kernels).
+  SimdLevel simd = cpu_simd_level();
 };
 
 //! A CPU Llama-family engine over one sequence.
@@ -111,6 +114,8 @@ class Engine {
     e.cfg_ = weights.config;
     e.geo_ = weights.geometry();
     e.opt_ = options;
+    e.opt_.simd = runnable_simd_level(options.simd);  // what runs, as options() reports it
+    e.kernels_ = row_kernels(e.opt_.simd);
     e.pool_ = std::make_unique<ThreadPool>(
         options.num_threads > 0 ? options.num_threads : blas_threads(), options.pieces_per_thread);
     e.inv_freq_ = rope_inv_freq(e.cfg_);
@@ -288,7 +293,7 @@ class Engine {
     std::vector<float>& x = scratch(xn_, m * h);
     pool_->parallel_for(m, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
-        rms_norm(hidden.data() + i * h, final_norm_.data(), cfg_.rms_norm_eps, h, x.data() + i * h);
+        kernels_.rms_norm(hidden.data() + i * h, final_norm_.data(), cfg_.rms_norm_eps, h, x.data() + i * h);
       }
     }, rows_per_thread(2 * h));
     const float* w = tied_ ? embed_.data() : lm_head_.data();
@@ -439,7 +444,7 @@ class Engine {
 
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
-        rms_norm(hidden + i * h, w.norm1.data(), eps, h, xn.data() + i * h);
+        kernels_.rms_norm(hidden + i * h, w.norm1.data(), eps, h, xn.data() + i * h);
       }
     }, rows_per_thread(2 * h));
     if (with_q) gemm_nt(n, q_dim, h, 1.0f, xn.data(), h, w.wqkv.data(), h, 0.0f, qkv.data(), qkv_dim);
@@ -515,7 +520,7 @@ class Engine {
         gemm_nt(m, keys, d, scale, qg.data(), d, kg.data(), d, 0.0f, sc.data(), keys);
         pool_->parallel_for(m, [&](std::int64_t b, std::int64_t e) {
           for (std::int64_t x = b; x < e; ++x) {
-            masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
+            kernels_.masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
           }
         }, std::max<std::int64_t>(4, rows_per_thread(2 * keys)));
         gemm_nn(m, d, keys, 1.0f, sc.data(), keys, vg.data(), d, 0.0f, og.data(), d);
@@ -535,14 +540,14 @@ class Engine {
     std::vector<float>& gu = scratch(gu_, n * 2 * inter);
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
-        rms_norm(hidden + i * h, w.norm2.data(), eps, h, xn.data() + i * h);
+        kernels_.rms_norm(hidden + i * h, w.norm2.data(), eps, h, xn.data() + i * h);
       }
     }, rows_per_thread(2 * h));
     gemm_nt(n, 2 * inter, h, 1.0f, xn.data(), h, w.wgu.data(), h, 0.0f, gu.data(), 2 * inter);
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         float* row = gu.data() + i * 2 * inter;
-        swiglu(row, row + inter, inter, row);  // the activation overwrites the gate half
+        kernels_.swiglu(row, row + inter, inter, row);  // the activation overwrites the gate half
       }
     }, rows_per_thread(3 * inter));
     gemm_nt(n, h, inter, 1.0f, gu.data(), 2 * inter, w.wd.data(), inter, 1.0f, hidden, h);
@@ -552,6 +557,7 @@ class Engine {
   layout::ModelGeometry geo_{};
   EngineOptions opt_{};
   std::unique_ptr<ThreadPool> pool_;
+  detail::RowKernels kernels_ = row_kernels(SimdLevel::kGeneric);  // at opt_.simd, set by create
   std::vector<float> inv_freq_;
   std::vector<float> embed_, final_norm_, lm_head_;
   bool tied_ = false;

@@ -5,13 +5,13 @@
 #pragma once
 
 #include "droidspeak/core/config.hpp"
+#include "droidspeak/core/simd_level.hpp"
 #include "droidspeak/io/hf_config.hpp"  // io::HfConfig (head_dim, rope)
 #include "droidspeak/layout/rope.hpp"
 
 #include <cblas.h>  // cblas_sgemm (OpenBLAS)
 
 #include <algorithm>
-#include <bit>  // std::bit_cast
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -19,16 +19,6 @@
 #include <vector>
 
 namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
-
-//! HF LlamaRMSNorm of one row: y = w * (x * rsqrt(mean(x^2) + eps)), f32 (the sum of squares
-//! is accumulated in double, in index order). `x` and `y` may alias.
-//! @param x [n]  @param w [n]  @param y [n]
-inline void rms_norm(const float* x, const float* w, float eps, std::int64_t n, float* y) {
-  double ss = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
-  const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
-  for (std::int64_t i = 0; i < n; ++i) y[i] = w[i] * (x[i] * inv);
-}
 
 //! The rotary inverse frequencies [head_dim / 2] of HF's `_compute_default_rope_parameters`
 //! (1 / theta^(2i / head_dim), computed in f32 like torch: every setting is rounded to f32
@@ -98,25 +88,59 @@ inline void apply_rope(float* x, std::int64_t heads, std::int64_t head_dim, cons
 using F32x4 = float __attribute__((vector_size(16)));
 using U32x4 = std::uint32_t __attribute__((vector_size(16)));
 
+namespace detail {
+// f32 and u32 vectors of W lanes. Spelled out per width: GCC drops vector_size on an alias
+// template, so a dependent size would silently give a scalar.
+template <int W>
+struct Lanes;
+template <>
+struct Lanes<4> {
+  using f32 = F32x4;
+  using u32 = U32x4;
+};
+template <>
+struct Lanes<8> {
+  using f32 = float __attribute__((vector_size(32)));
+  using u32 = std::uint32_t __attribute__((vector_size(32)));
+};
+template <>
+struct Lanes<16> {
+  using f32 = float __attribute__((vector_size(64)));
+  using u32 = std::uint32_t __attribute__((vector_size(64)));
+};
+
+// exp_f32x4's arithmetic on W lanes, in place (see map_lanes for why not by value): every
+// lane sees the same operations in the same order whatever W is, so every width gives the
+// same bits (no contraction into FMA: see core/simd_level.hpp).
+template <int W>
+[[gnu::always_inline]] inline void exp_lanes(typename Lanes<W>::f32& x) {
+  using V = typename Lanes<W>::f32;
+  using U = typename Lanes<W>::u32;
+  const V lo = V{} - 87.0f, hi = V{} + 88.0f;
+  // Written so that NaN fails both comparisons and passes through unchanged.
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  const V v = x * 1.44269504088896341f + 12582912.0f;  // k + 1.5 * 2^23, k in the low bits
+  const V k = v - 12582912.0f;
+  const V r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
+  const V z = r * r;
+  const V y = ((((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                  4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * z + r) +
+              1.0f;
+  // The builtin, not std::bit_cast: that is a function returning a wide vector by value.
+  const U bits = (__builtin_bit_cast(U, v) - 0x4B400000u + 127u) << 23;
+  x = y * __builtin_bit_cast(V, bits);
+}
+}  // namespace detail
+
 //! exp of four lanes without a libm call: Cephes' expf (round(x / ln 2) by the 1.5 * 2^23
 //! trick, reduction by ln 2 in two parts, degree-7 polynomial, 2^k through exponent bits).
 //! Relative error below 2e-7 on [-87, 88]; other numbers are clamped to that range (so
 //! exp(-inf) gives ~1.6e-38, not 0). NaN propagates: a NaN lane gives NaN, so a NaN score
 //! poisons its softmax row instead of turning into a finite weight.
 inline F32x4 exp_f32x4(F32x4 x) {
-  const F32x4 lo = {-87.0f, -87.0f, -87.0f, -87.0f}, hi = {88.0f, 88.0f, 88.0f, 88.0f};
-  // Written so that NaN fails both comparisons and passes through unchanged.
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
-  const F32x4 v = x * 1.44269504088896341f + 12582912.0f;  // k + 1.5 * 2^23, k in the low bits
-  const F32x4 k = v - 12582912.0f;
-  const F32x4 r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
-  const F32x4 z = r * r;
-  const F32x4 y = ((((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                      4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * z + r) +
-                  1.0f;
-  const U32x4 bits = (std::bit_cast<U32x4>(v) - 0x4B400000u + 127u) << 23;
-  return y * std::bit_cast<F32x4>(bits);
+  detail::exp_lanes<4>(x);
+  return x;
 }
 
 //! exp_f32x4 of one value (bit-identical to the lanes).
@@ -126,41 +150,59 @@ inline float exp_f32(float x) {
 }
 
 namespace detail {
-// Applies f to [n] in groups of four lanes; the tail goes through a zero-padded group, so
-// every element sees the same vector code whatever n is.
-template <class F>
-inline void map_x4(float* out, const float* in, std::int64_t n, F f) {
+// Applies f to [n] in groups of W lanes, in place (`f(V& x, j)`: a wide vector is neither
+// passed nor returned by value, which would change the calling convention outside the wide
+// copies); the tail goes through a zero-padded group, so every element sees the same vector
+// code whatever n is.
+template <int W, class F>
+[[gnu::always_inline]] inline void map_lanes(float* out, const float* in, std::int64_t n, F f) {
+  using V = typename Lanes<W>::f32;
   std::int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    F32x4 x;
+  for (; j + W <= n; j += W) {
+    V x;
     std::memcpy(&x, in + j, sizeof x);
-    x = f(x, j);
+    f(x, j);
     std::memcpy(out + j, &x, sizeof x);
   }
   if (j < n) {
-    F32x4 x = {0, 0, 0, 0};
+    V x = {};
     const std::size_t bytes = static_cast<std::size_t>(n - j) * sizeof(float);
     std::memcpy(&x, in + j, bytes);
-    x = f(x, j);
+    f(x, j);
     std::memcpy(out + j, &x, bytes);
   }
 }
-}  // namespace detail
 
-//! SwiGLU: out_i = silu(gate_i) * up_i with silu(g) = g / (1 + exp(-g)).
-//! @param gate, up, out [n]; `out` may alias `gate` (not `up` unless equal to it).
-inline void swiglu(const float* gate, const float* up, std::int64_t n, float* out) {
-  detail::map_x4(out, gate, n, [&](F32x4 g, std::int64_t j) {
-    F32x4 u = {0, 0, 0, 0};
-    std::memcpy(&u, up + j, static_cast<std::size_t>(std::min<std::int64_t>(4, n - j)) * sizeof(float));
-    return g / (1.0f + exp_f32x4(-g)) * u;
+// The bodies of the row kernels below at W lanes, inlined into one copy per width.
+template <int W>
+[[gnu::always_inline]] inline void rms_norm_lanes(const float* x, const float* w, float eps, std::int64_t n, float* y) {
+  // The sum stays one chain in index order (a double per term, whose square is exact): it is
+  // what fixes the result's bits, and at 2 of every 3 H floats read it is a small share of a
+  // layer. The scaling below runs at the copy's width.
+  double ss = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
+  map_lanes<W>(y, x, n, [&](typename Lanes<W>::f32& v, std::int64_t j) {
+    typename Lanes<W>::f32 wv = {};
+    std::memcpy(&wv, w + j, static_cast<std::size_t>(std::min<std::int64_t>(W, n - j)) * sizeof(float));
+    v = wv * (v * inv);
   });
 }
 
-//! Softmax of the first `valid` (>= 1) entries of a row in place; entries [valid, n) become 0
-//! (the causal mask). Max-subtracted; max and sum over 8 interleaved partials combined in a
-//! fixed order, so the result does not depend on vectorisation.
-inline void masked_softmax(float* row, std::int64_t valid, std::int64_t n) {
+template <int W>
+[[gnu::always_inline]] inline void swiglu_lanes(const float* gate, const float* up, std::int64_t n, float* out) {
+  map_lanes<W>(out, gate, n, [&](typename Lanes<W>::f32& g, std::int64_t j) {
+    typename Lanes<W>::f32 u = {};
+    std::memcpy(&u, up + j, static_cast<std::size_t>(std::min<std::int64_t>(W, n - j)) * sizeof(float));
+    typename Lanes<W>::f32 e = -g;
+    exp_lanes<W>(e);
+    g = g / (1.0f + e) * u;
+  });
+}
+
+template <int W>
+[[gnu::always_inline]] inline void masked_softmax_lanes(float* row, std::int64_t valid, std::int64_t n) {
+  // Max and sum over 8 interleaved partials combined in a fixed order: the same at any W.
   float mx[8];
   for (int k = 0; k < 8; ++k) mx[k] = -INFINITY;
   std::int64_t j = 0;
@@ -170,7 +212,10 @@ inline void masked_softmax(float* row, std::int64_t valid, std::int64_t n) {
   for (; j < valid; ++j) mx[0] = row[j] > mx[0] ? row[j] : mx[0];
   float m = mx[0];
   for (int k = 1; k < 8; ++k) m = mx[k] > m ? mx[k] : m;
-  detail::map_x4(row, row, valid, [m](F32x4 x, std::int64_t) { return exp_f32x4(x - m); });
+  map_lanes<W>(row, row, valid, [m](typename Lanes<W>::f32& x, std::int64_t) {
+    x -= m;
+    exp_lanes<W>(x);
+  });
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (j = 0; j + 8 <= valid; j += 8) {
     for (int k = 0; k < 8; ++k) acc[k] += row[j + k];
@@ -180,6 +225,77 @@ inline void masked_softmax(float* row, std::int64_t valid, std::int64_t n) {
   const float inv = 1.0f / sum;
   for (j = 0; j < valid; ++j) row[j] *= inv;
   for (j = valid; j < n; ++j) row[j] = 0.0f;
+}
+
+// One copy of each kernel per width: the generic build's (4 lanes), AVX2's (8), AVX-512's (16).
+struct RowKernels {
+  void (*rms_norm)(const float*, const float*, float, std::int64_t, float*);
+  void (*swiglu)(const float*, const float*, std::int64_t, float*);
+  void (*masked_softmax)(float*, std::int64_t, std::int64_t);
+};
+inline void rms_norm_x4(const float* x, const float* w, float eps, std::int64_t n, float* y) { rms_norm_lanes<4>(x, w, eps, n, y); }
+inline void swiglu_x4(const float* g, const float* u, std::int64_t n, float* o) { swiglu_lanes<4>(g, u, n, o); }
+inline void masked_softmax_x4(float* row, std::int64_t valid, std::int64_t n) { masked_softmax_lanes<4>(row, valid, n); }
+#if DROIDSPEAK_HAVE_X86_DISPATCH
+DROIDSPEAK_TARGET_AVX2 inline void rms_norm_x8(const float* x, const float* w, float eps, std::int64_t n, float* y) {
+  rms_norm_lanes<8>(x, w, eps, n, y);
+}
+DROIDSPEAK_TARGET_AVX2 inline void swiglu_x8(const float* g, const float* u, std::int64_t n, float* o) { swiglu_lanes<8>(g, u, n, o); }
+DROIDSPEAK_TARGET_AVX2 inline void masked_softmax_x8(float* row, std::int64_t valid, std::int64_t n) {
+  masked_softmax_lanes<8>(row, valid, n);
+}
+DROIDSPEAK_TARGET_AVX512 inline void rms_norm_x16(const float* x, const float* w, float eps, std::int64_t n, float* y) {
+  rms_norm_lanes<16>(x, w, eps, n, y);
+}
+DROIDSPEAK_TARGET_AVX512 inline void swiglu_x16(const float* g, const float* u, std::int64_t n, float* o) {
+  swiglu_lanes<16>(g, u, n, o);
+}
+DROIDSPEAK_TARGET_AVX512 inline void masked_softmax_x16(float* row, std::int64_t valid, std::int64_t n) {
+  masked_softmax_lanes<16>(row, valid, n);
+}
+#endif
+}  // namespace detail
+
+//! The row kernels compiled for `level`, lowered to what this CPU runs (runnable_simd_level).
+//! Every level computes the same bits (a NaN result is NaN at every level, its sign and
+//! payload may differ: see core/simd_level.hpp); only the speed differs. The engine looks
+//! them up once.
+inline detail::RowKernels row_kernels(SimdLevel level = cpu_simd_level()) {
+#if DROIDSPEAK_HAVE_X86_DISPATCH
+  switch (runnable_simd_level(level)) {
+    case SimdLevel::kAvx512: return {detail::rms_norm_x16, detail::swiglu_x16, detail::masked_softmax_x16};
+    case SimdLevel::kAvx2: return {detail::rms_norm_x8, detail::swiglu_x8, detail::masked_softmax_x8};
+    case SimdLevel::kGeneric: break;
+  }
+#else
+  (void)level;
+#endif
+  return {detail::rms_norm_x4, detail::swiglu_x4, detail::masked_softmax_x4};
+}
+
+//! HF LlamaRMSNorm of one row: y = w * (x * rsqrt(mean(x^2) + eps)), f32 (the sum of squares
+//! is accumulated in double, in index order). `x` and `y` may alias. Runs at the widest
+//! vector width of this CPU; `level` picks another (same bits, see row_kernels).
+//! @param x [n]  @param w [n]  @param y [n]
+inline void rms_norm(const float* x, const float* w, float eps, std::int64_t n, float* y,
+                     SimdLevel level = cpu_simd_level()) {
+  row_kernels(level).rms_norm(x, w, eps, n, y);
+}
+
+//! SwiGLU: out_i = silu(gate_i) * up_i with silu(g) = g / (1 + exp(-g)) (exp as exp_f32x4).
+//! `level` as for rms_norm.
+//! @param gate, up, out [n]; `out` may alias `gate` (not `up` unless equal to it).
+inline void swiglu(const float* gate, const float* up, std::int64_t n, float* out, SimdLevel level = cpu_simd_level()) {
+  row_kernels(level).swiglu(gate, up, n, out);
+}
+
+//! Softmax of the first `valid` (>= 1) entries of a row in place; entries [valid, n) become 0
+//! (the causal mask). Max-subtracted (exp as exp_f32x4); max and sum over 8 interleaved
+//! partials combined in a fixed order, so the result does not depend on vectorisation.
+//! `level` as for rms_norm.
+//! @param row [n]
+inline void masked_softmax(float* row, std::int64_t valid, std::int64_t n, SimdLevel level = cpu_simd_level()) {
+  row_kernels(level).masked_softmax(row, valid, n);
 }
 
 //! C[m][n] = alpha * A[m][k] . B[n][k]^T + beta * C (row-major; B is an nn.Linear weight).
