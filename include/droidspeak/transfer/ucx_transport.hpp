@@ -119,6 +119,18 @@ inline Status ucs_error(const std::string& what, ucs_status_t s) {
   return Status::io_error(what + ": " + ucs_status_string(s));
 }
 
+//! The error of a request that UCX ended without our asking. UCX ends a matched transfer as
+//! cancelled, reset, timed out or unreachable only when what is under it broke off (the peer
+//! died or the link failed), and the peer error handler may not have run yet: say so, rather
+//! than leave "Request canceled" looking like our own doing.
+inline Status request_error(const std::string& what, ucs_status_t s) {
+  if (s == UCS_ERR_CANCELED || s == UCS_ERR_CONNECTION_RESET || s == UCS_ERR_ENDPOINT_TIMEOUT ||
+      s == UCS_ERR_UNREACHABLE) {
+    return ucs_error(what + " broke off (the peer or the link failed)", s);
+  }
+  return ucs_error(what, s);
+}
+
 // Tags: [type:4][request id:43][kind:1][piece:8][layer:8]. Request ids wrap at 2^43; a
 // chunk's data travels as PieceSplit's pieces, its header and the error message as piece 0.
 enum class TagType : std::uint64_t { kHeader = 1, kData = 2, kError = 3 };
@@ -201,7 +213,7 @@ inline Status wait(const Worker& w, void* req, Clock::time_point deadline, const
     const ucs_status_t s = info != nullptr ? ucp_tag_recv_request_test(req, info) : ucp_request_check_status(req);
     if (s != UCS_INPROGRESS) {
       ucp_request_free(req);
-      return s == UCS_OK ? Status::ok() : ucs_error(what, s);
+      return s == UCS_OK ? Status::ok() : request_error(what, s);
     }
     if (peer_failed.load()) {
       cancel_and_free(w, req);
@@ -944,7 +956,7 @@ class UcxReceiver {
         --left;
         const std::span<std::byte> piece = split.piece(dst, i);
         if (st != UCS_OK) {
-          failed = ucx_detail::ucs_error(name + ": piece " + std::to_string(i), st);
+          failed = ucx_detail::request_error(name + ": piece " + std::to_string(i), st);
         } else if (info.length != piece.size()) {
           failed = Status::io_error(name + ": piece " + std::to_string(i) + " has " + std::to_string(info.length) +
                                     " bytes, expected " + std::to_string(piece.size()));
