@@ -25,6 +25,12 @@
 //!     A_vs_sgemm2048, B_vs_sgemm2048  GFLOP/s of the prefill / GFLOP/s of the sgemm
 //!     prompt32_cost   B's per-layer-token cost of a 32-token prompt after the context,
 //!                     divided by the context's own per-layer-token cost
+//!     prompt32_flops  the same ratio in FLOPs (its floor: a prompt token attends to all the
+//!                     context, a context token to half of it on average)
+//! BM_UnderLoad: the default engine's prefill with one core kept busy by another process (a
+//!   forked child spinning at the same priority) against the same prefill without it, in
+//!   alternating pairs. Counters: loaded_over_quiet (median of per-pair time ratios), its
+//!   spread, and the load average at the start and the end (the spinner adds about 1).
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
 #include "support/tiny_model.hpp"
@@ -34,6 +40,10 @@
 #endif
 
 #include <benchmark/benchmark.h>
+
+#include <signal.h>    // kill
+#include <sys/wait.h>  // waitpid
+#include <unistd.h>    // fork
 
 #include <algorithm>
 #include <chrono>
@@ -68,6 +78,17 @@ double model_flops(const io::HfConfig& c, std::int64_t n) {
                       static_cast<double>(n) * static_cast<double>(n + 1) / 2.0;
   return static_cast<double>(c.num_layers) * (per_token * static_cast<double>(n) + attn) +
          2.0 * h * static_cast<double>(c.vocab_size);
+}
+
+// FLOPs of a `prompt`-token span after an n-token context through every layer: the weights
+// per token as in model_flops, attention over n + i keys for the prompt's i-th token.
+double prompt_flops(const io::HfConfig& c, std::int64_t n, std::int64_t prompt) {
+  const double h = static_cast<double>(c.hidden_size), q = static_cast<double>(c.num_q_heads * c.head_dim),
+               kv = static_cast<double>(c.num_kv_heads * c.head_dim),
+               i = static_cast<double>(c.intermediate_size);
+  const double per_token = 2.0 * (h * (q + 2 * kv) + q * h + 3 * h * i);
+  const double p = static_cast<double>(prompt), keys = p * static_cast<double>(n) + p * (p + 1) / 2.0;
+  return static_cast<double>(c.num_layers) * (per_token * p + 4.0 * static_cast<double>(c.head_dim * c.num_q_heads) * keys);
 }
 
 // Seconds of one cblas_sgemm C[m][n] = A[m][k] . B[n][k]^T (the engine's weight-product form).
@@ -303,6 +324,8 @@ void BM_Paired(benchmark::State& state) {
   state.counters["B_vs_sgemm2048"] = median(b_vs);
   state.counters["B_vs_sgemm_spread"] = spread(b_vs);
   state.counters["prompt32_cost"] = median(prompt_cost);
+  state.counters["prompt32_flops"] = (prompt_flops(c, n, prompt) / static_cast<double>(prompt)) /
+                                     ((flops - 2.0 * static_cast<double>(c.hidden_size * c.vocab_size)) / static_cast<double>(n));
   state.counters["load_start"] = load_start;
   state.counters["load_end"] = load_average();
   state.SetLabel(std::string(realistic ? "random 16x1024" : "random bundled shape") + ", " +
@@ -310,7 +333,87 @@ void BM_Paired(benchmark::State& state) {
                  to_string(b->options().simd));
 }
 
+// A child process that spins on one core until the guard goes out of scope.
+class Spinner {
+ public:
+  Spinner() : pid_(fork()) {
+    if (pid_ == 0) {
+      volatile std::uint64_t x = 0;
+      for (;;) x = x + 1;  // killed by the parent
+    }
+    usleep(20000);  // let the scheduler place it
+  }
+  ~Spinner() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  Spinner(const Spinner&) = delete;
+  Spinner& operator=(const Spinner&) = delete;
+  bool started() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_;
+};
+
+void BM_UnderLoad(benchmark::State& state) {
+  const bool realistic = state.range(0) != 0;
+  const std::int64_t n = state.range(1);
+  const int reps = static_cast<int>(state.range(2));
+  const io::HfConfig c = realistic ? realistic_config() : bundled_config();
+  auto r = reference::make_random_model(c, 1, DType::kF16);
+  if (!r) {
+    state.SkipWithError("could not build the model");
+    return;
+  }
+  auto e = reference::Engine::create(*r);
+  if (!e) {
+    state.SkipWithError("could not build the engine");
+    return;
+  }
+  auto [tokens, hidden, logits] = prefill_buffers(c, n);
+  const double load_start = load_average();
+  bool ok = prefill(*e, c, tokens, hidden, logits);  // warm-up
+  std::vector<double> ratio;
+  for (auto _ : state) {
+    for (int i = 0; i < reps && ok; ++i) {
+      double quiet = 0, loaded = 0;
+      auto run_loaded = [&] {
+        Spinner spin;
+        ok = ok && spin.started();
+        loaded = seconds([&] { ok = ok && prefill(*e, c, tokens, hidden, logits); });
+      };
+      if (i % 2 == 0) {
+        quiet = seconds([&] { ok = ok && prefill(*e, c, tokens, hidden, logits); });
+        run_loaded();
+      } else {
+        run_loaded();
+        quiet = seconds([&] { ok = ok && prefill(*e, c, tokens, hidden, logits); });
+      }
+      ratio.push_back(loaded / quiet);
+    }
+  }
+  if (!ok) {
+    state.SkipWithError("engine call or fork failed");
+    return;
+  }
+  state.counters["loaded_over_quiet"] = median(ratio);
+  state.counters["spread"] = spread(ratio);
+  state.counters["load_start"] = load_start;
+  state.counters["load_end"] = load_average();
+  state.SetLabel(std::string(realistic ? "random 16x1024" : "random bundled shape") + ", " + std::to_string(reps) +
+                 " pairs, " + std::to_string(e->num_threads()) + " threads, " + to_string(e->options().simd));
+}
+
 }  // namespace
+
+BENCHMARK(BM_UnderLoad)
+    ->ArgNames({"realistic", "tokens", "pairs"})
+    ->Args({0, 1024, 9})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK(BM_Paired)
     ->ArgNames({"realistic", "tokens", "pairs"})
