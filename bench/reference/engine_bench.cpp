@@ -52,6 +52,7 @@
 #include <fstream>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -265,18 +266,25 @@ void BM_Decode(benchmark::State& state) {
   state.SetLabel(m->name);
 }
 
+// Random f16 weights of the shape state.range(0) names (non-zero: the realistic one; bits do
+// not matter for time), built per benchmark so that the shared Model of the others is not
+// (two engines of ~1 GB each for the realistic shape); nullopt after marking it skipped.
+std::optional<reference::ModelWeights> random_weights_or_skip(benchmark::State& state, const io::HfConfig& c) {
+  auto r = reference::make_random_model(c, 1, DType::kF16);
+  if (!r) {
+    state.SkipWithError("could not build the model");
+    return std::nullopt;
+  }
+  return std::move(r).value();
+}
+
 void BM_Paired(benchmark::State& state) {
   const bool realistic = state.range(0) != 0;
   const std::int64_t n = state.range(1);
   const int reps = static_cast<int>(state.range(2));
-  // Random weights of the shape (bits do not matter for time); two engines of ~1 GB each
-  // for the realistic model, so the shared Model of the other benchmarks is not built.
   const io::HfConfig c = realistic ? realistic_config() : bundled_config();
-  auto r = reference::make_random_model(c, 1, DType::kF16);
-  if (!r) {
-    state.SkipWithError("could not build the model");
-    return;
-  }
+  auto r = random_weights_or_skip(state, c);
+  if (!r) return;
   // A: the generic vector width; B: the defaults.
   auto a = reference::Engine::create(*r, {.simd = SimdLevel::kGeneric});
   auto b = reference::Engine::create(*r);
@@ -362,11 +370,8 @@ void BM_UnderLoad(benchmark::State& state) {
   const std::int64_t n = state.range(1);
   const int reps = static_cast<int>(state.range(2));
   const io::HfConfig c = realistic ? realistic_config() : bundled_config();
-  auto r = reference::make_random_model(c, 1, DType::kF16);
-  if (!r) {
-    state.SkipWithError("could not build the model");
-    return;
-  }
+  auto r = random_weights_or_skip(state, c);
+  if (!r) return;
   auto e = reference::Engine::create(*r);
   if (!e) {
     state.SkipWithError("could not build the engine");
