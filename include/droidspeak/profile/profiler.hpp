@@ -17,6 +17,7 @@
 #include "droidspeak/prefill/partial_prefill.hpp"
 #include "droidspeak/prefill/sender_caches.hpp"
 #include "droidspeak/profile/cost.hpp"
+#include "droidspeak/profile/detail/pruning.hpp"
 #include "droidspeak/profile/quality.hpp"
 #include "droidspeak/profile/sample.hpp"
 
@@ -196,14 +197,6 @@ struct KeptSample {
   layout::TransferLayout reused_suffix_layout{};
 };
 
-// The drop `partial` would have if no further sample added anything: a lower bound of its
-// final drop (loss and KL sums only grow), with the final row counts of `full`.
-inline double drop_lower_bound(QualityMetrics partial, const QualityMetrics& full, QualityMeasure measure) {
-  partial.predictions = full.predictions;
-  partial.kl_rows = full.kl_rows;
-  return quality_drop(partial, full, measure);
-}
-
 }  // namespace detail
 
 //! Profiles `receiver` reusing `sender`'s caches over `samples`: the quality of full reuse and
@@ -221,10 +214,14 @@ inline double drop_lower_bound(QualityMetrics partial, const QualityMetrics& ful
 //!   extended with the context chain); only the tail e+1..L-1 over the sender's KV is per plan.
 //! Without pruning this is, per sample, L n (sender) + sum_s (L - s) n (context, reference
 //! included) + L m (full reuse) + sum_s (L - s) m (trunks) + sum over plans of (L - 1 - e) m
-//! (tails) layer-token passes. With options.prune_for, plans are measured plan by plan (fewest
-//! layers first), each stopped when it provably cannot enter the front, and each start's
-//! chain is extended on a sample only when a plan still measured needs it. ProfileResult::cost
-//! has the count and the time, exhaustive_cost the sweep's.
+//! (tails) layer-token passes. With options.prune_for, plans are measured group by group of
+//! as many recomputed layers (fewest first), within a group the most promising plan first
+//! and each plan on the samples where a neighbouring interval did worst first, each stopped
+//! when it provably cannot enter the front (detail/pruning.hpp); each start's chain is
+//! extended on a sample only when a plan still measured needs it. Pruning cannot save the
+//! chains and trunks of the front's plans, nor a plan's tails before its partial sum reaches
+//! the bound, which on close plans takes most samples. ProfileResult::cost has the count
+//! and the time, exhaustive_cost the sweep's.
 //! Task samples (Sample::has_answer()) add, per plan and sample, a greedy answer decoded on
 //! the plan's own mixed cache after the suffix (prefill::decode_greedy: max_answer_tokens,
 //! stop_token), scored by score_answer into f1_sum / exact_sum / answers; PlanQuality::answers
@@ -526,46 +523,78 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     report();
   }
 
-  // Then plan by plan, fewest recomputed layers first, each stopped as soon as it cannot
-  // enter the front; a chain runs only as far as the longest plan of its start still measured.
+  // Then group by group of plans with as many recomputed layers, fewest first: when a group
+  // starts, every plan with fewer layers is complete or pruned, so the bound they set is
+  // final. A chain runs only as far as the longest plan of its start still measured.
   const QualityMeasure measure = *options.prune_for;
-  struct Done {
-    std::int64_t layers;
-    std::size_t index;
-    double drop;
+  std::vector<detail::CompletePlan> complete{{0, 0, quality_drop(res.grid[0].quality, res.full_prefill, measure)}};
+  auto hopeless = [&](std::size_t i) {
+    return detail::dominated(res.grid[i].plan.num_recomputed(), i,
+                             detail::drop_lower_bound(res.grid[i].quality, res.full_prefill, measure), complete);
   };
-  std::vector<Done> complete{{0, 0, quality_drop(res.grid[0].quality, res.full_prefill, measure)}};
+  // Full reuse's value on each sample (it is measured on all), the control of the estimates.
+  std::vector<double> reuse_value(samples.size());
+  double reuse_total = 0.0;
+  for (std::size_t j = 0; j < samples.size(); ++j) {
+    reuse_value[j] = kept[j].full_reuse_value;
+    reuse_total += reuse_value[j];
+  }
+  // The samples hardest for full reuse first: the order of a plan without a neighbour.
+  std::vector<std::size_t> by_reuse(samples.size());
+  for (std::size_t j = 0; j < samples.size(); ++j) by_reuse[j] = j;
+  std::stable_sort(by_reuse.begin(), by_reuse.end(),
+                   [&](std::size_t a, std::size_t b) { return reuse_value[a] > reuse_value[b]; });
+  // Plan i's neighbours with fewer layers, [s, previous end] and [next start, e]; the one
+  // measured on more samples orders i's samples (detail::sample_order_like).
+  auto sample_order = [&](std::size_t i) {
+    const std::size_t si = start_of[i];
+    const std::int64_t e = res.grid[i].plan.intervals()[0].last;
+    std::vector<std::size_t> neighbours;
+    const auto at = std::find(index_of[si].begin(), index_of[si].end(), i);
+    if (at != index_of[si].begin()) neighbours.push_back(*(at - 1));
+    if (si + 1 < starts.size()) {
+      for (std::size_t q : index_of[si + 1]) {
+        if (res.grid[q].plan.intervals()[0].last == e) neighbours.push_back(q);
+      }
+    }
+    std::optional<std::size_t> best;
+    std::size_t best_count = 0;
+    for (std::size_t q : neighbours) {
+      const auto c = static_cast<std::size_t>(std::count_if(per_sample[q].begin(), per_sample[q].end(),
+                                                            [](const auto& x) { return x.has_value(); }));
+      if (c > best_count) {
+        best = q;
+        best_count = c;
+      }
+    }
+    std::vector<std::optional<double>> values;
+    if (best) {
+      for (const std::optional<QualityMetrics>& x : per_sample[*best]) {
+        values.push_back(x ? std::optional(detail::pruned_value(*x, measure)) : std::nullopt);
+      }
+    }
+    return detail::sample_order_like(values, by_reuse);
+  };
+  std::vector<std::vector<std::size_t>> order(res.grid.size());  // per plan, its sample order
+  std::vector<std::size_t> measured(res.grid.size(), 0);          // samples measured per plan
+  std::vector<double> partial(res.grid.size(), 0.0);              // their value, summed
+  std::vector<double> reuse_partial(res.grid.size(), 0.0);        // full reuse's on them
+  auto measure_next = [&](std::size_t i) -> Status {
+    const std::size_t j = order[i][measured[i]++];
+    DROIDSPEAK_TRY(measure_on(i, j));
+    partial[i] += detail::pruned_value(*per_sample[i][j], measure);
+    reuse_partial[i] += reuse_value[j];
+    return Status::ok();
+  };
+  auto settle = [&](std::size_t i) {
+    settled += count - static_cast<std::int64_t>(measured[i]);
+    for (detail::KeptSample& k : kept) k.trunk[i] = {};
+  };
   std::vector<std::size_t> pending;
   for (std::size_t i = 1; i < res.grid.size(); ++i) {
     pending.push_back(i);
     res.grid[i].complete = false;
   }
-  // Whether plan `i`, with its partial sum over the samples so far, can no longer be on the
-  // front or be selected: a complete plan with fewer layers is at least as good, or one with
-  // as many is better (or as good and earlier in the grid, which wins ties).
-  auto hopeless = [&](std::size_t i) {
-    const std::int64_t k = res.grid[i].plan.num_recomputed();
-    const double d = detail::drop_lower_bound(res.grid[i].quality, res.full_prefill, measure);
-    for (const Done& c : complete) {
-      if ((c.layers < k && d >= c.drop) || (c.layers == k && (d > c.drop || (d == c.drop && c.index < i)))) {
-        return true;
-      }
-    }
-    return false;
-  };
-  // Each plan measures the samples hardest for full reuse first (its bad plans tend to be bad
-  // there too, so they are stopped sooner).
-  std::vector<std::size_t> sample_order(samples.size());
-  for (std::size_t j = 0; j < samples.size(); ++j) sample_order[j] = j;
-  std::stable_sort(sample_order.begin(), sample_order.end(), [&](std::size_t a, std::size_t b) {
-    return kept[a].full_reuse_value > kept[b].full_reuse_value;
-  });
-  std::vector<std::size_t> measured(res.grid.size(), 0);  // samples measured per plan
-  auto measure_next = [&](std::size_t i) { return measure_on(i, sample_order[measured[i]++]); };
-  auto settle = [&](std::size_t i) {
-    settled += count - static_cast<std::int64_t>(measured[i]);
-    for (detail::KeptSample& k : kept) k.trunk[i] = {};
-  };
   std::stable_sort(pending.begin(), pending.end(), [&](std::size_t a, std::size_t b) {
     return res.grid[a].plan.num_recomputed() < res.grid[b].plan.num_recomputed();
   });
@@ -573,26 +602,41 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     std::size_t hi = lo;
     const std::int64_t k = res.grid[pending[lo]].plan.num_recomputed();
     while (hi < pending.size() && res.grid[pending[hi]].plan.num_recomputed() == k) ++hi;
-    // Every plan of k layers on the first sample, then the most promising first to the end,
-    // so that a good complete plan prunes the others early. The order changes only the cost.
-    std::vector<std::size_t> group(pending.begin() + static_cast<std::ptrdiff_t>(lo),
-                                   pending.begin() + static_cast<std::ptrdiff_t>(hi));
-    for (std::size_t i : group) {
+    // Every plan of k layers on its first sample (the estimate needs one), then best first:
+    // the plan whose estimated total is lowest goes on to its next sample. So the group's
+    // best plan tends to complete first, and the others, a plan of as many layers with a
+    // lower drop being there to bound them, are pruned sooner. The order changes only the
+    // cost: every prune is hopeless() on exact partial sums.
+    std::vector<std::size_t> open(pending.begin() + static_cast<std::ptrdiff_t>(lo),
+                                  pending.begin() + static_cast<std::ptrdiff_t>(hi));
+    for (std::size_t i : open) {
+      order[i] = sample_order(i);
       if (!hopeless(i)) DROIDSPEAK_TRY(measure_next(i));
     }
-    std::stable_sort(group.begin(), group.end(), [&](std::size_t a, std::size_t b) {
-      return detail::drop_lower_bound(res.grid[a].quality, res.full_prefill, measure) <
-             detail::drop_lower_bound(res.grid[b].quality, res.full_prefill, measure);
-    });
-    for (std::size_t i : group) {
-      while (measured[i] < samples.size() && !hopeless(i)) DROIDSPEAK_TRY(measure_next(i));
+    for (;;) {
+      const auto gone = std::remove_if(open.begin(), open.end(), [&](std::size_t i) {
+        if (!hopeless(i)) return false;
+        settle(i);
+        return true;
+      });
+      if (gone != open.end()) {
+        open.erase(gone, open.end());
+        report();
+      }
+      if (open.empty()) break;
+      auto estimate = [&](std::size_t i) {
+        return detail::estimated_total(partial[i], reuse_partial[i], reuse_total, measured[i], samples.size());
+      };
+      const std::size_t i = *std::min_element(open.begin(), open.end(), [&](std::size_t a, std::size_t b) {
+        return estimate(a) < estimate(b) || (estimate(a) == estimate(b) && a < b);
+      });
+      DROIDSPEAK_TRY(measure_next(i));
       if (measured[i] == samples.size()) {
         res.grid[i].complete = true;
         complete.push_back({k, i, quality_drop(res.grid[i].quality, res.full_prefill, measure)});
-      } else {
-        settle(i);
+        open.erase(std::find(open.begin(), open.end(), i));
+        report();
       }
-      report();
     }
     lo = hi;
   }
