@@ -282,6 +282,24 @@ TEST_CASE("pruning by KL: what it saves, in passes") {
     CHECK(c.suffix.layer_token_passes == 6 * m_sum);
   }
 
+  SUBCASE("one sample: a plan's first sample is its last") {
+    const Pair p = pair(LayerSet::all(6), true);
+    auto sender = engine(p.base), receiver = engine(p.tuned);
+    const std::span<const profile::Sample> one(smp.data(), 1);
+    Result<profile::ProfileResult> full = profile::profile_intervals(sender, receiver, one, unpruned);
+    REQUIRE(full.is_ok());
+    for (profile::QualityMeasure measure : {profile::QualityMeasure::kKl, profile::QualityMeasure::kLoss}) {
+      Result<profile::ProfileResult> r =
+          profile::profile_intervals(sender, receiver, one, {.granularity = 1, .progress = {}, .prune_for = measure});
+      REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+      const std::vector<plan::ProfiledPlan> front = plan::pareto_front(r->drops(measure));
+      const std::vector<plan::ProfiledPlan> want = plan::pareto_front(full->drops(measure));
+      REQUIRE(front.size() == want.size());
+      for (std::size_t i = 0; i < front.size(); ++i) CHECK(front[i].plan == want[i].plan);
+      CHECK(r->cost.total().layer_token_passes <= full->cost.total().layer_token_passes);
+    }
+  }
+
   SUBCASE("a random pair: the front is the sweep's, for less") {
     const Pair p = pair(LayerSet::all(6), true);
     auto sender = engine(p.base), receiver = engine(p.tuned);

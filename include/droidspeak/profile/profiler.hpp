@@ -607,36 +607,39 @@ Result<ProfileResult> profile_intervals(E& sender, E& receiver, std::span<const 
     // best plan tends to complete first, and the others, a plan of as many layers with a
     // lower drop being there to bound them, are pruned sooner. The order changes only the
     // cost: every prune is hopeless() on exact partial sums.
-    std::vector<std::size_t> open(pending.begin() + static_cast<std::ptrdiff_t>(lo),
-                                  pending.begin() + static_cast<std::ptrdiff_t>(hi));
-    for (std::size_t i : open) {
-      order[i] = sample_order(i);
-      if (!hopeless(i)) DROIDSPEAK_TRY(measure_next(i));
-    }
-    for (;;) {
-      const auto gone = std::remove_if(open.begin(), open.end(), [&](std::size_t i) {
-        if (!hopeless(i)) return false;
-        settle(i);
-        return true;
-      });
-      if (gone != open.end()) {
-        open.erase(gone, open.end());
-        report();
-      }
-      if (open.empty()) break;
-      auto estimate = [&](std::size_t i) {
-        return detail::estimated_total(partial[i], reuse_partial[i], reuse_total, measured[i], samples.size());
-      };
-      const std::size_t i = *std::min_element(open.begin(), open.end(), [&](std::size_t a, std::size_t b) {
-        return estimate(a) < estimate(b) || (estimate(a) == estimate(b) && a < b);
-      });
+    const std::vector<std::size_t> group(pending.begin() + static_cast<std::ptrdiff_t>(lo),
+                                         pending.begin() + static_cast<std::ptrdiff_t>(hi));
+    std::vector<std::size_t> open = group;  // neither complete nor pruned yet
+    // Measures plan i on its next sample; after its last, i is complete and bounds the rest.
+    auto advance = [&](std::size_t i) -> Status {
       DROIDSPEAK_TRY(measure_next(i));
       if (measured[i] == samples.size()) {
         res.grid[i].complete = true;
         complete.push_back({k, i, quality_drop(res.grid[i].quality, res.full_prefill, measure)});
-        open.erase(std::find(open.begin(), open.end(), i));
+        std::erase(open, i);
         report();
       }
+      return Status::ok();
+    };
+    auto estimate = [&](std::size_t i) {
+      return detail::estimated_total(partial[i], reuse_partial[i], reuse_total, measured[i], samples.size());
+    };
+    for (std::size_t i : group) {
+      order[i] = sample_order(i);
+      if (!hopeless(i)) DROIDSPEAK_TRY(advance(i));
+    }
+    for (;;) {
+      const std::size_t pruned = std::erase_if(open, [&](std::size_t i) {
+        if (!hopeless(i)) return false;
+        settle(i);
+        return true;
+      });
+      if (pruned > 0) report();
+      if (open.empty()) break;
+      const std::size_t i = *std::min_element(open.begin(), open.end(), [&](std::size_t a, std::size_t b) {
+        return estimate(a) < estimate(b) || (estimate(a) == estimate(b) && a < b);
+      });
+      DROIDSPEAK_TRY(advance(i));
     }
     lo = hi;
   }
