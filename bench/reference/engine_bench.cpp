@@ -15,9 +15,11 @@
 //!                 outside the benchmark's timed region), so both see the same machine load
 //!   ratio         GFLOP/s / sgemm_GFLOP/s (the target: >= 0.5 at n = 1024)
 //! BM_Decode: one decoding step (tokens/s) after a 1024-token context.
-//! BM_Paired: the engine's row kernels' vector width A/B, paired. A runs them at the generic
-//!   build's 4 lanes (EngineOptions::simd = kGeneric), B at the defaults (the widest this CPU
-//!   runs: AVX2's 8 lanes or AVX-512's 16; the same bits either way); each repetition times A,
+//! BM_Paired: the engine before and after this session's changes, paired. A runs the row
+//!   kernels at the generic build's 4 lanes (EngineOptions::simd = kGeneric) with the BLAS's
+//!   own threads doing the products; B the defaults (the widest vector width this CPU runs,
+//!   the same bits) over a one-thread BLAS, so that the engine splits the products itself
+//!   (EngineOptions::num_threads); each repetition times A,
 //!   B and an N = 2048 sgemm back to back (alternating A/B order), so all three see the same
 //!   load. Counters: medians over repetitions of the per-pair ratios, with their spread
 //!   (max - min), and the 1-minute load average at the start and the end:
@@ -27,9 +29,10 @@
 //!                     divided by the context's own per-layer-token cost
 //!     prompt32_flops  the same ratio in FLOPs (its floor: a prompt token attends to all the
 //!                     context, a context token to half of it on average)
-//! BM_UnderLoad: the default engine's prefill with one core kept busy by another process (a
-//!   forked child spinning at the same priority) against the same prefill without it, in
-//!   alternating pairs. Counters: loaded_over_quiet (median of per-pair time ratios), its
+//! BM_UnderLoad: the engine's prefill with one core kept busy by another process (a forked
+//!   child spinning at the same priority) against the same prefill without it, in
+//!   alternating pairs; split:0 with the BLAS's own threads doing the products, split:1 with
+//!   a one-thread BLAS and the engine splitting them. Counters: loaded_over_quiet (median of per-pair time ratios), its
 //!   spread, and the load average at the start and the end (the spinner adds about 1).
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
@@ -54,6 +57,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace droidspeak;
@@ -266,6 +270,33 @@ void BM_Decode(benchmark::State& state) {
   state.SetLabel(m->name);
 }
 
+// Sets OpenBLAS's thread count for its lifetime (a no-op with another BLAS). An engine made
+// while the BLAS runs one thread splits its products itself (EngineOptions::num_threads), so
+// the A/B below make and run each engine under its own setting.
+class BlasThreads {
+ public:
+  explicit BlasThreads(int n) {
+#ifdef OPENBLAS_VERSION
+    previous_ = openblas_get_num_threads();
+    openblas_set_num_threads(n);
+#else
+    (void)n;
+#endif
+  }
+  ~BlasThreads() {
+#ifdef OPENBLAS_VERSION
+    openblas_set_num_threads(previous_);
+#endif
+  }
+  BlasThreads(const BlasThreads&) = delete;
+  BlasThreads& operator=(const BlasThreads&) = delete;
+
+ private:
+  [[maybe_unused]] int previous_ = 1;
+};
+
+int cores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
 // Random f16 weights of the shape state.range(0) names (non-zero: the realistic one; bits do
 // not matter for time), built per benchmark so that the shared Model of the others is not
 // (two engines of ~1 GB each for the realistic shape); nullopt after marking it skipped.
@@ -285,9 +316,16 @@ void BM_Paired(benchmark::State& state) {
   const io::HfConfig c = realistic ? realistic_config() : bundled_config();
   auto r = random_weights_or_skip(state, c);
   if (!r) return;
-  // A: the generic vector width; B: the defaults.
-  auto a = reference::Engine::create(*r, {.simd = SimdLevel::kGeneric});
-  auto b = reference::Engine::create(*r);
+  // A: the engine before the row kernels went wide and it split its products: generic width,
+  // the BLAS's own threads. B: the defaults over a one-thread BLAS (the engine splits).
+  auto a = [&] {
+    BlasThreads all(cores());
+    return reference::Engine::create(*r, {.simd = SimdLevel::kGeneric});
+  }();
+  auto b = [&] {
+    BlasThreads one(1);
+    return reference::Engine::create(*r);
+  }();
   if (!a || !b) {
     state.SkipWithError("could not build the engines");
     return;
@@ -299,22 +337,37 @@ void BM_Paired(benchmark::State& state) {
   Sgemm gemm(2048, 2048, 2048);
   const double flops = model_flops(c, n);
   const double load_start = load_average();
-  bool ok = prefill(*a, c, tokens, hidden, logits) && prefill(*b, c, tokens, hidden, logits);  // warm-up
-  gemm.run();
+  // The BLAS setting changes outside the timed calls only.
+  bool ok = true;
+  auto run_a = [&] {
+    BlasThreads all(cores());
+    return seconds([&] { ok = ok && prefill(*a, c, tokens, hidden, logits); });
+  };
+  auto run_b = [&] {
+    BlasThreads one(1);
+    return seconds([&] { ok = ok && prefill(*b, c, tokens, hidden, logits); });
+  };
+  run_a();  // warm-up
+  run_b();
+  gemm.run();  // the baseline: the BLAS's own threads on a large square product
   std::vector<double> b_over_a, a_vs, b_vs, prompt_cost;
   for (auto _ : state) {
     for (int i = 0; i < reps && ok; ++i) {
       double ta = 0, tb = 0;
       if (i % 2 == 0) {
-        ta = seconds([&] { ok = ok && prefill(*a, c, tokens, hidden, logits); });
-        tb = seconds([&] { ok = ok && prefill(*b, c, tokens, hidden, logits); });
+        ta = run_a();
+        tb = run_b();
       } else {
-        tb = seconds([&] { ok = ok && prefill(*b, c, tokens, hidden, logits); });
-        ta = seconds([&] { ok = ok && prefill(*a, c, tokens, hidden, logits); });
+        tb = run_b();
+        ta = run_a();
       }
       // B's 32-token prompt after its n-token context (the cache is rolled back each time).
-      ok = ok && b->reserve(n + prompt).is_ok() && b->set_num_tokens(n).is_ok() && b->embed(ptok, ph).is_ok();
-      const double tp = seconds([&] { ok = ok && b->run_layers(0, c.num_layers, n, prompt, ph, nullptr).is_ok(); });
+      double tp = 0;
+      {
+        BlasThreads one(1);
+        ok = ok && b->reserve(n + prompt).is_ok() && b->set_num_tokens(n).is_ok() && b->embed(ptok, ph).is_ok();
+        tp = seconds([&] { ok = ok && b->run_layers(0, c.num_layers, n, prompt, ph, nullptr).is_ok(); });
+      }
       const double gemm_rate = gemm.flops() / gemm.run();
       b_over_a.push_back(tb / ta);
       a_vs.push_back(flops / ta / gemm_rate);
@@ -372,6 +425,10 @@ void BM_UnderLoad(benchmark::State& state) {
   const io::HfConfig c = realistic ? realistic_config() : bundled_config();
   auto r = random_weights_or_skip(state, c);
   if (!r) return;
+  // range(3): 0, the BLAS's own threads do the products; 1, a one-thread BLAS and the
+  // engine splits them (EngineOptions::num_threads).
+  const bool split = state.range(3) != 0;
+  BlasThreads blas(split ? 1 : cores());
   auto e = reference::Engine::create(*r);
   if (!e) {
     state.SkipWithError("could not build the engine");
@@ -408,14 +465,16 @@ void BM_UnderLoad(benchmark::State& state) {
   state.counters["load_start"] = load_start;
   state.counters["load_end"] = load_average();
   state.SetLabel(std::string(realistic ? "random 16x1024" : "random bundled shape") + ", " + std::to_string(reps) +
-                 " pairs, " + std::to_string(e->num_threads()) + " threads, " + to_string(e->options().simd));
+                 " pairs, " + std::to_string(e->num_threads()) + " threads, " + to_string(e->options().simd) +
+                 (split ? ", the engine splits the products" : ", the BLAS threads the products"));
 }
 
 }  // namespace
 
 BENCHMARK(BM_UnderLoad)
-    ->ArgNames({"realistic", "tokens", "pairs"})
-    ->Args({0, 1024, 9})
+    ->ArgNames({"realistic", "tokens", "pairs", "split"})
+    ->Args({0, 1024, 9, 0})
+    ->Args({0, 1024, 9, 1})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -539,6 +539,13 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef OPENBLAS_VERSION
+  // One threading runtime: with the BLAS at one thread per call, the reference engine splits
+  // its matrix products over its own pool in pieces its threads claim as they come
+  // (reference::EngineOptions::num_threads), which a core busy with another process slows
+  // far less than the BLAS's static split (bench/RESULTS.md).
+  openblas_set_num_threads(1);
+#endif
   // The library reports every failure as a Status; this catches what the standard library
   // itself may throw (allocation failure, filesystem errors) so the tool never dies unexplained.
   try {

@@ -31,13 +31,22 @@
 
 namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
+//! Rows of A and C per piece when the engine splits a matrix product itself (see
+//! EngineOptions::num_threads): enough that each BLAS call packs its weights for many rows.
+inline constexpr std::int64_t kProductRows = 256;
+
 //! How the engine lays out its cache and splits work.
 struct EngineOptions {
   std::int64_t page_size = 16;        //!< tokens per KV page
   //! Threads of the engine's row-parallel loops, the caller included; 0: as many as the
   //! BLAS uses for the matrix products (OpenBLAS's thread count, at most the cores), so the
-  //! two never add up to more threads than cores. The engine's workers sleep while the BLAS
-  //! runs.
+  //! two never add up to more threads than cores, and the engine's workers sleep while the
+  //! BLAS runs. When the BLAS runs one thread per call (openblas_set_num_threads(1) or
+  //! OPENBLAS_NUM_THREADS=1), 0 means the cores, and the engine splits every matrix product
+  //! itself: into fixed pieces of kProductRows rows that its threads claim as they come, each
+  //! one BLAS call. A core busy with another process then slows a prefill far less than the
+  //! BLAS's static split does (bench/RESULTS.md), and the pieces, fixed by the row count
+  //! alone, keep every bit independent of the thread count.
   int num_threads = 0;
   std::int64_t attention_tile = 128;  //!< query rows per attention block (causal skipping)
   //! Elements (floats read or written) a row loop must give each thread before it is split:
@@ -116,8 +125,11 @@ class Engine {
     e.opt_ = options;
     e.opt_.simd = runnable_simd_level(options.simd);  // what runs, as options() reports it
     e.kernels_ = row_kernels(e.opt_.simd);
+    const bool blas_serial = blas_threads() == 1;
     e.pool_ = std::make_unique<ThreadPool>(
-        options.num_threads > 0 ? options.num_threads : blas_threads(), options.pieces_per_thread);
+        options.num_threads > 0 ? options.num_threads : (blas_serial ? cores() : blas_threads()),
+        options.pieces_per_thread);
+    e.split_products_ = blas_serial && e.pool_->num_threads() > 1;
     e.inv_freq_ = rope_inv_freq(e.cfg_);
     e.embed_ = weights.embed_tokens.to_f32();
     e.final_norm_ = weights.norm.to_f32();
@@ -297,7 +309,7 @@ class Engine {
       }
     }, rows_per_thread(2 * h));
     const float* w = tied_ ? embed_.data() : lm_head_.data();
-    gemm_nt(m, v, h, 1.0f, x.data(), h, w, h, 0.0f, out.data(), v);
+    product_nt(m, v, h, 1.0f, x.data(), h, w, h, 0.0f, out.data(), v);
     return Status::ok();
   }
 
@@ -393,13 +405,39 @@ class Engine {
   }
 
   // The BLAS's thread count (OpenBLAS), at most the cores; the cores without OpenBLAS.
+  static int cores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
   static int blas_threads() {
-    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 #ifdef OPENBLAS_VERSION
-    return std::clamp(openblas_get_num_threads(), 1, cores);
+    return std::clamp(openblas_get_num_threads(), 1, cores());
 #else
-    return cores;
+    return cores();
 #endif
+  }
+
+  // C[m][n] = alpha * A[m][k] . B^T (+ beta * C), as gemm_nt / gemm_nn (kernels.hpp): one
+  // BLAS call, or with split_products_ one per piece of kProductRows rows of A and C, the
+  // pieces claimed by the pool's threads as they come.
+  template <class Gemm>
+  void product(Gemm gemm, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+               std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+    if (!split_products_ || m <= kProductRows) {
+      gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+    pool_->parallel_for((m + kProductRows - 1) / kProductRows, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t piece = first; piece < last; ++piece) {
+        const std::int64_t r0 = piece * kProductRows, rows = std::min(kProductRows, m - r0);
+        gemm(rows, n, k, alpha, a + r0 * lda, lda, b, ldb, beta, c + r0 * ldc, ldc);
+      }
+    });
+  }
+  void product_nt(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
+                  const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+    product(gemm_nt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  void product_nn(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
+                  const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+    product(gemm_nn, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 
   static std::vector<float>& scratch(std::vector<float>& v, std::int64_t n) {
@@ -447,8 +485,8 @@ class Engine {
         kernels_.rms_norm(hidden + i * h, w.norm1.data(), eps, h, xn.data() + i * h);
       }
     }, rows_per_thread(2 * h));
-    if (with_q) gemm_nt(n, q_dim, h, 1.0f, xn.data(), h, w.wqkv.data(), h, 0.0f, qkv.data(), qkv_dim);
-    gemm_nt(n, 2 * kv_dim, h, 1.0f, xn.data(), h, w.wqkv.data() + q_dim * h, h, 0.0f, qkv.data() + q_dim,
+    if (with_q) product_nt(n, q_dim, h, 1.0f, xn.data(), h, w.wqkv.data(), h, 0.0f, qkv.data(), qkv_dim);
+    product_nt(n, 2 * kv_dim, h, 1.0f, xn.data(), h, w.wqkv.data() + q_dim * h, h, 0.0f, qkv.data() + q_dim,
             qkv_dim);
     const std::int64_t from = with_q ? 0 : q_dim;  // the first column this layer needs
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
@@ -517,13 +555,13 @@ class Engine {
                         static_cast<std::size_t>(d) * 4);
           }
         }
-        gemm_nt(m, keys, d, scale, qg.data(), d, kg.data(), d, 0.0f, sc.data(), keys);
+        product_nt(m, keys, d, scale, qg.data(), d, kg.data(), d, 0.0f, sc.data(), keys);
         pool_->parallel_for(m, [&](std::int64_t b, std::int64_t e) {
           for (std::int64_t x = b; x < e; ++x) {
             kernels_.masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
           }
         }, std::max<std::int64_t>(4, rows_per_thread(2 * keys)));
-        gemm_nn(m, d, keys, 1.0f, sc.data(), keys, vg.data(), d, 0.0f, og.data(), d);
+        product_nn(m, d, keys, 1.0f, sc.data(), keys, vg.data(), d, 0.0f, og.data(), d);
         for (std::int64_t j = 0; j < rep; ++j) {
           for (std::int64_t r = 0; r < rows; ++r) {
             std::memcpy(attn.data() + (i0 + r) * q_dim + (g * rep + j) * d,
@@ -534,7 +572,7 @@ class Engine {
     }
 
     // Output projection into the residual stream: hidden += attn . Wo^T (beta = 1).
-    gemm_nt(n, h, q_dim, 1.0f, attn.data(), q_dim, w.wo.data(), q_dim, 1.0f, hidden, h);
+    product_nt(n, h, q_dim, 1.0f, attn.data(), q_dim, w.wo.data(), q_dim, 1.0f, hidden, h);
 
     // MLP block.
     std::vector<float>& gu = scratch(gu_, n * 2 * inter);
@@ -543,14 +581,14 @@ class Engine {
         kernels_.rms_norm(hidden + i * h, w.norm2.data(), eps, h, xn.data() + i * h);
       }
     }, rows_per_thread(2 * h));
-    gemm_nt(n, 2 * inter, h, 1.0f, xn.data(), h, w.wgu.data(), h, 0.0f, gu.data(), 2 * inter);
+    product_nt(n, 2 * inter, h, 1.0f, xn.data(), h, w.wgu.data(), h, 0.0f, gu.data(), 2 * inter);
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         float* row = gu.data() + i * 2 * inter;
         kernels_.swiglu(row, row + inter, inter, row);  // the activation overwrites the gate half
       }
     }, rows_per_thread(3 * inter));
-    gemm_nt(n, h, inter, 1.0f, gu.data(), 2 * inter, w.wd.data(), inter, 1.0f, hidden, h);
+    product_nt(n, h, inter, 1.0f, gu.data(), 2 * inter, w.wd.data(), inter, 1.0f, hidden, h);
   }
 
   io::HfConfig cfg_{};
@@ -558,6 +596,7 @@ class Engine {
   EngineOptions opt_{};
   std::unique_ptr<ThreadPool> pool_;
   detail::RowKernels kernels_ = row_kernels(SimdLevel::kGeneric);  // at opt_.simd, set by create
+  bool split_products_ = false;  // the pool splits the products (the BLAS runs one thread)
   std::vector<float> inv_freq_;
   std::vector<float> embed_, final_norm_, lm_head_;
   bool tied_ = false;
