@@ -23,6 +23,7 @@
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/dispatch.hpp"
 #include "droidspeak/core/dtype.hpp"
+#include "droidspeak/core/simd_level.hpp"
 #include "droidspeak/core/status.hpp"
 #include "droidspeak/core/version.hpp"
 #include "droidspeak/layout/any_layout.hpp"
