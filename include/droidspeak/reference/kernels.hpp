@@ -114,6 +114,7 @@ struct Lanes<16> {
 // same bits (no contraction into FMA: see core/simd_level.hpp).
 template <int W>
 [[gnu::always_inline]] inline void exp_lanes(typename Lanes<W>::f32& x) {
+  DROIDSPEAK_NO_FP_CONTRACT
   using V = typename Lanes<W>::f32;
   using U = typename Lanes<W>::u32;
   const V lo = V{} - 87.0f, hi = V{} + 88.0f;
@@ -176,6 +177,7 @@ template <int W, class F>
 // The bodies of the row kernels below at W lanes, inlined into one copy per width.
 template <int W>
 [[gnu::always_inline]] inline void rms_norm_lanes(const float* x, const float* w, float eps, std::int64_t n, float* y) {
+  DROIDSPEAK_NO_FP_CONTRACT
   // The sum stays one chain in index order (a double per term, whose square is exact): it is
   // what fixes the result's bits, and at 2 of every 3 H floats read it is a small share of a
   // layer. The scaling below runs at the copy's width.
@@ -191,6 +193,7 @@ template <int W>
 
 template <int W>
 [[gnu::always_inline]] inline void swiglu_lanes(const float* gate, const float* up, std::int64_t n, float* out) {
+  DROIDSPEAK_NO_FP_CONTRACT
   map_lanes<W>(out, gate, n, [&](typename Lanes<W>::f32& g, std::int64_t j) {
     typename Lanes<W>::f32 u = {};
     std::memcpy(&u, up + j, static_cast<std::size_t>(std::min<std::int64_t>(W, n - j)) * sizeof(float));
@@ -202,6 +205,7 @@ template <int W>
 
 template <int W>
 [[gnu::always_inline]] inline void masked_softmax_lanes(float* row, std::int64_t valid, std::int64_t n) {
+  DROIDSPEAK_NO_FP_CONTRACT
   // Max and sum over 8 interleaved partials combined in a fixed order: the same at any W.
   float mx[8];
   for (int k = 0; k < 8; ++k) mx[k] = -INFINITY;
