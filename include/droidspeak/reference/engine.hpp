@@ -31,9 +31,15 @@
 
 namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 
-//! Rows of A and C per piece when the engine splits a matrix product itself (see
-//! EngineOptions::num_threads): enough that each BLAS call packs its weights for many rows.
-inline constexpr std::int64_t kProductRows = 256;
+//! The size of a piece, in rows or columns, when the engine splits a product along a
+//! dimension of `m` itself (see EngineOptions::num_threads): about a quarter of m, so that a
+//! thread whose core is busy holds up one piece of four, rounded up to 16, and kept within
+//! [32, 256], so that each BLAS call still works on a block worth packing. A function of m
+//! alone.
+inline std::int64_t product_piece_rows(std::int64_t m) {
+  const std::int64_t quarter = ((m + 3) / 4 + 15) / 16 * 16;
+  return std::clamp<std::int64_t>(quarter, 32, 256);
+}
 
 //! How the engine lays out its cache and splits work.
 struct EngineOptions {
@@ -43,8 +49,8 @@ struct EngineOptions {
   //! two never add up to more threads than cores, and the engine's workers sleep while the
   //! BLAS runs. When the BLAS runs one thread per call (openblas_set_num_threads(1) or
   //! OPENBLAS_NUM_THREADS=1), 0 means the cores, and the engine splits every matrix product
-  //! itself: into fixed pieces of kProductRows rows that its threads claim as they come, each
-  //! one BLAS call. A core busy with another process then slows a prefill far less than the
+  //! itself: into pieces of product_piece_rows() rows (or columns, for a short span) that its
+  //! threads claim as they come, each one BLAS call. A core busy with another process then slows a prefill far less than the
   //! BLAS's static split does (bench/RESULTS.md), and the pieces, fixed by the row count
   //! alone, keep every bit independent of the thread count.
   int num_threads = 0;
@@ -414,30 +420,39 @@ class Engine {
 #endif
   }
 
-  // C[m][n] = alpha * A[m][k] . B^T (+ beta * C), as gemm_nt / gemm_nn (kernels.hpp): one
-  // BLAS call, or with split_products_ one per piece of kProductRows rows of A and C, the
-  // pieces claimed by the pool's threads as they come.
-  template <class Gemm>
-  void product(Gemm gemm, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+  // C[m][n] = alpha * A[m][k] . B (+ beta * C) as gemm_nt (B an nn.Linear weight [n][k]) or
+  // gemm_nn (B [k][n]), kernels.hpp: one BLAS call, or with split_products_ one per piece,
+  // the pieces claimed by the pool's threads as they come. Each BLAS call packs both operands,
+  // so the split re-packs the smaller one in every piece: with fewer rows than columns it cuts
+  // the columns (A re-packed: a short span or a suffix), else the rows (B re-packed: a long
+  // context). Pieces of product_piece_rows() of the dimension cut, fixed by m and n alone.
+  void product(bool nt, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
                std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
-    if (!split_products_ || m <= kProductRows) {
+    const auto gemm = nt ? gemm_nt : gemm_nn;
+    const bool cut_columns = m < n;
+    const std::int64_t extent = cut_columns ? n : m, piece = product_piece_rows(extent);
+    if (!split_products_ || extent <= piece) {
       gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
       return;
     }
-    pool_->parallel_for((m + kProductRows - 1) / kProductRows, [&](std::int64_t first, std::int64_t last) {
-      for (std::int64_t piece = first; piece < last; ++piece) {
-        const std::int64_t r0 = piece * kProductRows, rows = std::min(kProductRows, m - r0);
-        gemm(rows, n, k, alpha, a + r0 * lda, lda, b, ldb, beta, c + r0 * ldc, ldc);
+    pool_->parallel_for((extent + piece - 1) / piece, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t p = first; p < last; ++p) {
+        const std::int64_t at = p * piece, size = std::min(piece, extent - at);
+        if (cut_columns) {
+          gemm(m, size, k, alpha, a, lda, b + (nt ? at * ldb : at), ldb, beta, c + at, ldc);
+        } else {
+          gemm(size, n, k, alpha, a + at * lda, lda, b, ldb, beta, c + at * ldc, ldc);
+        }
       }
     });
   }
   void product_nt(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
                   const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
-    product(gemm_nt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    product(true, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
   void product_nn(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
                   const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
-    product(gemm_nn, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    product(false, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 
   static std::vector<float>& scratch(std::vector<float>& v, std::int64_t n) {

@@ -21,8 +21,8 @@ namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 //! and the thread count; which thread runs a piece is decided at run time (each thread
 //! claims the next unclaimed piece), so on a loaded machine the threads that do get a core
 //! do most of the work instead of every thread waiting for the slowest one.
-//! Workers sleep on a condition variable between calls (they never spin, so they leave the
-//! cores to the BLAS's own threads). Results are deterministic whatever the thread count and
+//! Workers spin for some microseconds after a call, then sleep on a condition variable (so a
+//! pool between prefills, or beside the BLAS's own threads, leaves the cores to others). Results are deterministic whatever the thread count and
 //! whoever runs a piece, as long as `f` computes each index independently of how [0, n) was
 //! split — which is how every caller in reference/ uses it (one output row per index).
 //! Not reentrant: one parallel_for at a time, from the owning thread.
@@ -30,6 +30,9 @@ class ThreadPool {
  public:
   //! Pieces per thread: enough for load balancing, few enough that claiming stays cheap.
   static constexpr std::int64_t kPiecesPerThread = 4;
+  //! CPU pauses a thread spins for the next job (a worker) or for the last piece (the caller)
+  //! before it sleeps on the condition variable: some microseconds.
+  static constexpr int kSpinRounds = 2000;
 
   //! @param num_threads threads including the caller; 0 means hardware_concurrency().
   //! @param pieces_per_thread pieces a split loop is cut into per thread (at least 1; 1 is
@@ -81,14 +84,24 @@ class ThreadPool {
       pieces_ = pieces;
       done_pieces_.store(0, std::memory_order_relaxed);
       next_.store(gen << 32, std::memory_order_release);
+      published_.store(gen, std::memory_order_release);
     }
     wake_.notify_all();
     run_pieces(gen, &f, call, n, pieces);
+    for (int i = 0; i < kSpinRounds && done_pieces_.load(std::memory_order_acquire) != pieces; ++i) pause();
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [&] { return done_pieces_.load(std::memory_order_acquire) == pieces; });
   }
 
  private:
+  static void pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
+  }
+
   // Claims and runs pieces of job `gen` until none is left. The claim counter carries the
   // job's generation in its high half, so a worker that wakes late cannot claim a piece of
   // a later job with an earlier job's function.
@@ -114,6 +127,11 @@ class ThreadPool {
   void work() {
     std::uint64_t seen = 0;
     for (;;) {
+      // A short spin first: a prefill calls parallel_for hundreds of times, and a wake-up
+      // through the condition variable costs tens of microseconds each time. The spin is
+      // bounded (kSpinRounds pauses, some microseconds), so an idle or descheduled pool
+      // still sleeps and leaves the core to others.
+      for (int i = 0; i < kSpinRounds && published_.load(std::memory_order_acquire) == seen; ++i) pause();
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
@@ -138,6 +156,7 @@ class ThreadPool {
   std::int64_t n_ = 0;
   std::int64_t pieces_ = 0;
   std::atomic<std::uint64_t> next_{0};      // (generation << 32) | next piece
+  std::atomic<std::uint64_t> published_{0};  // generation_, readable without the lock (the spin)
   std::atomic<std::int64_t> done_pieces_{0};
 };
 
