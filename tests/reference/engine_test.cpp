@@ -114,14 +114,14 @@ TEST_CASE("engine: the row kernels' vector width does not change a single bit") 
   }
 }
 
-TEST_CASE("engine: a split product's pieces are about a quarter of its rows, within [32, 256]") {
-  CHECK(reference::product_piece_rows(1) == 32);
-  CHECK(reference::product_piece_rows(32) == 32);  // a prompt: one piece
-  CHECK(reference::product_piece_rows(100) == 32);
-  CHECK(reference::product_piece_rows(192) == 48);  // four pieces
-  CHECK(reference::product_piece_rows(300) == 80);
-  CHECK(reference::product_piece_rows(1024) == 256);
-  CHECK(reference::product_piece_rows(100000) == 256);
+TEST_CASE("engine: a split product's pieces are about a quarter of the dimension cut, within [32, 256]") {
+  CHECK(reference::product_piece_size(1) == 32);
+  CHECK(reference::product_piece_size(32) == 32);  // a prompt: one piece
+  CHECK(reference::product_piece_size(100) == 32);
+  CHECK(reference::product_piece_size(192) == 48);  // four pieces
+  CHECK(reference::product_piece_size(300) == 80);
+  CHECK(reference::product_piece_size(1024) == 256);
+  CHECK(reference::product_piece_size(100000) == 256);
 }
 
 TEST_CASE("engine: prefill in chunks equals one chunk within 1e-5 (hidden) and 1e-4 (logits)") {

@@ -36,7 +36,7 @@ namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 //! thread whose core is busy holds up one piece of four, rounded up to 16, and kept within
 //! [32, 256], so that each BLAS call still works on a block worth packing. A function of m
 //! alone.
-inline std::int64_t product_piece_rows(std::int64_t m) {
+inline std::int64_t product_piece_size(std::int64_t m) {
   const std::int64_t quarter = ((m + 3) / 4 + 15) / 16 * 16;
   return std::clamp<std::int64_t>(quarter, 32, 256);
 }
@@ -46,13 +46,14 @@ struct EngineOptions {
   std::int64_t page_size = 16;        //!< tokens per KV page
   //! Threads of the engine's row-parallel loops, the caller included; 0: as many as the
   //! BLAS uses for the matrix products (OpenBLAS's thread count, at most the cores), so the
-  //! two never add up to more threads than cores, and the engine's workers sleep while the
-  //! BLAS runs. When the BLAS runs one thread per call (openblas_set_num_threads(1) or
-  //! OPENBLAS_NUM_THREADS=1), 0 means the cores, and the engine splits every matrix product
-  //! itself: into pieces of product_piece_rows() rows (or columns, for a short span) that its
-  //! threads claim as they come, each one BLAS call. A core busy with another process then slows a prefill far less than the
-  //! BLAS's static split does (bench/RESULTS.md), and the pieces, fixed by the row count
-  //! alone, keep every bit independent of the thread count.
+  //! two never add up to more threads than cores, and the engine's workers sleep (after a
+  //! short spin, see ThreadPool) while the BLAS runs. When the BLAS runs one thread per call
+  //! (openblas_set_num_threads(1) or OPENBLAS_NUM_THREADS=1), 0 means the cores, and the
+  //! engine splits every matrix product itself: into pieces of product_piece_size() rows (or
+  //! columns, for a short span) that its threads claim as they come, each one BLAS call. A
+  //! core busy with another process then slows a prefill far less than the BLAS's static
+  //! split does (bench/RESULTS.md), and the pieces, fixed by the product's shape alone, keep
+  //! every bit independent of the thread count.
   int num_threads = 0;
   std::int64_t attention_tile = 128;  //!< query rows per attention block (causal skipping)
   //! Elements (floats read or written) a row loop must give each thread before it is split:
@@ -410,8 +411,8 @@ class Engine {
     return std::max<std::int64_t>(1, opt_.min_parallel_work / std::max<std::int64_t>(1, row_elements));
   }
 
-  // The BLAS's thread count (OpenBLAS), at most the cores; the cores without OpenBLAS.
   static int cores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+  // The BLAS's thread count (OpenBLAS), at most the cores; the cores without OpenBLAS.
   static int blas_threads() {
 #ifdef OPENBLAS_VERSION
     return std::clamp(openblas_get_num_threads(), 1, cores());
@@ -425,12 +426,12 @@ class Engine {
   // the pieces claimed by the pool's threads as they come. Each BLAS call packs both operands,
   // so the split re-packs the smaller one in every piece: with fewer rows than columns it cuts
   // the columns (A re-packed: a short span or a suffix), else the rows (B re-packed: a long
-  // context). Pieces of product_piece_rows() of the dimension cut, fixed by m and n alone.
+  // context). Pieces of product_piece_size() of the dimension cut, fixed by m and n alone.
   void product(bool nt, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
                std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
     const auto gemm = nt ? gemm_nt : gemm_nn;
     const bool cut_columns = m < n;
-    const std::int64_t extent = cut_columns ? n : m, piece = product_piece_rows(extent);
+    const std::int64_t extent = cut_columns ? n : m, piece = product_piece_size(extent);
     if (!split_products_ || extent <= piece) {
       gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
       return;

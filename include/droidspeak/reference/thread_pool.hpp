@@ -22,9 +22,10 @@ namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 //! claims the next unclaimed piece), so on a loaded machine the threads that do get a core
 //! do most of the work instead of every thread waiting for the slowest one.
 //! Workers spin for some microseconds after a call, then sleep on a condition variable (so a
-//! pool between prefills, or beside the BLAS's own threads, leaves the cores to others). Results are deterministic whatever the thread count and
-//! whoever runs a piece, as long as `f` computes each index independently of how [0, n) was
-//! split — which is how every caller in reference/ uses it (one output row per index).
+//! pool between prefills, or beside the BLAS's own threads, leaves the cores to others).
+//! Results are deterministic whatever the thread count and whoever runs a piece, as long as
+//! `f` computes each index independently of how [0, n) was split — which is how every caller
+//! in reference/ uses it (one output row per index).
 //! Not reentrant: one parallel_for at a time, from the owning thread.
 class ThreadPool {
  public:
