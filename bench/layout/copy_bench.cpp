@@ -1,8 +1,10 @@
 // SPDX-FileCopyrightText: 2026 The droidspeak authors
 // SPDX-License-Identifier: Apache-2.0
 //! @file Host gather (paged -> transfer) and scatter (transfer -> paged) against memcpy of
-//! the same bytes, measured in the same benchmark: bf16, head_dim 128, 8 KV heads, page 16.
+//! the same bytes, measured in the same benchmark: bf16, head_dim 128, 8 KV heads, page 16;
+//! and the finite check a receiver runs over every KV it adopts, against memcpy alike.
 #include "droidspeak/layout/copy.hpp"
+#include "droidspeak/layout/finite.hpp"
 #include "kv_bench_shape.hpp"
 
 #include <benchmark/benchmark.h>
@@ -95,8 +97,20 @@ void BM_gather_half_the_layers(benchmark::State& state) {
   });
 }
 
+// The receiver's check of a landed transfer buffer (all finite, so every byte is read); the
+// ratio to memcpy says how much the check adds to an adoption that copies the same bytes.
+void BM_find_non_finite_transfer(benchmark::State& state) {
+  Caches c(state.range(0));
+  const ConstKvView flat = c.flat_view();
+  run_against_memcpy(state, c.tokens * kBytesPerToken, [&] {
+    Result<KvNonFinite> r = find_non_finite_kv(flat, LayerSet::all(kLayers), {0, c.tokens});
+    if (!r || r->found) state.SkipWithError("find_non_finite_kv failed or found a value");
+  });
+}
+
 }  // namespace
 
+BENCHMARK(BM_find_non_finite_transfer)->Arg(8)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_gather_paged_to_transfer)->RangeMultiplier(2)->Range(8, 256)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_scatter_transfer_to_paged)->RangeMultiplier(2)->Range(8, 256)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_gather_half_the_layers)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMillisecond);

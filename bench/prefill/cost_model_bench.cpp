@@ -11,7 +11,7 @@
 //! median streamed prefill of the pairs, for orientation only.
 #include "droidspeak/plan/cost_model.hpp"
 #include "droidspeak/prefill/partial_prefill.hpp"
-#include "droidspeak/profile/cost_calibration.hpp"  // measure_kv_only_ratio
+#include "droidspeak/profile/cost_calibration.hpp"
 #include "droidspeak/profile/paired_timing.hpp"
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
@@ -21,7 +21,6 @@
 #include <cblas.h>  // openblas_set_num_threads
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -37,20 +36,6 @@ io::HfConfig bench_config() {
       {.layers = 8, .hidden = 256, .q_heads = 8, .kv_heads = 4, .head_dim = 32, .intermediate = 704, .vocab = 256});
 }
 
-double seconds(auto&& fn) {
-  const auto t0 = std::chrono::steady_clock::now();
-  fn();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// The median time of `reps` runs of fn: calibration of the model's inputs only (a result is
-// always a paired ratio, below).
-double median_of(int reps, auto&& fn) {
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) t.push_back(seconds(fn));
-  return profile::summarize(std::move(t))->median;
-}
-
 // Everything one run needs: a sender/receiver pair, the sender's caches, calibrated inputs.
 struct World {
   reference::Engine sender, receiver;
@@ -58,7 +43,7 @@ struct World {
   std::vector<float> e, kv;
   layout::ECacheLayout e_layout;
   layout::TransferLayout kv_layout;
-  plan::CostInputs inputs;
+  profile::CostCalibration calibration;
 
   prefill::SenderCaches caches() const {
     return {layout::ConstKvView(reinterpret_cast<const std::byte*>(kv.data()), DType::kF32, kv_layout),
@@ -66,8 +51,9 @@ struct World {
   }
 };
 
-World& world() {
-  static std::unique_ptr<World> w = [] {
+// Null when the calibration failed (the benchmark then reports it as an error).
+World* world() {
+  static std::unique_ptr<World> w = []() -> std::unique_ptr<World> {
     auto out = std::make_unique<World>();
     const io::HfConfig c = bench_config();
     auto base = reference::make_random_model(c, 1);
@@ -92,43 +78,16 @@ World& world() {
     const layout::KvView kvv(reinterpret_cast<std::byte*>(out->kv.data()), DType::kF32, out->kv_layout);
     (void)layout::copy_kv({out->sender.kv_cache(), kvv, layout::LayerSet::all(geo.num_layers), {0, kContext}, 0});
 
-    // Calibration, in this run: compute per layer-token, the suffix, adoption per byte.
-    reference::Engine& r = out->receiver;
-    std::vector<float> h(static_cast<std::size_t>(kContext * geo.hidden_size));
-    // Per layer-token compute as the executor runs it: layers 1..L-1 entered from the
-    // sender's E (the full prefill below, entered from embeddings, is the baseline).
-    const double context_seconds = median_of(5, [&] {
-      (void)r.reset();
-      (void)r.reserve(kContext + kSuffix);
-      std::copy(out->e.begin() + kContext * geo.hidden_size, out->e.begin() + 2 * kContext * geo.hidden_size,
-                h.begin());
-      (void)r.run_layers(1, geo.num_layers, 0, kContext, h, nullptr);
-    });
-    const double suffix_seconds = median_of(5, [&] {
-      (void)r.set_num_tokens(kContext);
-      std::vector<float> hs(static_cast<std::size_t>(kSuffix * geo.hidden_size));
-      (void)r.embed(out->suffix, hs);
-      (void)r.run_layers(0, geo.num_layers, kContext, kSuffix, hs, nullptr);
-    });
-    const layout::ConstKvView src = out->caches().kv;
-    const double adopt_seconds = median_of(5, [&] {
-      (void)layout::copy_kv({src, r.kv_cache(), layout::LayerSet::all(geo.num_layers), {0, kContext}, 0});
-    });
-    plan::CostInputs& in = out->inputs;
-    in.num_layers = geo.num_layers;
-    in.context_tokens = kContext;
-    in.layer_seconds_per_token = context_seconds / static_cast<double>((geo.num_layers - 1) * kContext);
-    in.suffix_seconds = suffix_seconds;
-    in.e_bytes_per_layer = kContext * geo.hidden_size * 4;
-    in.kv_bytes_per_layer = 2 * kContext * geo.kv_row_elements() * 4;
-    in.adopt_seconds_per_byte = adopt_seconds / static_cast<double>(geo.num_layers * in.kv_bytes_per_layer);
-    // Each interval's last layer (and the full prefill's last context layer) runs K/V-only:
-    // its cost as a fraction of the full layers measured above, timed in pairs.
-    const Result<double> kv_only = profile::measure_kv_only_ratio(r, out->context);
-    in.kv_only_layer_ratio = kv_only ? *kv_only : 1.0;
+    // Calibration, in this run, through the library's own (what `droidspeak run` uses):
+    // the full prefill, the suffix alone, adoption per byte from the executor's timeline
+    // (the finite check included) and the K/V-only ratio. The link is set per cell.
+    Result<profile::CostCalibration> cal =
+        profile::measure_cost_calibration(out->receiver, out->context, out->caches(), out->suffix, 5);
+    if (!cal) return std::unique_ptr<World>();
+    out->calibration = *cal;
     return out;
   }();
-  return *w;
+  return w.get();
 }
 
 const char* kPlans[] = {"none", "2-3", "0-1", "1,5", "4-7", "0-7"};
@@ -136,13 +95,17 @@ const char* kPlans[] = {"none", "2-3", "0-1", "1,5", "4-7", "0-7"};
 // range(0): bandwidth in MB/s; range(1): index into kPlans. One iteration is one paired
 // timing: a warm-up pair, then 6 pairs of full prefill and streamed partial prefill.
 void BM_streamed_prefill_vs_prediction(benchmark::State& state) {
-  World& w = world();
+  World* wp = world();
+  if (wp == nullptr) {
+    state.SkipWithError("calibration failed");
+    return;
+  }
+  World& w = *wp;
   const double bandwidth = static_cast<double>(state.range(0)) * 1e6;
   const double latency = 50e-6;
-  const plan::ReusePlan p = *plan::ReusePlan::parse(kPlans[state.range(1)], w.inputs.num_layers);
-  plan::CostInputs in = w.inputs;
-  in.bytes_per_second = bandwidth;
-  in.latency_seconds = latency;
+  const plan::CostInputs in =
+      *profile::cost_inputs(w.receiver.geometry(), kContext, w.calibration, {bandwidth, latency});
+  const plan::ReusePlan p = *plan::ReusePlan::parse(kPlans[state.range(1)], in.num_layers);
   // Both sides predicted from the same calibration, so the ratio is what the model claims.
   const double predicted = predict_cost(p, in)->total / plan::predict_full_prefill(in);
   std::vector<float> logits(256);

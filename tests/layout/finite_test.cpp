@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <vector>
 
 using namespace droidspeak;
@@ -78,6 +79,32 @@ TEST_CASE("finite: first_non_finite over a flat buffer") {
   CHECK(*first_non_finite(i8.data(), DType::kI8, 3) == -1);
 }
 
+// The scan goes block by block (32 elements): a value anywhere in a block, in the tail after
+// the last whole block, or two in one block, is found where an element-by-element reading of
+// is_finite_value finds it, for every dtype and every alignment of the start.
+TEST_CASE("finite: first_non_finite agrees with is_finite_value at every position, block and tail") {
+  const std::int64_t n = 101;  // three whole blocks and a tail of 5
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kFP8E4M3}) {
+    CAPTURE(to_string(dtype));
+    const std::int64_t w = dtype_size(dtype);
+    std::vector<std::byte> bad(static_cast<std::size_t>(w), std::byte{0xFF});  // NaN in each of them
+    for (std::int64_t offset : {0, 1}) {  // any alignment
+      for (std::int64_t at = 0; at < n; ++at) {
+        for (std::int64_t second : {std::int64_t{-1}, at + 1, at + 31}) {
+          std::vector<std::byte> buf(static_cast<std::size_t>((n + 1) * w), std::byte{0x01});
+          std::byte* data = buf.data() + offset;
+          std::memcpy(data + at * w, bad.data(), static_cast<std::size_t>(w));
+          if (second >= 0 && second < n) std::memcpy(data + second * w, bad.data(), static_cast<std::size_t>(w));
+          CAPTURE(at);
+          CAPTURE(second);
+          CHECK(*first_non_finite(data, dtype, n) == at);
+          CHECK(*first_non_finite(data, dtype, at) == -1);  // only the first n elements
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("finite: a NaN in a KV cache is found at its layer, part, token, head and element") {
   const test::LayoutSpec transfer{};
   const test::LayoutSpec paged{LayoutKind::kBlockTable, HeadOrder::kHND, KvPlacement::kSplit, 16};
@@ -112,6 +139,84 @@ TEST_CASE("finite: a NaN in a KV cache is found at its layer, part, token, head 
   }
 }
 
+namespace {
+
+// find_non_finite_kv read row by row and element by element with is_finite_value: the order
+// and the locations its runs of rows must reproduce.
+KvNonFinite first_non_finite_row_by_row(const ConstKvView& v, const LayerSet& layers, TokenRange tokens,
+                                        const float* scales) {
+  const std::int64_t heads = v.layout.num_kv_heads();
+  for (std::int64_t i = 0; i < layers.count(); ++i) {
+    const std::int64_t layer = layers.nth(i);
+    for (KvPart part : {KvPart::kK, KvPart::kV}) {
+      for (std::int64_t t = tokens.begin; t < tokens.end; ++t) {
+        for (std::int64_t h = 0; h < heads; ++h) {
+          if (scales != nullptr && !is_finite_value(scales[scale_index(layer, part, t, h, v.layout.num_tokens(), heads)])) {
+            return {true, layer, part, t, h, -1};
+          }
+          const std::byte* row = v.row(layer, part, t, h);
+          for (std::int64_t e = 0; e < v.layout.head_dim(); ++e) {
+            bool finite = true;
+            (void)dispatch_dtype(v.dtype, [&](auto tag) {
+              typename decltype(tag)::type x;
+              std::memcpy(&x, row + e * dtype_size(v.dtype), sizeof x);
+              finite = is_finite_value(x);
+              return Status::ok();
+            });
+            if (!finite) return {true, layer, part, t, h, e};
+          }
+        }
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+// Rows adjacent in memory are scanned as one run; where a layout's rows are (a transfer
+// layout's layer part) or are not (pages of a shuffled table), with a scale before or after
+// an element of the same run, the first value found is the one a row-by-row reading finds.
+TEST_CASE("finite: runs of rows report the first non-finite value of a row-by-row reading") {
+  const test::LayoutSpec specs[] = {
+      {},
+      {LayoutKind::kTransfer, HeadOrder::kHND},
+      {LayoutKind::kBlockTable, HeadOrder::kHND, KvPlacement::kSplit, 16},
+      {LayoutKind::kBlockTable, HeadOrder::kNHD, KvPlacement::kFused, 4},
+  };
+  std::mt19937_64 g(11);
+  for (const test::LayoutSpec& spec : specs) {
+    for (DType dtype : {DType::kF32, DType::kBF16, DType::kFP8E4M3}) {
+      CAPTURE(spec.name());
+      CAPTURE(to_string(dtype));
+      for (int trial = 0; trial < 12; ++trial) {
+        test::OwnedCache c = test::make_cache(spec, dtype, 3, 21, 2, 32, 7 + static_cast<std::uint64_t>(trial));
+        std::vector<float> scales(3 * 2 * 21 * 2, 1.0f);
+        const bool with_scales = dtype == DType::kFP8E4M3;
+        const auto pick = [&](std::int64_t n) { return static_cast<std::int64_t>(g() % static_cast<std::uint64_t>(n)); };
+        for (int k = 0; k < 1 + trial % 3; ++k) {
+          const std::int64_t layer = pick(3), token = pick(21), head = pick(2), e = pick(32);
+          const KvPart part = pick(2) == 0 ? KvPart::kK : KvPart::kV;
+          if (with_scales && k == 1) {
+            scales[static_cast<std::size_t>(scale_index(layer, part, token, head, 21, 2))] = kNaN;
+          } else if (dtype == DType::kFP8E4M3) {
+            c.view().row(layer, part, token, head)[e] = std::byte{0xFF};
+          } else {
+            poke(c, layer, part, token, head, e, k % 2 == 0 ? kNaN : -kInf);
+          }
+        }
+        const LayerSet layers = LayerSet::from_mask(1 + g() % 7);
+        const std::int64_t begin = pick(21);
+        const TokenRange tokens{begin, begin + pick(22 - begin)};
+        const float* sc = with_scales ? scales.data() : nullptr;
+        Result<KvNonFinite> got = find_non_finite_kv(c.cview(), layers, tokens, sc);
+        REQUIRE(got.is_ok());
+        CHECK(got->to_string() == first_non_finite_row_by_row(c.cview(), layers, tokens, sc).to_string());
+      }
+    }
+  }
+}
+
 TEST_CASE("finite: quantised caches: fp8 NaN codes and non-finite scales") {
   const test::LayoutSpec transfer{};
   test::OwnedCache q = test::make_cache(transfer, DType::kFP8E4M3, 2, 5, 2, 16, 3);
@@ -127,6 +232,11 @@ TEST_CASE("finite: quantised caches: fp8 NaN codes and non-finite scales") {
   REQUIRE(at.is_ok());
   CHECK(at->to_string() == "layer 0 V token 2 head 0 scale");
   CHECK(at->element == -1);
+  // An element of an earlier row in the same run of rows still comes first.
+  q.view().row(0, KvPart::kV, 1, 1)[5] = std::byte{0xFF};
+  at = find_non_finite_kv(q.cview(), LayerSet::all(2), {0, 5}, scales.data());
+  REQUIRE(at.is_ok());
+  CHECK(at->to_string() == "layer 0 V token 1 head 1 element 5");
 
   // int8 elements are all finite; only the scales can be non-finite.
   test::OwnedCache i8 = test::make_cache(transfer, DType::kI8, 2, 5, 2, 16, 4);

@@ -124,6 +124,24 @@ TEST_CASE("engine: a split product's pieces are about a quarter of the dimension
   CHECK(reference::product_piece_size(100000) == 256);
 }
 
+TEST_CASE("engine: attention score pieces stay within 100^3 multiply-adds, in multiples of 16 keys") {
+  CHECK(reference::score_piece_columns(256, 48) == 80);  // the bundled shape's tile: 2 heads x 128 rows
+  CHECK(reference::score_piece_columns(64, 48) == 320);  // a 32-token prompt
+  CHECK(reference::score_piece_columns(2, 48) == 10416);  // decoding: one piece
+  CHECK(reference::score_piece_columns(1024, 128) == 16);  // never fewer than 16 keys
+  CHECK(reference::score_piece_columns(0, 48) == 1000000 / 16 * 16);
+  for (std::int64_t m : {1, 7, 64, 256, 500}) {
+    for (std::int64_t d : {32, 48, 64, 128}) {
+      const std::int64_t c = reference::score_piece_columns(m, d);
+      CAPTURE(m);
+      CAPTURE(d);
+      CHECK(c % 16 == 0);
+      CHECK((c == 16 || m * c * d <= 1000000));
+      CHECK(m * (c + 16) * d > 1000000);  // the most that fit
+    }
+  }
+}
+
 TEST_CASE("engine: prefill in chunks equals one chunk within 1e-5 (hidden) and 1e-4 (logits)") {
   const auto w = random_model(small_config(), 5);
   const auto tokens = some_tokens(200, 50, 6);

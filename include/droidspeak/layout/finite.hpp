@@ -22,37 +22,85 @@
 
 namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace layout {
 
-//! True when `x` is neither NaN nor infinite. Tested on the bits (an all-ones exponent), so
-//! it costs no conversion:
+namespace detail {
+//! The non-finite values of T read on its bits: those with all of `mask` set, read as the
+//! unsigned `Bits` of T's width (see is_finite_value); mask 0 for a type without any.
+template <class T> struct NonFiniteBits;
+template <> struct NonFiniteBits<float> { using Bits = std::uint32_t; static constexpr Bits mask = 0x7F800000u; };
+template <> struct NonFiniteBits<Half> { using Bits = std::uint16_t; static constexpr Bits mask = 0x7C00u; };
+template <> struct NonFiniteBits<BFloat16> { using Bits = std::uint16_t; static constexpr Bits mask = 0x7F80u; };
+template <> struct NonFiniteBits<Fp8E4M3> { using Bits = std::uint8_t; static constexpr Bits mask = 0x7Fu; };
+template <> struct NonFiniteBits<std::int8_t> { using Bits = std::uint8_t; static constexpr Bits mask = 0; };
+}  // namespace detail
+
+//! True when `x` is neither NaN nor infinite. Tested on the bits (all of
+//! detail::NonFiniteBits<T>::mask set), so it costs no conversion:
 //! - f32, f16, bf16: IEEE, all-ones exponent = inf or NaN;
 //! - fp8 e4m3: no infinity; S.1111.111 is NaN (448 = S.1111.110 is finite);
 //! - int8: every value is finite (a quantised cache's scales are checked separately).
 DROIDSPEAK_HOST_DEVICE bool is_finite_value(float x) {
-  return (droidspeak::detail::float_bits(x) & 0x7F800000u) != 0x7F800000u;
+  constexpr auto kMask = detail::NonFiniteBits<float>::mask;
+  return (droidspeak::detail::float_bits(x) & kMask) != kMask;
 }
-DROIDSPEAK_HOST_DEVICE constexpr bool is_finite_value(Half x) { return (x.bits & 0x7C00u) != 0x7C00u; }
+DROIDSPEAK_HOST_DEVICE constexpr bool is_finite_value(Half x) {
+  constexpr auto kMask = detail::NonFiniteBits<Half>::mask;
+  return (x.bits & kMask) != kMask;
+}
 DROIDSPEAK_HOST_DEVICE constexpr bool is_finite_value(BFloat16 x) {
-  return (x.bits & 0x7F80u) != 0x7F80u;
+  constexpr auto kMask = detail::NonFiniteBits<BFloat16>::mask;
+  return (x.bits & kMask) != kMask;
 }
-DROIDSPEAK_HOST_DEVICE constexpr bool is_finite_value(Fp8E4M3 x) { return (x.bits & 0x7Fu) != 0x7Fu; }
+DROIDSPEAK_HOST_DEVICE constexpr bool is_finite_value(Fp8E4M3 x) {
+  constexpr auto kMask = detail::NonFiniteBits<Fp8E4M3>::mask;
+  return (x.bits & kMask) != kMask;
+}
 DROIDSPEAK_HOST_DEVICE constexpr bool is_finite_value(std::int8_t) { return true; }
 
-//! Index of the first non-finite element of `n` elements of `dtype` at `data` (any
-//! alignment), or -1 when all are finite. `data` [n * dtype_size(dtype)] bytes.
+namespace detail {
+//! first_non_finite for one type. A received cache is checked in full before it is used,
+//! on the adoption's critical path, so the scan goes block by block without a branch per
+//! element (the compiler vectorises the block: 25-40 GB/s here against 3-4 element by
+//! element), and looks for the element only in the block that holds one.
+template <class T>
+std::int64_t first_non_finite_of(const std::byte* data, std::int64_t n) {
+  using Bits = typename NonFiniteBits<T>::Bits;
+  constexpr Bits kMask = NonFiniteBits<T>::mask;
+  static_assert(sizeof(Bits) == sizeof(T));
+  if constexpr (kMask == 0) {
+    return -1;
+  } else {
+    // 32 elements: a whole vector loop for rows of head_dim 32 and up (a fixed trip count,
+    // so GCC vectorises it at -O2 too), and runs of rows go through it block after block.
+    constexpr std::int64_t kBlock = 32;
+    std::int64_t i = 0;
+    for (; i + kBlock <= n; i += kBlock) {
+      const std::byte* block = data + i * static_cast<std::int64_t>(sizeof(T));
+      unsigned hit = 0;
+      for (std::int64_t j = 0; j < kBlock; ++j) {
+        Bits b;
+        std::memcpy(&b, block + j * static_cast<std::int64_t>(sizeof(T)), sizeof b);
+        hit |= static_cast<unsigned>((b & kMask) == kMask);
+      }
+      if (hit != 0) break;  // the element is found below, within this block
+    }
+    for (; i < n; ++i) {
+      Bits b;
+      std::memcpy(&b, data + i * static_cast<std::int64_t>(sizeof(T)), sizeof b);
+      if ((b & kMask) == kMask) return i;
+    }
+    return -1;
+  }
+}
+}  // namespace detail
+
+//! Index of the first non-finite element (is_finite_value false) of `n` elements of `dtype`
+//! at `data` (any alignment), or -1 when all are finite. `data` [n * dtype_size(dtype)] bytes.
 //! @return the index, or kErrorInvalidArgument for an unknown dtype or n < 0.
 inline Result<std::int64_t> first_non_finite(const std::byte* data, DType dtype, std::int64_t n) {
   if (n < 0) return Status::invalid_argument("first_non_finite: negative count " + std::to_string(n));
   std::int64_t found = -1;
   DROIDSPEAK_TRY(dispatch_dtype(dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    for (std::int64_t i = 0; i < n; ++i) {
-      T x;
-      std::memcpy(&x, data + i * static_cast<std::int64_t>(sizeof(T)), sizeof(T));
-      if (!is_finite_value(x)) {
-        found = i;
-        break;
-      }
-    }
+    found = detail::first_non_finite_of<typename decltype(tag)::type>(data, n);
     return Status::ok();
   }));
   return found;
@@ -101,33 +149,58 @@ inline Result<KvNonFinite> find_non_finite_kv(const ConstKvView& v, const LayerS
   const bool quantized = v.dtype == DType::kFP8E4M3 || v.dtype == DType::kI8;
   const std::int64_t heads = v.layout.num_kv_heads();
   const std::int64_t dim = v.layout.head_dim();
-  for (std::int64_t i = 0; i < layers.count(); ++i) {
-    const std::int64_t layer = layers.nth(i);
-    for (KvPart part : {KvPart::kK, KvPart::kV}) {
-      for (std::int64_t t = tokens.begin; t < tokens.end; ++t) {
-        for (std::int64_t h = 0; h < heads; ++h) {
-          KvNonFinite at{true, layer, part, t, h, -1};
-          if (quantized && scales != nullptr &&
-              !is_finite_value(scales[scale_index(layer, part, t, h, v.layout.num_tokens(), heads)])) {
-            return at;
-          }
-          const std::byte* row = v.row(layer, part, t, h);
-          if (row == nullptr) {
-            return Status::out_of_range("find_non_finite_kv: layer " + std::to_string(layer) +
-                                        " token " + std::to_string(t) +
-                                        " lies on a page outside the pool");
-          }
-          Result<std::int64_t> e = first_non_finite(row, v.dtype, dim);
-          if (!e) return e.status();
-          if (*e >= 0) {
-            at.element = *e;
-            return at;
+  KvNonFinite found;
+  DROIDSPEAK_TRY(dispatch_dtype(v.dtype, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    constexpr auto kWidth = static_cast<std::int64_t>(sizeof(T));
+    for (std::int64_t i = 0; i < layers.count(); ++i) {
+      const std::int64_t layer = layers.nth(i);
+      for (KvPart part : {KvPart::kK, KvPart::kV}) {
+        // Rows that follow one another in memory are scanned as one run (a transfer
+        // layout's whole layer part is one), a pass per run rather than a call per row; a
+        // run is scanned before anything after it is reported, so the order stays that of
+        // the rows.
+        const std::byte* run = nullptr;
+        std::int64_t run_rows = 0, run_token = 0, run_head = 0;
+        auto scan_run = [&]() {
+          if (run_rows == 0) return false;
+          const std::int64_t e = detail::first_non_finite_of<T>(run, run_rows * dim);
+          run_rows = 0;
+          if (e < 0) return false;
+          const std::int64_t k = run_head + e / dim;
+          found = {true, layer, part, run_token + k / heads, k % heads, e % dim};
+          return true;
+        };
+        for (std::int64_t t = tokens.begin; t < tokens.end; ++t) {
+          for (std::int64_t h = 0; h < heads; ++h) {
+            if (quantized && scales != nullptr &&
+                !is_finite_value(scales[scale_index(layer, part, t, h, v.layout.num_tokens(), heads)])) {
+              if (!scan_run()) found = {true, layer, part, t, h, -1};
+              return Status::ok();
+            }
+            const std::byte* row = v.row(layer, part, t, h);
+            if (row == nullptr) {
+              if (scan_run()) return Status::ok();
+              return Status::out_of_range("find_non_finite_kv: layer " + std::to_string(layer) +
+                                          " token " + std::to_string(t) + " lies on a page outside the pool");
+            }
+            if (run_rows > 0 && row == run + run_rows * dim * kWidth) {
+              ++run_rows;
+              continue;
+            }
+            if (scan_run()) return Status::ok();
+            run = row;
+            run_rows = 1;
+            run_token = t;
+            run_head = h;
           }
         }
+        if (scan_run()) return Status::ok();
       }
     }
-  }
-  return KvNonFinite{};
+    return Status::ok();
+  }));
+  return found;
 }
 
 //! Where a non-finite value sits in an E cache. `found == false`: none in the searched part.
@@ -166,13 +239,14 @@ inline Result<ENonFinite> find_non_finite_e(const ConstEView& v, const LayerSet&
   if (v.layout.pool_elements() > 0 && v.data == nullptr) {
     return Status::invalid_argument("find_non_finite_e: data pointer is null");
   }
+  // A layer's rows of consecutive tokens are consecutive in memory: one pass per layer.
+  const std::int64_t hidden = v.layout.hidden_size;
   for (std::int64_t i = 0; i < layers.count(); ++i) {
     const std::int64_t layer = layers.nth(i);
-    for (std::int64_t t = tokens.begin; t < tokens.end; ++t) {
-      Result<std::int64_t> e = first_non_finite(v.row(layer, t), v.dtype, v.layout.hidden_size);
-      if (!e) return e.status();
-      if (*e >= 0) return ENonFinite{true, layer, t, *e};
-    }
+    if (tokens.end == tokens.begin) break;
+    Result<std::int64_t> e = first_non_finite(v.row(layer, tokens.begin), v.dtype, (tokens.end - tokens.begin) * hidden);
+    if (!e) return e.status();
+    if (*e >= 0) return ENonFinite{true, layer, tokens.begin + *e / hidden, *e % hidden};
   }
   return ENonFinite{};
 }

@@ -88,8 +88,8 @@ class InProcessTransport {
 };
 
 //! A link of `bytes_per_second` and a one-way `latency_seconds` per chunk: each transmit
-//! copies the bytes and returns no earlier than latency + bytes / bandwidth after it began
-//! (one chunk in flight at a time, as a single stream over the link).
+//! copies the bytes and returns latency + bytes / bandwidth after it began, to within a few
+//! microseconds (one chunk in flight at a time, as a single stream over the link).
 class SimulatedLink {
  public:
   SimulatedLink(double bytes_per_second, double latency_seconds)
@@ -112,8 +112,8 @@ class SimulatedLink {
     const auto start = std::chrono::steady_clock::now();
     if (!src.empty()) std::memcpy(dst.data(), src.data(), src.size());
     const double seconds = latency_seconds_ + static_cast<double>(src.size()) / bytes_per_second_;
-    std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                              std::chrono::duration<double>(seconds)));
+    wait_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(seconds)));
     log_.record(tag, static_cast<std::int64_t>(src.size()));
     return Status::ok();
   }
@@ -122,6 +122,18 @@ class SimulatedLink {
   const TransferLog& log() const { return log_; }
 
  private:
+  //! Returns at `deadline`, not a timer tick after it: a plain sleep overshoots by tens of
+  //! microseconds (the kernel's timer slack and the wake-up), which over a prefill's dozens
+  //! of chunks would make the link slower than it says. So it sleeps to kSpinSeconds before
+  //! the deadline and yields the processor in a loop for the rest.
+  static void wait_until(std::chrono::steady_clock::time_point deadline) {
+    using clock = std::chrono::steady_clock;
+    const auto spin = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(kSpinSeconds));
+    if (deadline - clock::now() > spin) std::this_thread::sleep_until(deadline - spin);
+    while (clock::now() < deadline) std::this_thread::yield();
+  }
+  static constexpr double kSpinSeconds = 150e-6;
+
   double bytes_per_second_;
   double latency_seconds_;
   TransferLog log_;

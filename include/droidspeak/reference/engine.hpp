@@ -41,6 +41,16 @@ inline std::int64_t product_piece_size(std::int64_t m) {
   return std::clamp<std::int64_t>(quarter, 32, 256);
 }
 
+//! The columns (keys) of a piece of the attention scores S [m][keys] = Q [m][d] . K^T: the
+//! most, in multiples of 16, that keep a piece within 100^3 multiply-adds, at least 16.
+//! OpenBLAS multiplies products that small directly (its small-matrix kernels): no packing,
+//! and no pass that zeroes C before a beta = 0 product, which for scores over only d
+//! multiply-adds per element cost as much as the product. A function of m and d alone.
+inline std::int64_t score_piece_columns(std::int64_t m, std::int64_t d) {
+  constexpr std::int64_t kDirectProduct = 100 * 100 * 100;
+  return std::max<std::int64_t>(16, kDirectProduct / std::max<std::int64_t>(1, m * d) / 16 * 16);
+}
+
 //! How the engine lays out its cache and splits work.
 struct EngineOptions {
   std::int64_t page_size = 16;        //!< tokens per KV page
@@ -539,14 +549,15 @@ class Engine {
     std::vector<float>& qkv = scratch(qkv_, n * qkv_dim);
     std::vector<float>& attn = scratch(attn_, n * q_dim);
 
-    // Grouped-query causal attention, per KV head g: gather its keys and values [0, p + n)
-    // from the pages; per tile of query rows, stack the rows of the g's query heads into one
-    // matrix Qg [rep * rows][d], S = Qg Kg^T over the keys up to the tile's last position
-    // only, masked softmax by rows, Og = S Vg, scattered back to the heads' columns.
+    // Grouped-query causal attention, per KV head g: gather its keys, transposed (Kt [d][p +
+    // n]), and values [0, p + n) from the pages; per tile of query rows, stack the rows of the
+    // g's query heads into one matrix Qg [rep * rows][d], S = Qg Kt over the keys up to the
+    // tile's last position only (in pieces of score_piece_columns keys), masked softmax by
+    // rows, Og = S Vg, scattered back to the heads' columns.
     const std::int64_t t_all = p + n, rep = qh / kvh, tile = opt_.attention_tile;
     const std::int64_t max_rows = std::min(tile, n);
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    std::vector<float>& kg = scratch(kg_, t_all * d);
+    std::vector<float>& kt = scratch(kt_, d * t_all);
     std::vector<float>& vg = scratch(vg_, t_all * d);
     std::vector<float>& sc = scratch(scores_, rep * max_rows * t_all);
     std::vector<float>& qg = scratch(qg_, rep * max_rows * d);
@@ -554,9 +565,8 @@ class Engine {
     for (std::int64_t g = 0; g < kvh; ++g) {
       pool_->parallel_for(t_all, [&](std::int64_t b, std::int64_t e) {
         for (std::int64_t t = b; t < e; ++t) {
-          std::memcpy(kg.data() + t * d,
-                      k_pool_.data() + cache.row_offset(li, layout::KvPart::kK, t, g),
-                      static_cast<std::size_t>(d) * 4);
+          const float* key = k_pool_.data() + cache.row_offset(li, layout::KvPart::kK, t, g);
+          for (std::int64_t x = 0; x < d; ++x) kt[static_cast<std::size_t>(x * t_all + t)] = key[x];
           std::memcpy(vg.data() + t * d,
                       v_pool_.data() + cache.row_offset(li, layout::KvPart::kV, t, g),
                       static_cast<std::size_t>(d) * 4);
@@ -571,7 +581,14 @@ class Engine {
                         static_cast<std::size_t>(d) * 4);
           }
         }
-        product_nt(m, keys, d, scale, qg.data(), d, kg.data(), d, 0.0f, sc.data(), keys);
+        const std::int64_t piece = score_piece_columns(m, d);
+        pool_->parallel_for((keys + piece - 1) / piece, [&](std::int64_t first, std::int64_t last) {
+          for (std::int64_t q = first; q < last; ++q) {
+            const std::int64_t at = q * piece;
+            gemm_nn(m, std::min(piece, keys - at), d, scale, qg.data(), d, kt.data() + at, t_all, 0.0f,
+                    sc.data() + at, keys);
+          }
+        });
         pool_->parallel_for(m, [&](std::int64_t b, std::int64_t e) {
           for (std::int64_t x = b; x < e; ++x) {
             kernels_.masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
@@ -626,7 +643,7 @@ class Engine {
   std::vector<float> cos_, sin_;  // [capacity][head_dim / 2]
 
   // Scratch, reused across calls.
-  std::vector<float> xn_, qkv_, attn_, gu_, kg_, vg_, scores_, qg_, og_;
+  std::vector<float> xn_, qkv_, attn_, gu_, kt_, vg_, scores_, qg_, og_;
 };
 
 static_assert(prefill::Engine<Engine>);
