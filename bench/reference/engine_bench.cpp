@@ -481,7 +481,7 @@ BENCHMARK(BM_UnderLoad)
 
 BENCHMARK(BM_Paired)
     ->ArgNames({"realistic", "tokens", "pairs"})
-    ->Args({0, 1024, 9})
+    ->Args({0, 1024, 25})  // the sgemm target: many pairs, the machine swings by 1.5x between runs
     ->Args({0, 192, 15})  // the tool's samples: 192 context tokens
     ->Args({1, 1024, 3})
     ->Iterations(1)
