@@ -206,16 +206,20 @@ template <int W>
 template <int W>
 [[gnu::always_inline]] inline void masked_softmax_lanes(float* row, std::int64_t valid, std::int64_t n) {
   DROIDSPEAK_NO_FP_CONTRACT
-  // Max and sum over 8 interleaved partials combined in a fixed order: the same at any W.
-  float mx[8];
-  for (int k = 0; k < 8; ++k) mx[k] = -INFINITY;
+  // The max at W lanes: any order gives the same value (no rounding; a NaN is never taken,
+  // and a +0 or -0 maximum subtracts to the same bits below). The sum over 8 interleaved
+  // partials combined in a fixed order: the same at any W.
+  using V = typename Lanes<W>::f32;
+  V lanes_max = V{} - INFINITY;
   std::int64_t j = 0;
-  for (; j + 8 <= valid; j += 8) {
-    for (int k = 0; k < 8; ++k) mx[k] = row[j + k] > mx[k] ? row[j + k] : mx[k];
+  for (; j + W <= valid; j += W) {
+    V x;
+    std::memcpy(&x, row + j, sizeof x);
+    lanes_max = x > lanes_max ? x : lanes_max;
   }
-  for (; j < valid; ++j) mx[0] = row[j] > mx[0] ? row[j] : mx[0];
-  float m = mx[0];
-  for (int k = 1; k < 8; ++k) m = mx[k] > m ? mx[k] : m;
+  float m = -INFINITY;
+  for (int k = 0; k < W; ++k) m = lanes_max[k] > m ? lanes_max[k] : m;
+  for (; j < valid; ++j) m = row[j] > m ? row[j] : m;
   map_lanes<W>(row, row, valid, [m](typename Lanes<W>::f32& x, std::int64_t) {
     x -= m;
     exp_lanes<W>(x);
