@@ -18,6 +18,7 @@
 #include "droidspeak/reference/weights.hpp"  // ModelWeights
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -60,10 +61,11 @@ struct EngineOptions {
   //! short spin, see ThreadPool) while the BLAS runs. When the BLAS runs one thread per call
   //! (openblas_set_num_threads(1) or OPENBLAS_NUM_THREADS=1), 0 means the cores, and the
   //! engine splits every matrix product itself: into pieces of product_piece_size() rows (or
-  //! columns, for a short span) that its threads claim as they come, each one BLAS call. A
-  //! core busy with another process then slows a prefill far less than the BLAS's static
-  //! split does (bench/RESULTS.md), and the pieces, fixed by the product's shape alone, keep
-  //! every bit independent of the thread count.
+  //! columns, for a short span) that its threads claim as they come, each one BLAS call; and
+  //! its threads claim the attention's units (a KV head's tile of query rows) whole. A core
+  //! busy with another process then slows a prefill far less than the BLAS's static split
+  //! does (bench/RESULTS.md), and the pieces and units, fixed by the shapes alone, keep every
+  //! bit independent of the thread count.
   int num_threads = 0;
   std::int64_t attention_tile = 128;  //!< query rows per attention block (causal skipping)
   //! Elements (floats read or written) a row loop must give each thread before it is split:
@@ -431,6 +433,106 @@ class Engine {
 #endif
   }
 
+  // The buffers of one attention unit (a KV head's tile of query rows): one set per pool
+  // thread, so units run side by side.
+  struct AttentionScratch {
+    std::vector<float> scores, q, out;
+  };
+
+  // Grouped-query causal attention of layer li for positions [p, p + n), from the cache and
+  // Q in the first q_dim columns of qkv [n][qkv_dim], into attn [n][q_dim]. Each KV head's
+  // keys are gathered transposed (Kt [kvh][d][p + n]) and its values as rows ([kvh][p + n][d]),
+  // then every unit (KV head g, tile of query rows) runs attention_unit. When the pool splits
+  // the products (a one-thread BLAS), the pool's threads claim whole units, the largest (last
+  // tile) first: one fork-join for the layer's attention instead of three per tile. Otherwise
+  // the units run in turn on the caller, their score pieces and softmax rows split over the
+  // pool and the BLAS threading the S . V product. The same calls either way: the same bits.
+  void attention(std::int64_t li, std::int64_t p, std::int64_t n, const std::vector<float>& qkv,
+                 std::vector<float>& attn) {
+    const std::int64_t d = geo_.head_dim, kvh = geo_.num_kv_heads, t_all = p + n;
+    const std::int64_t tile = opt_.attention_tile, tiles = (n + tile - 1) / tile, units = kvh * tiles;
+    const layout::BlockTableLayout cache = cache_layout();
+    std::vector<float>& kt = scratch(kt_, kvh * d * t_all);
+    std::vector<float>& vg = scratch(vg_, kvh * t_all * d);
+    pool_->parallel_for(t_all, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t g = 0; g < kvh; ++g) {
+        float* kt_g = kt.data() + g * d * t_all;
+        for (std::int64_t t = b; t < e; ++t) {
+          const float* key = k_pool_.data() + cache.row_offset(li, layout::KvPart::kK, t, g);
+          for (std::int64_t x = 0; x < d; ++x) kt_g[x * t_all + t] = key[x];
+          std::memcpy(vg.data() + (g * t_all + t) * d,
+                      v_pool_.data() + cache.row_offset(li, layout::KvPart::kV, t, g),
+                      static_cast<std::size_t>(d) * 4);
+        }
+      }
+    }, std::max<std::int64_t>(64, rows_per_thread(4 * d * kvh)));
+    attention_scratch_.resize(static_cast<std::size_t>(pool_->num_threads()));
+    auto unit = [&](std::int64_t u, AttentionScratch& s, bool split_inside) {
+      const std::int64_t g = u % kvh, i0 = (tiles - 1 - u / kvh) * tile;
+      attention_unit(g, i0, std::min(tile, n - i0), p, kt.data() + g * d * t_all, t_all,
+                     vg.data() + g * t_all * d, qkv, attn, s, split_inside);
+    };
+    if (!split_products_) {
+      for (std::int64_t u = 0; u < units; ++u) unit(u, attention_scratch_[0], true);
+      return;
+    }
+    std::atomic<std::int64_t> next{0};
+    pool_->parallel_for(pool_->num_threads(), [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t slot = first; slot < last; ++slot) {  // one slot a piece: its own buffers
+        AttentionScratch& s = attention_scratch_[static_cast<std::size_t>(slot)];
+        for (std::int64_t u = next.fetch_add(1); u < units; u = next.fetch_add(1)) unit(u, s, false);
+      }
+    });
+  }
+
+  // One unit: KV head g's query heads over query rows [i0, i0 + rows) (positions p + i0 ...).
+  // Stack the rows of the g's rep query heads into one matrix Qg [rep * rows][d], S = Qg Kt
+  // over the keys up to the tile's last position only (in pieces of score_piece_columns
+  // keys), masked softmax by rows, Og = S Vg, scattered back to the heads' columns of attn.
+  // `split_inside`: the score pieces and softmax rows go over the pool.
+  // kt [d][ld_kt] (the g's keys, transposed), vg [keys][d].
+  void attention_unit(std::int64_t g, std::int64_t i0, std::int64_t rows, std::int64_t p, const float* kt,
+                      std::int64_t ld_kt, const float* vg, const std::vector<float>& qkv, std::vector<float>& attn,
+                      AttentionScratch& s, bool split_inside) {
+    const std::int64_t d = geo_.head_dim, kvh = geo_.num_kv_heads, rep = geo_.num_q_heads / kvh;
+    const std::int64_t q_dim = geo_.num_q_heads * d, qkv_dim = q_dim + 2 * kvh * d;
+    const std::int64_t keys = p + i0 + rows, m = rep * rows;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    std::vector<float>& sc = scratch(s.scores, m * keys);
+    std::vector<float>& qg = scratch(s.q, m * d);
+    std::vector<float>& og = scratch(s.out, m * d);
+    for (std::int64_t j = 0; j < rep; ++j) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        std::memcpy(qg.data() + (j * rows + r) * d, qkv.data() + (i0 + r) * qkv_dim + (g * rep + j) * d,
+                    static_cast<std::size_t>(d) * 4);
+      }
+    }
+    const std::int64_t piece = score_piece_columns(m, d);
+    auto scores = [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t q = first; q < last; ++q) {
+        const std::int64_t at = q * piece;
+        gemm_nn(m, std::min(piece, keys - at), d, scale, qg.data(), d, kt + at, ld_kt, 0.0f, sc.data() + at, keys);
+      }
+    };
+    auto softmax = [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t x = b; x < e; ++x) kernels_.masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
+    };
+    if (split_inside) {
+      pool_->parallel_for((keys + piece - 1) / piece, scores);
+      pool_->parallel_for(m, softmax, std::max<std::int64_t>(4, rows_per_thread(2 * keys)));
+    } else {
+      scores(0, (keys + piece - 1) / piece);
+      softmax(0, m);
+    }
+    gemm_nn(m, d, keys, 1.0f, sc.data(), keys, vg, d, 0.0f, og.data(), d);
+    for (std::int64_t j = 0; j < rep; ++j) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        std::memcpy(attn.data() + (i0 + r) * q_dim + (g * rep + j) * d, og.data() + (j * rows + r) * d,
+                    static_cast<std::size_t>(d) * 4);
+      }
+    }
+  }
+
   // C[m][n] = alpha * A[m][k] . B (+ beta * C) as gemm_nt (B an nn.Linear weight [n][k]) or
   // gemm_nn (B [k][n]), kernels.hpp: one BLAS call, or with split_products_ one per piece,
   // the pieces claimed by the pool's threads as they come. Each BLAS call packs both operands,
@@ -541,7 +643,6 @@ class Engine {
                        kvh = geo_.num_kv_heads, q_dim = qh * d, kv_dim = kvh * d,
                        qkv_dim = q_dim + 2 * kv_dim, inter = cfg_.intermediate_size;
     const float eps = cfg_.rms_norm_eps;
-    const layout::BlockTableLayout cache = cache_layout();
 
     // Attention block: norm, q and k|v projections, bias, rotary, cache write.
     project_qkv(li, p, n, hidden, true);
@@ -549,60 +650,7 @@ class Engine {
     std::vector<float>& qkv = scratch(qkv_, n * qkv_dim);
     std::vector<float>& attn = scratch(attn_, n * q_dim);
 
-    // Grouped-query causal attention, per KV head g: gather its keys, transposed (Kt [d][p +
-    // n]), and values [0, p + n) from the pages; per tile of query rows, stack the rows of the
-    // g's query heads into one matrix Qg [rep * rows][d], S = Qg Kt over the keys up to the
-    // tile's last position only (in pieces of score_piece_columns keys), masked softmax by
-    // rows, Og = S Vg, scattered back to the heads' columns.
-    const std::int64_t t_all = p + n, rep = qh / kvh, tile = opt_.attention_tile;
-    const std::int64_t max_rows = std::min(tile, n);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    std::vector<float>& kt = scratch(kt_, d * t_all);
-    std::vector<float>& vg = scratch(vg_, t_all * d);
-    std::vector<float>& sc = scratch(scores_, rep * max_rows * t_all);
-    std::vector<float>& qg = scratch(qg_, rep * max_rows * d);
-    std::vector<float>& og = scratch(og_, rep * max_rows * d);
-    for (std::int64_t g = 0; g < kvh; ++g) {
-      pool_->parallel_for(t_all, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t t = b; t < e; ++t) {
-          const float* key = k_pool_.data() + cache.row_offset(li, layout::KvPart::kK, t, g);
-          for (std::int64_t x = 0; x < d; ++x) kt[static_cast<std::size_t>(x * t_all + t)] = key[x];
-          std::memcpy(vg.data() + t * d,
-                      v_pool_.data() + cache.row_offset(li, layout::KvPart::kV, t, g),
-                      static_cast<std::size_t>(d) * 4);
-        }
-      }, std::max<std::int64_t>(64, rows_per_thread(4 * d)));
-      for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
-        const std::int64_t rows = std::min(tile, n - i0), keys = p + i0 + rows, m = rep * rows;
-        for (std::int64_t j = 0; j < rep; ++j) {
-          for (std::int64_t r = 0; r < rows; ++r) {
-            std::memcpy(qg.data() + (j * rows + r) * d,
-                        qkv.data() + (i0 + r) * qkv_dim + (g * rep + j) * d,
-                        static_cast<std::size_t>(d) * 4);
-          }
-        }
-        const std::int64_t piece = score_piece_columns(m, d);
-        pool_->parallel_for((keys + piece - 1) / piece, [&](std::int64_t first, std::int64_t last) {
-          for (std::int64_t q = first; q < last; ++q) {
-            const std::int64_t at = q * piece;
-            gemm_nn(m, std::min(piece, keys - at), d, scale, qg.data(), d, kt.data() + at, t_all, 0.0f,
-                    sc.data() + at, keys);
-          }
-        });
-        pool_->parallel_for(m, [&](std::int64_t b, std::int64_t e) {
-          for (std::int64_t x = b; x < e; ++x) {
-            kernels_.masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
-          }
-        }, std::max<std::int64_t>(4, rows_per_thread(2 * keys)));
-        product_nn(m, d, keys, 1.0f, sc.data(), keys, vg.data(), d, 0.0f, og.data(), d);
-        for (std::int64_t j = 0; j < rep; ++j) {
-          for (std::int64_t r = 0; r < rows; ++r) {
-            std::memcpy(attn.data() + (i0 + r) * q_dim + (g * rep + j) * d,
-                        og.data() + (j * rows + r) * d, static_cast<std::size_t>(d) * 4);
-          }
-        }
-      }
-    }
+    attention(li, p, n, qkv, attn);
 
     // Output projection into the residual stream: hidden += attn . Wo^T (beta = 1).
     product_nt(n, h, q_dim, 1.0f, attn.data(), q_dim, w.wo.data(), q_dim, 1.0f, hidden, h);
@@ -643,7 +691,8 @@ class Engine {
   std::vector<float> cos_, sin_;  // [capacity][head_dim / 2]
 
   // Scratch, reused across calls.
-  std::vector<float> xn_, qkv_, attn_, gu_, kt_, vg_, scores_, qg_, og_;
+  std::vector<float> xn_, qkv_, attn_, gu_, kt_, vg_;
+  std::vector<AttentionScratch> attention_scratch_;  // one per pool thread
 };
 
 static_assert(prefill::Engine<Engine>);
