@@ -507,7 +507,7 @@ class Engine {
                     static_cast<std::size_t>(d) * 4);
       }
     }
-    const std::int64_t piece = score_piece_columns(m, d);
+    const std::int64_t piece = score_piece_columns(m, d), pieces = (keys + piece - 1) / piece;
     auto scores = [&](std::int64_t first, std::int64_t last) {
       for (std::int64_t q = first; q < last; ++q) {
         const std::int64_t at = q * piece;
@@ -518,10 +518,10 @@ class Engine {
       for (std::int64_t x = b; x < e; ++x) kernels_.masked_softmax(sc.data() + x * keys, p + i0 + x % rows + 1, keys);
     };
     if (split_inside) {
-      pool_->parallel_for((keys + piece - 1) / piece, scores);
+      pool_->parallel_for(pieces, scores);
       pool_->parallel_for(m, softmax, std::max<std::int64_t>(4, rows_per_thread(2 * keys)));
     } else {
-      scores(0, (keys + piece - 1) / piece);
+      scores(0, pieces);
       softmax(0, m);
     }
     gemm_nn(m, d, keys, 1.0f, sc.data(), keys, vg, d, 0.0f, og.data(), d);

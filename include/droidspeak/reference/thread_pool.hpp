@@ -24,8 +24,9 @@ namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 //! Workers spin for some microseconds after a call, then sleep on a condition variable (so a
 //! pool between prefills, or beside the BLAS's own threads, leaves the cores to others).
 //! Results are deterministic whatever the thread count and whoever runs a piece, as long as
-//! `f` computes each index independently of how [0, n) was split — which is how every caller
-//! in reference/ uses it (one output row per index).
+//! `f` computes each index independently of how [0, n) was split: in reference/ one output
+//! row per index, or (the engine's attention) one index per thread's buffers, each thread
+//! then claiming whole units whose results do not depend on who computes them.
 //! Not reentrant: one parallel_for at a time, from the owning thread.
 class ThreadPool {
  public:
@@ -78,14 +79,14 @@ class ThreadPool {
     std::uint64_t gen = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      gen = ++generation_;
+      gen = generation_.load(std::memory_order_relaxed) + 1;
       fn_ = &f;
       call_ = call;
       n_ = n;
       pieces_ = pieces;
       done_pieces_.store(0, std::memory_order_relaxed);
       next_.store(gen << 32, std::memory_order_release);
-      published_.store(gen, std::memory_order_release);
+      generation_.store(gen, std::memory_order_release);
     }
     wake_.notify_all();
     run_pieces(gen, &f, call, n, pieces);
@@ -132,11 +133,11 @@ class ThreadPool {
       // through the condition variable costs tens of microseconds each time. The spin is
       // bounded (kSpinRounds pauses, some microseconds), so an idle or descheduled pool
       // still sleeps and leaves the core to others.
-      for (int i = 0; i < kSpinRounds && published_.load(std::memory_order_acquire) == seen; ++i) pause();
+      for (int i = 0; i < kSpinRounds && generation_.load(std::memory_order_acquire) == seen; ++i) pause();
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
       const void* fn = fn_;
       void (*call)(const void*, std::int64_t, std::int64_t) = call_;
       const std::int64_t n = n_, pieces = pieces_;
@@ -150,14 +151,14 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_, done_;
-  std::uint64_t generation_ = 0;
   bool stop_ = false;
   const void* fn_ = nullptr;
   void (*call_)(const void*, std::int64_t, std::int64_t) = nullptr;
   std::int64_t n_ = 0;
   std::int64_t pieces_ = 0;
   std::atomic<std::uint64_t> next_{0};      // (generation << 32) | next piece
-  std::atomic<std::uint64_t> published_{0};  // generation_, readable without the lock (the spin)
+  // The job's number: written under mu_ with the job, read without it by the workers' spin.
+  std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::int64_t> done_pieces_{0};
 };
 
