@@ -21,7 +21,8 @@
 //!   the same bits) over a one-thread BLAS, so that the engine splits the products itself
 //!   (EngineOptions::num_threads); each repetition times A,
 //!   B and an N = 2048 sgemm back to back (alternating A/B order), so all three see the same
-//!   load. Counters: medians over repetitions of the per-pair ratios, with their spread
+//!   load, each started from an idle process (wait_until_idle: no BLAS worker still spinning
+//!   from the call before). Counters: medians over repetitions of the per-pair ratios, with their spread
 //!   (max - min), and the 1-minute load average at the start and the end:
 //!     B_over_A        prefill time of B / A (< 1: B is faster)
 //!     A_vs_sgemm2048, B_vs_sgemm2048  GFLOP/s of the prefill / GFLOP/s of the sgemm
@@ -31,7 +32,7 @@
 //!                     context, a context token to half of it on average)
 //! BM_UnderLoad: the engine's prefill with one core kept busy by another process (a forked
 //!   child spinning at the same priority) against the same prefill without it, in
-//!   alternating pairs; split:0 with the BLAS's own threads doing the products, split:1 with
+//!   alternating pairs, each started from an idle process; split:0 with the BLAS's own threads doing the products, split:1 with
 //!   a one-thread BLAS and the engine splitting them. Counters: loaded_over_quiet (median of per-pair time ratios), its
 //!   spread, and the load average at the start and the end (the spinner adds about 1).
 #include "droidspeak/reference/engine.hpp"
@@ -59,6 +60,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <time.h>  // clock_gettime(CLOCK_PROCESS_CPUTIME_ID)
 
 using namespace droidspeak;
 
@@ -132,6 +135,25 @@ double median(std::vector<double> v) {
 double spread(const std::vector<double>& v) {
   const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
   return *hi - *lo;
+}
+
+// Waits until no thread of this process is running: sleeps 10 ms at a time until a sleep
+// passes with under 1 ms of the process's CPU time spent, at most 2 s. After a call with
+// several threads OpenBLAS's workers spin for about 2^28 TSC cycles (OPENBLAS_THREAD_TIMEOUT)
+// before they sleep, about 0.1 s here: a one-thread-BLAS engine timed right after them shares
+// its cores with them. Measured: such a prefill took a median 1.16x (up to 1.54x) its time
+// after an idle wait, so every timed run below starts from an idle process.
+void wait_until_idle() {
+  auto cpu_seconds = [] {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+  };
+  for (int i = 0; i < 200; ++i) {
+    const double before = cpu_seconds();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (cpu_seconds() - before < 1e-3) return;
+  }
 }
 
 template <class Fn>
@@ -341,10 +363,12 @@ void BM_Paired(benchmark::State& state) {
   bool ok = true;
   auto run_a = [&] {
     BlasThreads all(cores());
+    wait_until_idle();
     return seconds([&] { ok = ok && prefill(*a, c, tokens, hidden, logits); });
   };
   auto run_b = [&] {
     BlasThreads one(1);
+    wait_until_idle();
     return seconds([&] { ok = ok && prefill(*b, c, tokens, hidden, logits); });
   };
   run_a();  // warm-up
@@ -366,8 +390,10 @@ void BM_Paired(benchmark::State& state) {
       {
         BlasThreads one(1);
         ok = ok && b->reserve(n + prompt).is_ok() && b->set_num_tokens(n).is_ok() && b->embed(ptok, ph).is_ok();
+        wait_until_idle();
         tp = seconds([&] { ok = ok && b->run_layers(0, c.num_layers, n, prompt, ph, nullptr).is_ok(); });
       }
+      wait_until_idle();
       const double gemm_rate = gemm.flops() / gemm.run();
       b_over_a.push_back(tb / ta);
       a_vs.push_back(flops / ta / gemm_rate);
@@ -441,17 +467,22 @@ void BM_UnderLoad(benchmark::State& state) {
   for (auto _ : state) {
     for (int i = 0; i < reps && ok; ++i) {
       double quiet = 0, loaded = 0;
+      auto run_quiet = [&] {
+        wait_until_idle();
+        quiet = seconds([&] { ok = ok && prefill(*e, c, tokens, hidden, logits); });
+      };
       auto run_loaded = [&] {
+        wait_until_idle();  // before the spinner: its CPU time is not this process's
         Spinner spin;
         ok = ok && spin.started();
         loaded = seconds([&] { ok = ok && prefill(*e, c, tokens, hidden, logits); });
       };
       if (i % 2 == 0) {
-        quiet = seconds([&] { ok = ok && prefill(*e, c, tokens, hidden, logits); });
+        run_quiet();
         run_loaded();
       } else {
         run_loaded();
-        quiet = seconds([&] { ok = ok && prefill(*e, c, tokens, hidden, logits); });
+        run_quiet();
       }
       ratio.push_back(loaded / quiet);
     }
