@@ -220,13 +220,38 @@ template <int W>
   float m = -INFINITY;
   for (int k = 0; k < W; ++k) m = lanes_max[k] > m ? lanes_max[k] : m;
   for (; j < valid; ++j) m = row[j] > m ? row[j] : m;
-  map_lanes<W>(row, row, valid, [m](typename Lanes<W>::f32& x, std::int64_t) {
+  // exp, and the sum in the same pass over whole chunks of C elements: partial k adds the
+  // elements j + k, j in steps of 8, in index order (8 lanes of a vector at any W).
+  using V8 = typename Lanes<8>::f32;
+  constexpr int C = W < 8 ? 8 : W;
+  V8 acc = {};
+  for (j = 0; j + C <= valid; j += C) {
+    V x[C / W];
+    for (int w = 0; w < C / W; ++w) {
+      std::memcpy(&x[w], row + j + w * W, sizeof(V));
+      x[w] -= m;
+      exp_lanes<W>(x[w]);
+      std::memcpy(row + j + w * W, &x[w], sizeof(V));
+    }
+    if constexpr (W == 4) {
+      acc += __builtin_shufflevector(x[0], x[1], 0, 1, 2, 3, 4, 5, 6, 7);
+    } else if constexpr (W == 8) {
+      acc += x[0];
+    } else {
+      acc += __builtin_shufflevector(x[0], x[0], 0, 1, 2, 3, 4, 5, 6, 7);
+      acc += __builtin_shufflevector(x[0], x[0], 8, 9, 10, 11, 12, 13, 14, 15);
+    }
+  }
+  // The rest (under C elements): its exp in the same lanes, whole groups of 8 into the
+  // partials, the last few into partial 0.
+  map_lanes<W>(row + j, row + j, valid - j, [m](typename Lanes<W>::f32& x, std::int64_t) {
     x -= m;
     exp_lanes<W>(x);
   });
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (j = 0; j + 8 <= valid; j += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += row[j + k];
+  for (; j + 8 <= valid; j += 8) {
+    V8 y;
+    std::memcpy(&y, row + j, sizeof y);
+    acc += y;
   }
   for (; j < valid; ++j) acc[0] += row[j];
   const float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
