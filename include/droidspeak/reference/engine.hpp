@@ -4,6 +4,7 @@
 //! Qwen2) with a paged KV cache, implementing prefill::Engine.
 #pragma once
 
+#include "droidspeak/core/aligned_vector.hpp"  // AlignedVector: the buffers on cache lines
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/dtype.hpp"
 #include "droidspeak/core/status.hpp"
@@ -122,6 +123,10 @@ struct EngineOptions {
 //! reference/generate.hpp for prefill and decoding loops, tests/prefill/engine_test.cpp for
 //! a partial prefill through the concept).
 class Engine {
+  // Every buffer of the engine (weights, cache, scratch) starts on a cache line, so its speed
+  // does not depend on the allocator's state (core/aligned_vector.hpp).
+  using Floats = AlignedVector<float>;
+
  public:
   static constexpr bool kDeterministicSpans = true;
 
@@ -152,20 +157,20 @@ class Engine {
         options.pieces_per_thread);
     e.split_products_ = blas_serial && e.pool_->num_threads() > 1;
     e.inv_freq_ = rope_inv_freq(e.cfg_);
-    e.embed_ = weights.embed_tokens.to_f32();
-    e.final_norm_ = weights.norm.to_f32();
+    e.embed_ = floats(weights.embed_tokens);
+    e.final_norm_ = floats(weights.norm);
     e.tied_ = e.cfg_.tie_word_embeddings;
-    if (!e.tied_) e.lm_head_ = weights.lm_head.to_f32();
+    if (!e.tied_) e.lm_head_ = floats(weights.lm_head);
     const bool bias = e.cfg_.attention_bias;
     for (const LayerWeights& w : weights.layers) {
       Layer l;
-      l.norm1 = w.input_layernorm.to_f32();
-      l.norm2 = w.post_attention_layernorm.to_f32();
+      l.norm1 = floats(w.input_layernorm);
+      l.norm2 = floats(w.post_attention_layernorm);
       l.wqkv = concat({&w.q_proj, &w.k_proj, &w.v_proj});
       if (bias) l.bqkv = concat({&w.q_bias, &w.k_bias, &w.v_bias});
-      l.wo = w.o_proj.to_f32();
+      l.wo = floats(w.o_proj);
       l.wgu = concat({&w.gate_proj, &w.up_proj});
-      l.wd = w.down_proj.to_f32();
+      l.wd = floats(w.down_proj);
       e.layers_.push_back(std::move(l));
     }
     e.layer_tokens_.assign(static_cast<std::size_t>(e.geo_.num_layers), 0);
@@ -208,8 +213,8 @@ class Engine {
                             geo_.num_kv_heads, geo_.head_dim, layout::HeadOrder::kNHD,
                             layout::KvPlacement::kSplit};
       DROIDSPEAK_TRY(pool.validate().with_context("reserve"));
-      std::vector<float> k(static_cast<std::size_t>(pool.pool_elements()), 0.0f);
-      std::vector<float> v(k.size(), 0.0f);
+      Floats k(static_cast<std::size_t>(pool.pool_elements()), 0.0f);
+      Floats v(k.size(), 0.0f);
       std::vector<std::int32_t> table(static_cast<std::size_t>(new_pages));
       for (std::int64_t b = 0; b < new_pages; ++b) {
         table[static_cast<std::size_t>(b)] = static_cast<std::int32_t>(new_pages - 1 - b);
@@ -323,7 +328,7 @@ class Engine {
                                       " elements, expected " + std::to_string(m) + " rows x " +
                                       std::to_string(v) + " (vocab_size)");
     }
-    std::vector<float>& x = scratch(xn_, m * h);
+    Floats& x = scratch(xn_, m * h);
     pool_->parallel_for(m, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         kernels_.rms_norm(hidden.data() + i * h, final_norm_.data(), cfg_.rms_norm_eps, h, x.data() + i * h);
@@ -403,18 +408,23 @@ class Engine {
 
  private:
   struct Layer {
-    std::vector<float> norm1, norm2;
-    std::vector<float> wqkv;  // [Q + 2K][H]
-    std::vector<float> bqkv;  // [Q + 2K] or empty
-    std::vector<float> wo;    // [H][Q]
-    std::vector<float> wgu;   // [2I][H]: gate rows then up rows
-    std::vector<float> wd;    // [H][I]
+    Floats norm1, norm2;
+    Floats wqkv;  // [Q + 2K][H]
+    Floats bqkv;  // [Q + 2K] or empty
+    Floats wo;    // [H][Q]
+    Floats wgu;   // [2I][H]: gate rows then up rows
+    Floats wd;    // [H][I]
   };
 
-  static std::vector<float> concat(std::initializer_list<const Tensor*> parts) {
-    std::vector<float> out;
+  static Floats floats(const Tensor& t) {
+    const std::vector<float> f = t.to_f32();
+    return Floats(f.begin(), f.end());
+  }
+
+  static Floats concat(std::initializer_list<const Tensor*> parts) {
+    Floats out;
     for (const Tensor* t : parts) {
-      std::vector<float> f = t->to_f32();
+      const std::vector<float> f = t->to_f32();
       out.insert(out.end(), f.begin(), f.end());
     }
     return out;
@@ -438,7 +448,7 @@ class Engine {
   // The buffers of one attention unit (a KV head's tile of query rows): one set per pool
   // thread, so units run side by side.
   struct AttentionScratch {
-    std::vector<float> scores, q, out;
+    Floats scores, q, out;
   };
 
   // Grouped-query causal attention of layer li for positions [p, p + n), from the cache and
@@ -449,13 +459,13 @@ class Engine {
   // tile) first: one fork-join for the layer's attention instead of three per tile. Otherwise
   // the units run in turn on the caller, their score pieces and softmax rows split over the
   // pool and the BLAS threading the S . V product. The same calls either way: the same bits.
-  void attention(std::int64_t li, std::int64_t p, std::int64_t n, const std::vector<float>& qkv,
-                 std::vector<float>& attn) {
+  void attention(std::int64_t li, std::int64_t p, std::int64_t n, const Floats& qkv,
+                 Floats& attn) {
     const std::int64_t d = geo_.head_dim, kvh = geo_.num_kv_heads, t_all = p + n;
     const std::int64_t tile = opt_.attention_tile, tiles = (n + tile - 1) / tile, units = kvh * tiles;
     const layout::BlockTableLayout cache = cache_layout();
-    std::vector<float>& kt = scratch(kt_, kvh * d * t_all);
-    std::vector<float>& vg = scratch(vg_, kvh * t_all * d);
+    Floats& kt = scratch(kt_, kvh * d * t_all);
+    Floats& vg = scratch(vg_, kvh * t_all * d);
     pool_->parallel_for(t_all, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t g = 0; g < kvh; ++g) {
         float* kt_g = kt.data() + g * d * t_all;
@@ -494,15 +504,15 @@ class Engine {
   // `split_inside`: the score pieces and softmax rows go over the pool.
   // kt [d][ld_kt] (the g's keys, transposed), vg [keys][d].
   void attention_unit(std::int64_t g, std::int64_t i0, std::int64_t rows, std::int64_t p, const float* kt,
-                      std::int64_t ld_kt, const float* vg, const std::vector<float>& qkv, std::vector<float>& attn,
+                      std::int64_t ld_kt, const float* vg, const Floats& qkv, Floats& attn,
                       AttentionScratch& s, bool split_inside) {
     const std::int64_t d = geo_.head_dim, kvh = geo_.num_kv_heads, rep = geo_.num_q_heads / kvh;
     const std::int64_t q_dim = geo_.num_q_heads * d, qkv_dim = q_dim + 2 * kvh * d;
     const std::int64_t keys = p + i0 + rows, m = rep * rows;
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    std::vector<float>& sc = scratch(s.scores, m * keys);
-    std::vector<float>& qg = scratch(s.q, m * d);
-    std::vector<float>& og = scratch(s.out, m * d);
+    Floats& sc = scratch(s.scores, m * keys);
+    Floats& qg = scratch(s.q, m * d);
+    Floats& og = scratch(s.out, m * d);
     for (std::int64_t j = 0; j < rep; ++j) {
       for (std::int64_t r = 0; r < rows; ++r) {
         std::memcpy(qg.data() + (j * rows + r) * d, qkv.data() + (i0 + r) * qkv_dim + (g * rep + j) * d,
@@ -570,7 +580,7 @@ class Engine {
     product(false, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 
-  static std::vector<float>& scratch(std::vector<float>& v, std::int64_t n) {
+  static Floats& scratch(Floats& v, std::int64_t n) {
     if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
     return v;
   }
@@ -606,8 +616,8 @@ class Engine {
                        kvh = geo_.num_kv_heads, q_dim = qh * d, kv_dim = kvh * d,
                        qkv_dim = q_dim + 2 * kv_dim, half = d / 2;
     const float eps = cfg_.rms_norm_eps;
-    std::vector<float>& xn = scratch(xn_, n * h);
-    std::vector<float>& qkv = scratch(qkv_, n * qkv_dim);
+    Floats& xn = scratch(xn_, n * h);
+    Floats& qkv = scratch(qkv_, n * qkv_dim);
     const layout::BlockTableLayout cache = cache_layout();
 
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
@@ -648,9 +658,9 @@ class Engine {
 
     // Attention block: norm, q and k|v projections, bias, rotary, cache write.
     project_qkv(li, p, n, hidden, true);
-    std::vector<float>& xn = scratch(xn_, n * h);
-    std::vector<float>& qkv = scratch(qkv_, n * qkv_dim);
-    std::vector<float>& attn = scratch(attn_, n * q_dim);
+    Floats& xn = scratch(xn_, n * h);
+    Floats& qkv = scratch(qkv_, n * qkv_dim);
+    Floats& attn = scratch(attn_, n * q_dim);
 
     attention(li, p, n, qkv, attn);
 
@@ -658,7 +668,7 @@ class Engine {
     product_nt(n, h, q_dim, 1.0f, attn.data(), q_dim, w.wo.data(), q_dim, 1.0f, hidden, h);
 
     // MLP block.
-    std::vector<float>& gu = scratch(gu_, n * 2 * inter);
+    Floats& gu = scratch(gu_, n * 2 * inter);
     pool_->parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         kernels_.rms_norm(hidden + i * h, w.norm2.data(), eps, h, xn.data() + i * h);
@@ -680,20 +690,20 @@ class Engine {
   std::unique_ptr<ThreadPool> pool_;
   detail::RowKernels kernels_ = row_kernels(SimdLevel::kGeneric);  // at opt_.simd, set by create
   bool split_products_ = false;  // the pool splits the products (the BLAS runs one thread)
-  std::vector<float> inv_freq_;
-  std::vector<float> embed_, final_norm_, lm_head_;
+  std::vector<float> inv_freq_;  // rope_inv_freq's, returned by inv_freq()
+  Floats embed_, final_norm_, lm_head_;
   bool tied_ = false;
   std::vector<Layer> layers_;
 
   // Cache: split K/V pools [num_layers][pages_][page_size][num_kv_heads][head_dim].
   std::int64_t capacity_ = 0, pages_ = 0;
-  std::vector<float> k_pool_, v_pool_;
+  Floats k_pool_, v_pool_;
   std::vector<std::int32_t> block_table_;
   std::vector<std::int64_t> layer_tokens_;
-  std::vector<float> cos_, sin_;  // [capacity][head_dim / 2]
+  Floats cos_, sin_;  // [capacity][head_dim / 2]
 
   // Scratch, reused across calls.
-  std::vector<float> xn_, qkv_, attn_, gu_, kt_, vg_;
+  Floats xn_, qkv_, attn_, gu_, kt_, vg_;
   std::vector<AttentionScratch> attention_scratch_;  // one per pool thread
 };
 
