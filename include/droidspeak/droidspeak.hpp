@@ -19,6 +19,7 @@
 //! (but those that include an io/ header: they need droidspeak::io).
 #pragma once
 
+#include "droidspeak/core/aligned_vector.hpp"
 #include "droidspeak/core/concepts.hpp"
 #include "droidspeak/core/config.hpp"
 #include "droidspeak/core/dispatch.hpp"
