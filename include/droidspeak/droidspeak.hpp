@@ -22,6 +22,7 @@
 #include "droidspeak/core/aligned_vector.hpp"
 #include "droidspeak/core/concepts.hpp"
 #include "droidspeak/core/config.hpp"
+#include "droidspeak/core/cpu_relax.hpp"
 #include "droidspeak/core/dispatch.hpp"
 #include "droidspeak/core/dtype.hpp"
 #include "droidspeak/core/simd_level.hpp"

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "droidspeak/core/config.hpp"
+#include "droidspeak/core/cpu_relax.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -90,20 +91,12 @@ class ThreadPool {
     }
     wake_.notify_all();
     run_pieces(gen, &f, call, n, pieces);
-    for (int i = 0; i < kSpinRounds && done_pieces_.load(std::memory_order_acquire) != pieces; ++i) pause();
+    for (int i = 0; i < kSpinRounds && done_pieces_.load(std::memory_order_acquire) != pieces; ++i) cpu_relax();
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [&] { return done_pieces_.load(std::memory_order_acquire) == pieces; });
   }
 
  private:
-  static void pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    std::this_thread::yield();
-#endif
-  }
-
   // Claims and runs pieces of job `gen` until none is left. The claim counter carries the
   // job's generation in its high half, so a worker that wakes late cannot claim a piece of
   // a later job with an earlier job's function.
@@ -133,7 +126,7 @@ class ThreadPool {
       // through the condition variable costs tens of microseconds each time. The spin is
       // bounded (kSpinRounds pauses, some microseconds), so an idle or descheduled pool
       // still sleeps and leaves the core to others.
-      for (int i = 0; i < kSpinRounds && generation_.load(std::memory_order_acquire) == seen; ++i) pause();
+      for (int i = 0; i < kSpinRounds && generation_.load(std::memory_order_acquire) == seen; ++i) cpu_relax();
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (stop_) return;
