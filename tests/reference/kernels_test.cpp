@@ -209,7 +209,45 @@ void check_row_kernels_match_generic(SimdLevel level) {
     }
   }
 }
+// masked_softmax as its contract spells it, one element at a time: the max, exp_f32 of each
+// difference, the sum in eight partials (partial k takes the elements j + k of every whole
+// group of 8, in index order; the few after the last whole group go to partial 0) combined
+// as ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then each element times 1 / sum.
+std::vector<float> softmax_as_specified(std::vector<float> row, std::int64_t valid) {
+  float m = -INFINITY;
+  for (std::int64_t j = 0; j < valid; ++j) m = row[static_cast<std::size_t>(j)] > m ? row[static_cast<std::size_t>(j)] : m;
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const std::int64_t whole = valid / 8 * 8;
+  for (std::int64_t j = 0; j < valid; ++j) {
+    float& x = row[static_cast<std::size_t>(j)];
+    x = reference::exp_f32(x - m);
+    acc[j < whole ? j % 8 : 0] += x;
+  }
+  const float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  const float inv = 1.0f / sum;
+  for (std::int64_t j = 0; j < static_cast<std::int64_t>(row.size()); ++j) {
+    row[static_cast<std::size_t>(j)] = j < valid ? row[static_cast<std::size_t>(j)] * inv : 0.0f;
+  }
+  return row;
+}
 }  // namespace
+
+TEST_CASE("kernels: masked_softmax writes the bits of its specified order at every width and length") {
+  // Lengths around every lane count and chunk (4, 8, 16), scores over a wide range.
+  for (std::int64_t n = 1; n <= 70; ++n) {
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) x[static_cast<std::size_t>(i)] = 7.0f * std::sin(1.7f * static_cast<float>(i) + 0.3f);
+    for (std::int64_t valid : {std::int64_t{1}, (n + 1) / 2, n - n / 5, n}) {
+      const std::vector<float> expected = softmax_as_specified(x, valid);
+      for (SimdLevel level : {SimdLevel::kGeneric, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+        std::vector<float> got = x;
+        reference::masked_softmax(got.data(), valid, n, level);  // lowered where the CPU lacks it
+        CHECK_MESSAGE(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0,
+                      "n = " << n << ", valid = " << valid << ", " << to_string(runnable_simd_level(level)));
+      }
+    }
+  }
+}
 
 TEST_CASE("kernels: the row kernels at AVX2 width write the generic width's bits") {
   if (cpu_simd_level() < SimdLevel::kAvx2) return droidspeak::test::skip_test("this CPU has no AVX2");

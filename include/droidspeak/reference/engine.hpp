@@ -39,7 +39,7 @@ namespace droidspeak { inline namespace DROIDSPEAK_ABI { namespace reference {
 //! so that each BLAS call still works on a block worth packing. No more than four pieces:
 //! each BLAS call packs the operand that is not cut again (on the 16-layer, hidden-1024
 //! model, pieces capped at 256 columns re-packed a 4 MiB activation 22 times per MLP product
-//! and took 1.02-1.04x the time). A function of m alone.
+//! and took 1.05-1.13x the time). A function of m alone.
 inline std::int64_t product_piece_size(std::int64_t m) {
   const std::int64_t quarter = ((m + 3) / 4 + 15) / 16 * 16;
   return std::max<std::int64_t>(quarter, 32);
