@@ -35,6 +35,7 @@
 //!   alternating pairs, each started from an idle process; split:0 with the BLAS's own threads doing the products, split:1 with
 //!   a one-thread BLAS and the engine splitting them. Counters: loaded_over_quiet (median of per-pair time ratios), its
 //!   spread, and the load average at the start and the end (the spinner adds about 1).
+#include "droidspeak/profile/paired_timing.hpp"  // summarize, load_average
 #include "droidspeak/reference/engine.hpp"
 #include "droidspeak/reference/random_model.hpp"
 #include "support/tiny_model.hpp"
@@ -53,7 +54,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -120,22 +120,13 @@ struct Model {
   std::unique_ptr<reference::Engine> engine;
 };
 
-double load_average() {  // the 1-minute load average (Linux), or -1
-  std::ifstream f("/proc/loadavg");
-  double l = -1;
-  f >> l;
-  return l;
+// Median and spread (max - min) of per-pair ratios, as the library summarises them; zeros
+// for no ratios (a failed run, reported as skipped).
+profile::RatioSummary summary(const std::vector<double>& ratios) {
+  const Result<profile::RatioSummary> s = profile::summarize(ratios);
+  return s ? *s : profile::RatioSummary{};
 }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-double spread(const std::vector<double>& v) {
-  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-  return *hi - *lo;
-}
+double spread(const profile::RatioSummary& s) { return s.max - s.min; }
 
 // Waits until no thread of this process is running: sleeps 10 ms at a time until a sleep
 // passes with under 1 ms of the process's CPU time spent, at most 2 s. After a call with
@@ -358,7 +349,7 @@ void BM_Paired(benchmark::State& state) {
   std::vector<std::int32_t> ptok(tokens.begin(), tokens.begin() + prompt);
   Sgemm gemm(2048, 2048, 2048);
   const double flops = model_flops(c, n);
-  const double load_start = load_average();
+  const double load_start = profile::load_average();
   // The BLAS setting changes outside the timed calls only.
   bool ok = true;
   auto run_a = [&] {
@@ -404,16 +395,17 @@ void BM_Paired(benchmark::State& state) {
     state.SkipWithError("engine call failed");
     return;
   }
-  state.counters["B_over_A"] = median(b_over_a);
-  state.counters["B_over_A_spread"] = spread(b_over_a);
-  state.counters["A_vs_sgemm2048"] = median(a_vs);
-  state.counters["B_vs_sgemm2048"] = median(b_vs);
-  state.counters["B_vs_sgemm_spread"] = spread(b_vs);
-  state.counters["prompt32_cost"] = median(prompt_cost);
+  const profile::RatioSummary b_a = summary(b_over_a), b_sgemm = summary(b_vs);
+  state.counters["B_over_A"] = b_a.median;
+  state.counters["B_over_A_spread"] = spread(b_a);
+  state.counters["A_vs_sgemm2048"] = summary(a_vs).median;
+  state.counters["B_vs_sgemm2048"] = b_sgemm.median;
+  state.counters["B_vs_sgemm_spread"] = spread(b_sgemm);
+  state.counters["prompt32_cost"] = summary(prompt_cost).median;
   state.counters["prompt32_flops"] = (prompt_flops(c, n, prompt) / static_cast<double>(prompt)) /
                                      ((flops - 2.0 * static_cast<double>(c.hidden_size * c.vocab_size)) / static_cast<double>(n));
   state.counters["load_start"] = load_start;
-  state.counters["load_end"] = load_average();
+  state.counters["load_end"] = profile::load_average();
   state.SetLabel(std::string(realistic ? "random 16x1024" : "random bundled shape") + ", " +
                  std::to_string(reps) + " pairs, " + std::to_string(b->num_threads()) + " threads, B at " +
                  to_string(b->options().simd));
@@ -460,7 +452,7 @@ void BM_UnderLoad(benchmark::State& state) {
     return;
   }
   auto [tokens, hidden, logits] = prefill_buffers(c, n);
-  const double load_start = load_average();
+  const double load_start = profile::load_average();
   bool ok = prefill(*e, c, tokens, hidden, logits);  // warm-up
   std::vector<double> ratio;
   for (auto _ : state) {
@@ -490,10 +482,11 @@ void BM_UnderLoad(benchmark::State& state) {
     state.SkipWithError("engine call or fork failed");
     return;
   }
-  state.counters["loaded_over_quiet"] = median(ratio);
-  state.counters["spread"] = spread(ratio);
+  const profile::RatioSummary loaded = summary(ratio);
+  state.counters["loaded_over_quiet"] = loaded.median;
+  state.counters["spread"] = spread(loaded);
   state.counters["load_start"] = load_start;
-  state.counters["load_end"] = load_average();
+  state.counters["load_end"] = profile::load_average();
   state.SetLabel(std::string(realistic ? "random 16x1024" : "random bundled shape") + ", " + std::to_string(reps) +
                  " pairs, " + std::to_string(e->num_threads()) + " threads, " + to_string(e->options().simd) +
                  (split ? ", the engine splits the products" : ", the BLAS threads the products"));
